@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# A private PostgreSQL cluster for PTS on loopback, from the machine's own binaries.
+#   deploy/local/postgres.sh {install|start|stop|status|url}
+# Port: PTS_PG_PORT (default 15432). Data: .local/postgres. Superuser: pts (trust on loopback).
+source "$(dirname "$0")/common.sh"
+PORT="${PTS_PG_PORT:-15432}"
+DATA="$LOCAL_DIR/postgres/data"
+LOGFILE="$LOCAL_DIR/postgres/server.log"
+
+find_bindir() {
+  local d
+  for d in "${PTS_PG_BINDIR:-}" /usr/lib/postgresql/*/bin; do
+    [[ -n "$d" && -x "$d/pg_ctl" ]] && { echo "$d"; return 0; }
+  done
+  return 1
+}
+
+install() {
+  if ! find_bindir >/dev/null; then
+    log "installing PostgreSQL from Debian's packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  find_bindir >/dev/null || die "no pg_ctl found under /usr/lib/postgresql/*/bin (set PTS_PG_BINDIR)"
+}
+
+start() {
+  install
+  local bin; bin=$(find_bindir)
+  if status >/dev/null 2>&1; then log "already running on port $PORT"; return 0; fi
+  if port_taken "$PORT"; then die "port $PORT is taken by another process (set PTS_PG_PORT)"; fi
+  # initdb refuses to run as root; run the cluster as the 'postgres' system user when root.
+  local runas=()
+  if [[ $(id -u) -eq 0 ]]; then
+    id postgres >/dev/null 2>&1 || useradd --system --home "$LOCAL_DIR/postgres" postgres
+    mkdir -p "$LOCAL_DIR/postgres"; chown postgres "$LOCAL_DIR/postgres"
+    runas=(runuser -u postgres --)
+  fi
+  if [[ ! -s "$DATA/PG_VERSION" ]]; then
+    log "initdb $DATA"
+    "${runas[@]}" "$bin/initdb" -D "$DATA" -U pts --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >>"$DATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+fsync = on
+synchronous_commit = off
+shared_buffers = 256MB
+max_connections = 200
+max_wal_size = 2GB
+CONF
+  fi
+  "${runas[@]}" "$bin/pg_ctl" -D "$DATA" -l "$LOGFILE" -o "-p $PORT" -w -t 60 start >/dev/null \
+    || { tail -20 "$LOGFILE" >&2; die "PostgreSQL did not start"; }
+  "$bin/psql" -h 127.0.0.1 -p "$PORT" -U pts -d postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname='pts'" | grep -q 1 \
+    || "$bin/createdb" -h 127.0.0.1 -p "$PORT" -U pts pts
+  log "running: $(url)"
+}
+
+stop() {
+  local bin; bin=$(find_bindir) || return 0
+  [[ -s "$DATA/PG_VERSION" ]] || return 0
+  local runas=(); [[ $(id -u) -eq 0 ]] && runas=(runuser -u postgres --)
+  "${runas[@]}" "$bin/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null 2>&1 || true
+  log "stopped"
+}
+
+status() {
+  local bin; bin=$(find_bindir) || return 1
+  [[ -s "$DATA/PG_VERSION" ]] || return 1
+  "$bin/pg_isready" -h 127.0.0.1 -p "$PORT" -q
+}
+
+url() { echo "postgresql://pts@127.0.0.1:$PORT/pts"; }
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  status) status && log "running on $PORT" || { log "not running"; exit 1; } ;;
+  url) url ;;
+  *) echo "usage: $0 {install|start|stop|status|url}" >&2; exit 2 ;;
+esac

@@ -1,0 +1,78 @@
+"""The `pts` command: a thin edge that only wires packages together.
+
+Each package owns its commands in its own `cli.py`; they are imported lazily so that
+`pts --help` stays fast and a package's heavy imports (Faust, pymodbus) load only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from pts.logging import configure_logging
+from pts.settings import Settings, load_settings
+
+# command name -> "module:attribute" of a click command or group
+SUBCOMMANDS: dict[str, str] = {
+    "db": "storage.cli:db",
+    "schemas": "schemas.cli:schemas",
+    "gateway": "gateways.cli:gateway",
+    "simulate": "gateways.cli:simulate",
+    "bridge": "ingest.cli:bridge",
+    "das": "ingest.cli:das",
+    "stream": "stream.cli:stream",
+    "registry": "certification.cli:registry",
+    "report": "certification.cli:report",
+    "month": "certification.cli:month",
+    "audit": "certification.cli:audit",
+    "srec": "certification.cli:srec",
+    "demo": "pts.demo_cli:demo",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                return None  # that package has not landed yet
+            raise
+        command: click.Command = getattr(module, attr)
+        return command
+
+
+@click.group(cls=LazyGroup)
+@click.option("--log-format", type=click.Choice(["console", "json"]), default=None)
+@click.pass_context
+def cli(ctx: click.Context, log_format: str | None) -> None:
+    """PTS: Production Tracking System for renewable-energy meter data."""
+    settings = load_settings()
+    if log_format is not None:
+        settings = settings.model_copy(update={"log_format": log_format})
+    configure_logging(settings.log_format, settings.log_level)
+    ctx.obj = settings
+
+
+def get_settings(ctx: click.Context) -> Settings:
+    """The settings built once by the `pts` group."""
+    settings = ctx.find_root().obj
+    if not isinstance(settings, Settings):  # pragma: no cover - only if misused
+        raise click.UsageError("settings are not loaded")
+    return settings
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point."""
+    return cli.main(args=argv, prog_name="pts")

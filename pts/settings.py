@@ -1,0 +1,47 @@
+"""One frozen settings object per process, read from `PTS_*` environment variables.
+
+Built once at the entry point (`pts.cli`) and passed down; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Process settings; every field can be set as `PTS_<FIELD>` (upper case)."""
+
+    model_config = SettingsConfigDict(env_prefix="PTS_", frozen=True, extra="ignore")
+
+    database_url: str = Field(
+        default="postgresql://pts@127.0.0.1:15432/pts",
+        description="libpq connection string of the PTS database",
+    )
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 11883
+    mqtt_username: str = "pts-bridge"
+    mqtt_password: str = "pts-bridge-secret"
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_readings_topic: str = "readings.raw"
+    kafka_dead_letter_topic: str = "readings.dead-letter"
+    local_dir: Path = Field(
+        default=PROJECT_ROOT / ".local",
+        description="where local services and the embedded default keep their data",
+    )
+    log_format: str = Field(default="console", pattern="^(console|json)$")
+    log_level: str = "info"
+    default_timezone: str = "America/New_York"
+    manual_report_max_kw_dc: float = Field(
+        default=10.0,
+        description="systems at or below this DC capacity may report manually (today's rule: 25)",
+    )
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment (call once, at the entry point)."""
+    return Settings()
