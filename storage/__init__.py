@@ -1,0 +1,1 @@
+"""PostgreSQL/TimescaleDB storage: migrations, idempotent writers, registry store. No domain rules."""

@@ -1,0 +1,194 @@
+"""Idempotent batch writer for readings.
+
+Order of work for one batch, in one transaction:
+1. COPY (binary) the rows into a per-session temp staging table;
+2. make sure the month partitions exist (plain mode; a no-op on Timescale);
+3. INSERT … SELECT … ON CONFLICT (meter_id, ts) DO NOTHING RETURNING the new keys;
+4. rows whose key was already stored with another content hash go to `reading_conflicts`
+   (once per distinct content), the rest are duplicates.
+Redelivering a batch therefore changes nothing and reports it as duplicates. Within a batch,
+the first row for a key wins; a later row with other content is a conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+
+from schemas.reading import Reading
+
+COLUMNS = (
+    "meter_id",
+    "ts",
+    "energy_wh",
+    "source",
+    "source_id",
+    "seq",
+    "received_at",
+    "unit_id",
+    "scale_factor",
+    "raw_words",
+    "register_modulus_wh",
+    "event",
+    "flags",
+    "content_hash",
+)
+COPY_TYPES = (
+    "text",
+    "timestamptz",
+    "int8",
+    "text",
+    "text",
+    "int8",
+    "timestamptz",
+    "int4",
+    "int4",
+    "int4[]",
+    "int8",
+    "text",
+    "text[]",
+    "text",
+)
+_COLS = ", ".join(COLUMNS)
+
+ReadingRow = tuple[
+    str, datetime, int, str, str, int, datetime,
+    int | None, int | None, list[int], int | None, str | None, list[str], str,
+]  # fmt: skip
+
+_CREATE_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS pts_staging "
+    "(LIKE reading_row INCLUDING DEFAULTS, ord bigserial) ON COMMIT DELETE ROWS"
+)
+_COPY = f"COPY pts_staging ({_COLS}) FROM STDIN (FORMAT BINARY)"
+_ENSURE_PARTITIONS = (
+    "SELECT pts_ensure_reading_partition(m) FROM "
+    "(SELECT DISTINCT date_trunc('month', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS m "
+    "FROM pts_staging) months"
+)
+_INSERT = (
+    f"INSERT INTO readings ({_COLS}) "
+    f"SELECT DISTINCT ON (meter_id, ts) {_COLS} FROM pts_staging ORDER BY meter_id, ts, ord "
+    "ON CONFLICT (meter_id, ts) DO NOTHING RETURNING meter_id, ts"
+)
+_INSERT_UNIQUE = (  # the batch has no repeated key: skip the sort
+    f"INSERT INTO readings ({_COLS}) SELECT {_COLS} FROM pts_staging "
+    "ON CONFLICT (meter_id, ts) DO NOTHING RETURNING meter_id, ts"
+)
+_CONFLICTS = f"""
+WITH clash AS (
+    SELECT s.*, r.content_hash AS existing_hash
+    FROM pts_staging s JOIN readings r USING (meter_id, ts)
+    WHERE r.content_hash <> s.content_hash
+), recorded AS (
+    INSERT INTO reading_conflicts ({_COLS}, existing_hash)
+    SELECT {_COLS}, existing_hash FROM clash
+    ON CONFLICT (meter_id, ts, content_hash) DO NOTHING
+)
+SELECT count(*) FROM clash
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one batch did: rows new, exact duplicates, and conflicting repeats."""
+
+    new: int
+    duplicate: int
+    conflict: int
+    new_readings: list[Reading] = field(default_factory=list)
+
+
+def reading_to_row(reading: Reading) -> ReadingRow:
+    """The COPY row of a reading (column order of COLUMNS)."""
+    return (
+        reading.meter_id,
+        reading.ts,
+        reading.energy_wh,
+        reading.source.value,
+        reading.source_id,
+        reading.seq,
+        reading.received_at,
+        reading.unit_id,
+        reading.scale_factor,
+        list(reading.raw_words),
+        reading.register_modulus_wh,
+        reading.event.value if reading.event else None,
+        sorted(flag.value for flag in reading.flags),
+        reading.content_hash,
+    )
+
+
+def _has_repeated_key(rows: Sequence[ReadingRow]) -> bool:
+    return len({(row[0], row[1]) for row in rows}) != len(rows)
+
+
+def write_rows(conn: psycopg.Connection[object], rows: Sequence[ReadingRow]) -> tuple[
+    int, int, list[tuple[str, datetime]]
+]:
+    """Write prepared rows in one transaction; return (new, conflict, new keys)."""
+    if not rows:
+        return 0, 0, []
+    with conn.transaction():
+        with conn.cursor() as cur:
+            cur.execute(_CREATE_STAGING)
+            with cur.copy(_COPY) as copy:
+                copy.set_types(list(COPY_TYPES))
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(_ENSURE_PARTITIONS)
+            cur.execute(_INSERT if _has_repeated_key(rows) else _INSERT_UNIQUE)
+            new_keys: list[tuple[str, datetime]] = [(r[0], r[1]) for r in cur.fetchall()]
+            conflict = 0
+            if len(new_keys) < len(rows):
+                cur.execute(_CONFLICTS)
+                fetched = cur.fetchone()
+                conflict = int(fetched[0]) if fetched else 0
+    return len(new_keys), conflict, new_keys
+
+
+def write_readings(conn: psycopg.Connection[object], readings: Sequence[Reading]) -> WriteResult:
+    """Write a batch of readings idempotently (see the module docstring for the order)."""
+    rows = [reading_to_row(r) for r in readings]
+    new, conflict, keys = write_rows(conn, rows)
+    return _result(readings, new, conflict, keys)
+
+
+async def write_readings_async(
+    aconn: psycopg.AsyncConnection[object], readings: Sequence[Reading]
+) -> WriteResult:
+    """The async twin of `write_readings`, with the same statements in the same order."""
+    if not readings:
+        return WriteResult(0, 0, 0, [])
+    rows = [reading_to_row(r) for r in readings]
+    async with aconn.transaction(), aconn.cursor() as cur:
+        await cur.execute(_CREATE_STAGING)
+        async with cur.copy(_COPY) as copy:
+            copy.set_types(list(COPY_TYPES))
+            for row in rows:
+                await copy.write_row(row)
+        await cur.execute(_ENSURE_PARTITIONS)
+        await cur.execute(_INSERT if _has_repeated_key(rows) else _INSERT_UNIQUE)
+        keys: list[tuple[str, datetime]] = [(r[0], r[1]) for r in await cur.fetchall()]
+        conflict = 0
+        if len(keys) < len(rows):
+            await cur.execute(_CONFLICTS)
+            fetched = await cur.fetchone()
+            conflict = int(fetched[0]) if fetched else 0
+    return _result(readings, len(keys), conflict, keys)
+
+
+def _result(
+    readings: Sequence[Reading], new: int, conflict: int, keys: list[tuple[str, datetime]]
+) -> WriteResult:
+    wanted = set(keys)
+    new_readings = []
+    for reading in readings:
+        key = (reading.meter_id, reading.ts)
+        if key in wanted:
+            new_readings.append(reading)
+            wanted.discard(key)  # the first row for a key is the one stored
+    return WriteResult(new, len(readings) - new - conflict, conflict, new_readings)
