@@ -102,7 +102,9 @@ class Reading(BaseModel):
         default=(), max_length=16, description="the raw 16-bit register words read"
     )
     register_modulus_wh: int | None = Field(
-        default=None, gt=0, description="the register wraps to 0 at this many Wh (acc32: 2^32 x 10^sf)"
+        default=None,
+        gt=0,
+        description="the register wraps to 0 at this many Wh (acc32: 2^32 x 10^sf)",
     )
     event: ReadingEvent | None = None
     flags: frozenset[QualityFlag] = frozenset()

@@ -1,1 +1,4 @@
-"""PostgreSQL/TimescaleDB storage: migrations, idempotent writers, registry store. No domain rules."""
+"""PostgreSQL/TimescaleDB storage: migrations, idempotent writers, registry store.
+
+Holds SQL, never domain decisions.
+"""

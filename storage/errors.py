@@ -1,8 +1,8 @@
 """Storage errors.
 
-    StorageError
-    ├── MigrationError      a migration failed or the recorded mode disagrees with the server
-    └── UnknownModeError    an unknown storage mode was asked for
+StorageError
+├── MigrationError      a migration failed or the recorded mode disagrees with the server
+└── UnknownModeError    an unknown storage mode was asked for
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import structlog
@@ -20,7 +21,9 @@ from storage.errors import MigrationError
 from storage.mode import StorageMode, choose_mode, recorded_mode
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-_NAME = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+?)(?:\.(?P<mode>plain|timescale))?\.sql$")
+_NAME = re.compile(
+    r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+?)(?:\.(?P<mode>plain|timescale))?\.sql$"
+)
 _LOCK_KEY = 7_413_001  # advisory lock id serialising migrators
 
 log = structlog.get_logger(__name__)
@@ -74,7 +77,7 @@ def migrate(url: str, requested_mode: str = "auto") -> StorageMode:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
 
 
-def _migrate_locked(conn: psycopg.Connection[object], requested_mode: str) -> StorageMode:
+def _migrate_locked(conn: psycopg.Connection[Any], requested_mode: str) -> StorageMode:
     mode = recorded_mode(conn)
     if mode is None:
         mode = choose_mode(conn, requested_mode)
@@ -101,7 +104,7 @@ def _migrate_locked(conn: psycopg.Connection[object], requested_mode: str) -> St
         with conn.transaction():
             for path in migration.files_for(mode):
                 try:
-                    conn.execute(path.read_text())  # type: ignore[arg-type]
+                    conn.execute(path.read_text().encode())
                 except psycopg.Error as exc:
                     raise MigrationError(f"{path.name} failed: {exc}") from exc
             conn.execute(
@@ -135,4 +138,6 @@ def database_info(url: str) -> DatabaseInfo:
         version_row = conn.execute("SHOW server_version").fetchone()
         available = timescale_available(conn)
     pending = [m.version for m in discover() if m.version not in applied]
-    return DatabaseInfo(mode, applied, pending, str(version_row[0]) if version_row else "?", available)
+    return DatabaseInfo(
+        mode, applied, pending, str(version_row[0]) if version_row else "?", available
+    )

@@ -4,6 +4,7 @@ compression) or plain PostgreSQL (declarative partitioning, maintained rollup ta
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 import psycopg
 
@@ -15,7 +16,7 @@ class StorageMode(StrEnum):
     PLAIN = "plain"
 
 
-def timescale_available(conn: psycopg.Connection[object]) -> bool:
+def timescale_available(conn: psycopg.Connection[Any]) -> bool:
     """True when the server can load the timescaledb extension (installed and preloaded)."""
     row = conn.execute(
         "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"
@@ -26,7 +27,7 @@ def timescale_available(conn: psycopg.Connection[object]) -> bool:
     return bool(preload and "timescaledb" in str(preload[0]))
 
 
-def choose_mode(conn: psycopg.Connection[object], requested: str = "auto") -> StorageMode:
+def choose_mode(conn: psycopg.Connection[Any], requested: str = "auto") -> StorageMode:
     """The mode to migrate a new database in: `auto` picks Timescale when it can load."""
     if requested == "auto":
         return StorageMode.TIMESCALE if timescale_available(conn) else StorageMode.PLAIN
@@ -38,7 +39,7 @@ def choose_mode(conn: psycopg.Connection[object], requested: str = "auto") -> St
         ) from None
 
 
-def recorded_mode(conn: psycopg.Connection[object]) -> StorageMode | None:
+def recorded_mode(conn: psycopg.Connection[Any]) -> StorageMode | None:
     """The mode a migrated database was created in, or None if it was never migrated."""
     exists = conn.execute("SELECT to_regclass('pts_storage')").fetchone()
     if not exists or exists[0] is None:

@@ -43,7 +43,9 @@ def upsert(conn: psycopg.Connection[Any], records: Iterable[BaseModel]) -> int:
     return count
 
 
-def _load(conn: psycopg.Connection[Any], model: type[_Model], where: str, params: tuple[Any, ...]) -> list[_Model]:
+def _load(
+    conn: psycopg.Connection[Any], model: type[_Model], where: str, params: tuple[Any, ...]
+) -> list[_Model]:
     table, key = _TABLES[model]
     columns = ", ".join(model.model_fields)
     with conn.cursor(row_factory=dict_row) as cur:

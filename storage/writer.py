@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import psycopg
 
@@ -126,31 +127,30 @@ def _has_repeated_key(rows: Sequence[ReadingRow]) -> bool:
     return len({(row[0], row[1]) for row in rows}) != len(rows)
 
 
-def write_rows(conn: psycopg.Connection[object], rows: Sequence[ReadingRow]) -> tuple[
-    int, int, list[tuple[str, datetime]]
-]:
+def write_rows(
+    conn: psycopg.Connection[Any], rows: Sequence[ReadingRow]
+) -> tuple[int, int, list[tuple[str, datetime]]]:
     """Write prepared rows in one transaction; return (new, conflict, new keys)."""
     if not rows:
         return 0, 0, []
-    with conn.transaction():
-        with conn.cursor() as cur:
-            cur.execute(_CREATE_STAGING)
-            with cur.copy(_COPY) as copy:
-                copy.set_types(list(COPY_TYPES))
-                for row in rows:
-                    copy.write_row(row)
-            cur.execute(_ENSURE_PARTITIONS)
-            cur.execute(_INSERT if _has_repeated_key(rows) else _INSERT_UNIQUE)
-            new_keys: list[tuple[str, datetime]] = [(r[0], r[1]) for r in cur.fetchall()]
-            conflict = 0
-            if len(new_keys) < len(rows):
-                cur.execute(_CONFLICTS)
-                fetched = cur.fetchone()
-                conflict = int(fetched[0]) if fetched else 0
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(_CREATE_STAGING)
+        with cur.copy(_COPY) as copy:
+            copy.set_types(list(COPY_TYPES))
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(_ENSURE_PARTITIONS)
+        cur.execute(_INSERT if _has_repeated_key(rows) else _INSERT_UNIQUE)
+        new_keys: list[tuple[str, datetime]] = [(r[0], r[1]) for r in cur.fetchall()]
+        conflict = 0
+        if len(new_keys) < len(rows):
+            cur.execute(_CONFLICTS)
+            fetched = cur.fetchone()
+            conflict = int(fetched[0]) if fetched else 0
     return len(new_keys), conflict, new_keys
 
 
-def write_readings(conn: psycopg.Connection[object], readings: Sequence[Reading]) -> WriteResult:
+def write_readings(conn: psycopg.Connection[Any], readings: Sequence[Reading]) -> WriteResult:
     """Write a batch of readings idempotently (see the module docstring for the order)."""
     rows = [reading_to_row(r) for r in readings]
     new, conflict, keys = write_rows(conn, rows)
@@ -158,7 +158,7 @@ def write_readings(conn: psycopg.Connection[object], readings: Sequence[Reading]
 
 
 async def write_readings_async(
-    aconn: psycopg.AsyncConnection[object], readings: Sequence[Reading]
+    aconn: psycopg.AsyncConnection[Any], readings: Sequence[Reading]
 ) -> WriteResult:
     """The async twin of `write_readings`, with the same statements in the same order."""
     if not readings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -35,7 +36,7 @@ def make_readings(meters: int, steps: int, step_wh: int = 250) -> list[Reading]:
     return out
 
 
-def monthly_register_totals(conn: psycopg.Connection[object]) -> list[tuple[str, str, int]]:
+def monthly_register_totals(conn: psycopg.Connection[Any]) -> list[tuple[str, str, int]]:
     return [
         (r[0], r[1], int(r[2]))
         for r in conn.execute(

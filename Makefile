@@ -1,0 +1,50 @@
+# One Makefile for people and CI (.ci/run calls `make install services-up check test`).
+PYTHON ?= python3
+PYTEST_ARGS ?=
+
+.PHONY: help install fmt lint typecheck check test test-unit services-up services-down services-status bench demo clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+install:  ## install PTS with its dev extras into the current Python
+	$(PYTHON) -m pip install -q -e '.[dev]'
+
+fmt:  ## format the code
+	ruff format pts schemas gateways ingest stream storage certification tests bench
+	ruff check --fix pts schemas gateways ingest stream storage certification tests bench
+
+lint:  ## ruff
+	ruff check pts schemas gateways ingest stream storage certification tests bench
+
+typecheck:  ## mypy (strict)
+	mypy
+
+check: lint typecheck  ## lint and type-check
+
+test:  ## the whole test suite against the real services (make services-up first)
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+test-unit:  ## only the tests that need no service
+	$(PYTHON) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+services-up:  ## start PostgreSQL, Mosquitto and Kafka (KRaft) on loopback, data in .local/
+	bash deploy/local/postgres.sh start
+	bash deploy/local/mosquitto.sh start
+	bash deploy/local/kafka.sh start
+
+services-down:  ## stop them
+	-bash deploy/local/kafka.sh stop
+	-bash deploy/local/mosquitto.sh stop
+	-bash deploy/local/postgres.sh stop
+
+services-status:  ## are they running?
+	-bash deploy/local/postgres.sh status
+	-bash deploy/local/mosquitto.sh status
+	-bash deploy/local/kafka.sh status
+
+bench:  ## the benchmarks (print figures beside their ceilings; never gate CI)
+	$(PYTHON) bench/storage.py
+
+demo:  ## the main job on the embedded default
+	pts demo

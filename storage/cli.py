@@ -1,0 +1,72 @@
+"""`pts db …`: migrate, say which mode is active, load a file of reading batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import psycopg
+
+from pts.cli import get_settings
+from schemas.reading import ReadingBatch
+from storage.migrate import database_info, migrate
+from storage.writer import write_readings
+
+
+@click.group()
+def db() -> None:
+    """The PTS database (PostgreSQL, with TimescaleDB when available)."""
+
+
+@db.command("migrate")
+@click.option("--mode", type=click.Choice(["auto", "plain", "timescale"]), default="auto")
+@click.pass_context
+def migrate_cmd(ctx: click.Context, mode: str) -> None:
+    """Apply pending migrations (idempotent)."""
+    settings = get_settings(ctx)
+    chosen = migrate(settings.database_url, mode)
+    click.echo(f"database migrated; storage mode: {chosen.value}")
+
+
+@db.command("info")
+@click.pass_context
+def info_cmd(ctx: click.Context) -> None:
+    """Say which storage mode is active and which migrations are applied."""
+    info = database_info(get_settings(ctx).database_url)
+    mode = info.mode.value if info.mode else "not migrated"
+    detail = {
+        "timescale": "hypertables, continuous aggregates, compression",
+        "plain": "plain PostgreSQL: monthly range partitions, maintained rollup tables",
+        "not migrated": "run `pts db migrate`",
+    }[mode]
+    click.echo(f"storage mode: {mode} ({detail})")
+    click.echo(f"server: PostgreSQL {info.server_version}")
+    click.echo(f"timescaledb extension available: {'yes' if info.timescale_available else 'no'}")
+    click.echo(f"migrations applied: {', '.join(info.applied) or 'none'}")
+    click.echo(f"migrations pending: {', '.join(info.pending) or 'none'}")
+
+
+@db.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def load_cmd(ctx: click.Context, path: Path) -> None:
+    """Load a file of reading batches (one ReadingBatch JSON per line) into `readings`."""
+    settings = get_settings(ctx)
+    totals = [0, 0, 0]
+    with psycopg.connect(settings.database_url) as conn:
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                batch = ReadingBatch.model_validate_json(line)
+            except ValueError as exc:
+                raise click.ClickException(
+                    f"{path}:{number}: not a valid reading batch: {exc}"
+                ) from exc
+            result = write_readings(conn, batch.readings)
+            totals = [
+                totals[0] + result.new,
+                totals[1] + result.duplicate,
+                totals[2] + result.conflict,
+            ]
+    click.echo(f"new {totals[0]}, duplicate {totals[1]}, conflict {totals[2]}")
