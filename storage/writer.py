@@ -1,9 +1,12 @@
 """Idempotent batch writer for readings.
 
 Order of work for one batch, in one transaction:
-1. COPY (binary) the rows into a per-session temp staging table;
-2. make sure the month partitions exist (plain mode; a no-op on Timescale);
-3. INSERT … SELECT … ON CONFLICT (meter_id, ts) DO NOTHING RETURNING the new keys;
+1. make sure the month partitions of the batch exist (plain mode; a no-op on Timescale);
+2. fast path, when no key repeats inside the batch: COPY (binary) straight into `readings`
+   inside a savepoint. New data, the steady state, goes in at raw COPY speed. A unique
+   violation (some key already stored) rolls the savepoint back and takes the slow path;
+3. slow path: COPY into a per-session temp staging table, then INSERT … SELECT …
+   ON CONFLICT (meter_id, ts) DO NOTHING RETURNING the new keys;
 4. rows whose key was already stored with another content hash go to `reading_conflicts`
    (once per distinct content), the rest are duplicates.
 Redelivering a batch therefore changes nothing and reports it as duplicates. Within a batch,
@@ -14,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+import psycopg.errors
 
 from schemas.reading import Reading
 
@@ -65,11 +69,8 @@ _CREATE_STAGING = (
     "(LIKE reading_row INCLUDING DEFAULTS, ord bigserial) ON COMMIT DELETE ROWS"
 )
 _COPY = f"COPY pts_staging ({_COLS}) FROM STDIN (FORMAT BINARY)"
-_ENSURE_PARTITIONS = (
-    "SELECT pts_ensure_reading_partition(m) FROM "
-    "(SELECT DISTINCT date_trunc('month', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS m "
-    "FROM pts_staging) months"
-)
+_COPY_DIRECT = f"COPY readings ({_COLS}) FROM STDIN (FORMAT BINARY)"
+_ENSURE_PARTITIONS = "SELECT pts_ensure_reading_partition(m) FROM unnest(%s::timestamptz[]) m"
 _INSERT = (
     f"INSERT INTO readings ({_COLS}) "
     f"SELECT DISTINCT ON (meter_id, ts) {_COLS} FROM pts_staging ORDER BY meter_id, ts, ord "
@@ -127,20 +128,38 @@ def _has_repeated_key(rows: Sequence[ReadingRow]) -> bool:
     return len({(row[0], row[1]) for row in rows}) != len(rows)
 
 
+def _months(rows: Sequence[ReadingRow]) -> list[datetime]:
+    """One instant in each UTC month the rows fall in (the partitions they need)."""
+    return [
+        datetime(y, m, 1, tzinfo=UTC)
+        for y, m in {(r[1].astimezone(UTC).year, r[1].astimezone(UTC).month) for r in rows}
+    ]
+
+
 def write_rows(
     conn: psycopg.Connection[Any], rows: Sequence[ReadingRow]
 ) -> tuple[int, int, list[tuple[str, datetime]]]:
     """Write prepared rows in one transaction; return (new, conflict, new keys)."""
     if not rows:
         return 0, 0, []
+    repeated = _has_repeated_key(rows)
     with conn.transaction(), conn.cursor() as cur:
+        cur.execute(_ENSURE_PARTITIONS, (_months(rows),))
+        if not repeated:
+            try:
+                with conn.transaction(), cur.copy(_COPY_DIRECT) as copy:
+                    copy.set_types(list(COPY_TYPES))
+                    for row in rows:
+                        copy.write_row(row)
+                return len(rows), 0, [(r[0], r[1]) for r in rows]
+            except psycopg.errors.UniqueViolation:
+                pass  # some keys are stored already: dedupe through the staging table
         cur.execute(_CREATE_STAGING)
         with cur.copy(_COPY) as copy:
             copy.set_types(list(COPY_TYPES))
             for row in rows:
                 copy.write_row(row)
-        cur.execute(_ENSURE_PARTITIONS)
-        cur.execute(_INSERT if _has_repeated_key(rows) else _INSERT_UNIQUE)
+        cur.execute(_INSERT if repeated else _INSERT_UNIQUE)
         new_keys: list[tuple[str, datetime]] = [(r[0], r[1]) for r in cur.fetchall()]
         conflict = 0
         if len(new_keys) < len(rows):
@@ -164,14 +183,24 @@ async def write_readings_async(
     if not readings:
         return WriteResult(0, 0, 0, [])
     rows = [reading_to_row(r) for r in readings]
+    repeated = _has_repeated_key(rows)
     async with aconn.transaction(), aconn.cursor() as cur:
+        await cur.execute(_ENSURE_PARTITIONS, (_months(rows),))
+        if not repeated:
+            try:
+                async with aconn.transaction(), cur.copy(_COPY_DIRECT) as copy:
+                    copy.set_types(list(COPY_TYPES))
+                    for row in rows:
+                        await copy.write_row(row)
+                return WriteResult(len(rows), 0, 0, list(readings))
+            except psycopg.errors.UniqueViolation:
+                pass  # some keys are stored already: dedupe through the staging table
         await cur.execute(_CREATE_STAGING)
         async with cur.copy(_COPY) as copy:
             copy.set_types(list(COPY_TYPES))
             for row in rows:
                 await copy.write_row(row)
-        await cur.execute(_ENSURE_PARTITIONS)
-        await cur.execute(_INSERT if _has_repeated_key(rows) else _INSERT_UNIQUE)
+        await cur.execute(_INSERT if repeated else _INSERT_UNIQUE)
         keys: list[tuple[str, datetime]] = [(r[0], r[1]) for r in await cur.fetchall()]
         conflict = 0
         if len(keys) < len(rows):

@@ -108,3 +108,15 @@ async def test_async_writer_matches_sync(fresh_db: str) -> None:
         second = await write_readings_async(aconn, batch[:5])
     assert (first.new, first.duplicate, first.conflict) == (20, 0, 0)
     assert (second.new, second.duplicate, second.conflict) == (0, 5, 0)
+
+
+def test_batch_mixing_stored_and_new_rows_counts_each(fresh_db: str) -> None:
+    """A batch that is half redelivery, half new: the fast path backs off, nothing is lost."""
+    batch = make_readings(meters=1, steps=10)
+    with psycopg.connect(fresh_db) as conn:
+        write_readings(conn, batch[:5])
+        mixed = write_readings(conn, batch[3:])
+        count = conn.execute("SELECT count(*) FROM readings").fetchone()
+    assert (mixed.new, mixed.duplicate, mixed.conflict) == (5, 2, 0)
+    assert mixed.new_readings == batch[5:]
+    assert count == (10,)
