@@ -74,11 +74,14 @@ def raw_copy(url: str, rows: list[ReadingRow], batch: int) -> float:
         conn.commit()
         start = time.perf_counter()
         for chunk in batches(rows, batch):
-            with conn.transaction(), conn.cursor() as cur:
-                with cur.copy(f"COPY readings ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(list(COPY_TYPES))
-                    for row in chunk:
-                        copy.write_row(row)
+            with (
+                conn.transaction(),
+                conn.cursor() as cur,
+                cur.copy(f"COPY readings ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
+                copy.set_types(list(COPY_TYPES))
+                for row in chunk:
+                    copy.write_row(row)
         return time.perf_counter() - start
 
 
@@ -113,7 +116,9 @@ def main() -> None:
 
     rows = make_rows(args.readings, args.meters)
     n = len(rows)
-    print(f"{n:,} readings, {args.meters} meters, batches of {args.batch:,}; PostgreSQL at {args.url}")
+    print(
+        f"{n:,} readings, {args.meters} meters, batches of {args.batch:,}; PostgreSQL at {args.url}"
+    )
     results: list[tuple[str, float]] = []
 
     url = fresh_database(args.url)
@@ -125,7 +130,9 @@ def main() -> None:
     url = fresh_database(args.url)
     try:
         results.append(("writer, new rows (optimistic COPY)", writer_rows(url, rows, args.batch)))
-        results.append(("writer, all rows redelivered (dedupe path)", redelivery(url, rows, args.batch)))
+        results.append(
+            ("writer, all rows redelivered (dedupe path)", redelivery(url, rows, args.batch))
+        )
     finally:
         drop_database(args.url, url)
 
@@ -140,7 +147,9 @@ def main() -> None:
     url = fresh_database(args.url)
     try:
         elapsed = writer_readings(url, readings, args.batch)
-        results.append((f"writer from Reading objects ({len(readings):,})", elapsed * n / len(readings)))
+        results.append(
+            (f"writer from Reading objects ({len(readings):,})", elapsed * n / len(readings))
+        )
     finally:
         drop_database(args.url, url)
 
