@@ -1,0 +1,78 @@
+"""Interval energy from register differences: rollover, reset, meter swap, interpolation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from schemas.reading import QualityFlag, ReadingEvent
+from stream.energy import Interval, RegisterPoint, intervals, register_delta, split_interval
+
+T = datetime(2026, 6, 1, 12, tzinfo=UTC)
+MOD = 2**32  # acc32 with scale factor 0: wraps at 4,294,967,296 Wh
+
+
+def p(minutes: int, wh: int, **kw: object) -> RegisterPoint:
+    return RegisterPoint(T + timedelta(minutes=minutes), wh, **kw)  # type: ignore[arg-type]
+
+
+def test_plain_difference() -> None:
+    """Energy is the register difference."""
+    assert register_delta(p(0, 1000), p(5, 1417)) == (417, frozenset())
+
+
+def test_rollover_at_the_modulus() -> None:
+    """A register that wraps at 2^32 counts the energy across the wrap."""
+    energy, flags = register_delta(p(0, MOD - 300, modulus_wh=MOD), p(5, 200, modulus_wh=MOD))
+    assert energy == 500
+    assert flags == {QualityFlag.ROLLOVER}
+
+
+def test_small_drop_with_modulus_is_a_reset_not_a_rollover() -> None:
+    """Going down by less than half the modulus is a reset: energy since zero."""
+    energy, flags = register_delta(p(0, 10_000, modulus_wh=MOD), p(5, 40, modulus_wh=MOD))
+    assert (energy, flags) == (40, {QualityFlag.RESET})
+
+
+def test_reset_without_modulus() -> None:
+    """A register back near zero counts what it registered since."""
+    assert register_delta(p(0, 5_000_000), p(5, 12)) == (12, frozenset({QualityFlag.RESET}))
+
+
+def test_flagged_reset_counts_from_zero_even_when_higher() -> None:
+    """A reading flagged RESET counts from zero even if its value is above the last."""
+    assert register_delta(p(0, 100), p(5, 900, reset=True)) == (900, {QualityFlag.RESET})
+
+
+def test_meter_swap_adds_nothing_across_the_swap() -> None:
+    """Closing read of the old meter, opening read of the new: the swap itself adds 0."""
+    points = [
+        p(0, 9_000),
+        p(5, 9_400, event=ReadingEvent.CLOSING),
+        p(10, 20, event=ReadingEvent.OPENING),
+        p(15, 520),
+    ]
+    got = [(i.energy_wh, i.flags) for i in intervals(points)]
+    assert got == [(400, frozenset()), (0, {QualityFlag.METER_REPLACED}), (500, frozenset())]
+
+
+def test_intervals_sort_and_drop_repeated_instants() -> None:
+    """Out-of-order points are sorted; a repeated instant keeps its first point."""
+    got = intervals([p(10, 300), p(0, 100), p(5, 250), p(5, 999)])
+    assert [(i.start, i.end, i.energy_wh) for i in got] == [
+        (T, T + timedelta(minutes=5), 150),
+        (T + timedelta(minutes=5), T + timedelta(minutes=10), 50),
+    ]
+
+
+def test_split_sums_exactly_and_floors_the_interpolated_register() -> None:
+    """1,000 Wh over 3 hours split after 1 h and 2 h: 333 + 333 + 334, summing to 1,000."""
+    interval = Interval(T, T + timedelta(hours=3), 1000)
+    pieces = split_interval(interval, [T + timedelta(hours=1), T + timedelta(hours=2)])
+    assert [e for _, e in pieces] == [333, 333, 334]
+    assert [s for s, _ in pieces] == [T, T + timedelta(hours=1), T + timedelta(hours=2)]
+
+
+def test_split_ignores_boundaries_on_the_ends() -> None:
+    """A boundary at the interval's end leaves it whole (it belongs to the earlier bucket)."""
+    interval = Interval(T, T + timedelta(hours=1), 700)
+    assert split_interval(interval, [T, T + timedelta(hours=1)]) == [(T, 700)]
