@@ -30,3 +30,5 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr)
+    # pymodbus logs every timeout and stray frame; the gateway logs one clear line itself.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)

@@ -1,0 +1,150 @@
+"""The gateway agent: poll on interval boundaries → spool → publish → PUBACK → delete.
+
+Order for every reading: it is written to the spool (with its sequence number) before it is
+published, and deleted from the spool only after the broker's PUBACK for the message that
+carried it. After an outage or a restart, the spool is replayed oldest first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from gateways.agent_config import GatewayConfig
+from gateways.clock import Clock, next_boundary
+from gateways.errors import SpoolFullError
+from gateways.poller import MeterPoller
+from gateways.publisher import MqttPublisher, TlsSettings, readings_topic
+from gateways.sample import MeterSample
+from gateways.spool import Spool
+
+log = structlog.get_logger(__name__)
+
+
+def batch_payload(gateway_id: str, bodies: list[str]) -> bytes:
+    """A ReadingBatch JSON built from stored reading JSON (no re-serialisation)."""
+    head = json.dumps(
+        {
+            "schema_version": 1,
+            "batch_id": uuid.uuid4().hex,
+            "source": "gateway",
+            "source_id": gateway_id,
+            "sent_at": datetime.now(UTC).isoformat(),
+        }
+    )
+    return (head[:-1] + ', "readings": [' + ",".join(bodies) + "]}").encode()
+
+
+class GatewayAgent:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        clock: Clock,
+        poller: MeterPoller | None = None,
+        publisher: MqttPublisher | None = None,
+        spool: Spool | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.poller = poller or MeterPoller(config.meters, clock, timeout=config.timeout_s)
+        mqtt = config.mqtt
+        tls = TlsSettings(mqtt.ca_file, mqtt.cert_file, mqtt.key_file) if mqtt.ca_file else None
+        self.publisher = publisher or MqttPublisher(
+            mqtt.host, mqtt.port, f"pts-gw-{config.gateway_id}", mqtt.username, mqtt.password, tls
+        )
+        self.spool = spool or Spool(config.spool_path, config.gateway_id, config.spool_max_rows)
+        self._inflight: OrderedDict[int, list[int]] = OrderedDict()
+        self._published_upto = 0
+        self._was_connected = False
+
+    async def run(self, stop: asyncio.Event, until: datetime | None = None) -> None:
+        """Poll and publish until `stop` is set (or the clock passes `until`)."""
+        self.publisher.start()
+        interval = timedelta(seconds=self.config.interval_s)
+        tick = next_boundary(self.clock.now(), interval)
+        log.info("gateway_started", gateway_id=self.config.gateway_id,
+                 meters=len(self.config.meters), spooled=self.spool.count())  # fmt: skip
+        while not stop.is_set() and (until is None or tick <= until):
+            await self._sleep_until(tick, stop)
+            if stop.is_set():
+                break
+            await self.poll_once(tick)
+            tick += interval
+
+    async def _sleep_until(self, when: datetime, stop: asyncio.Event) -> None:
+        while self.clock.now() < when and not stop.is_set():
+            self.flush()
+            step = min((when - self.clock.now()).total_seconds(), 0.2)
+            if step <= 0:
+                break
+            await self.clock.sleep_until(min(when, self.clock.now() + timedelta(seconds=step)))
+
+    async def poll_once(self, tick: datetime) -> int:
+        """Poll every meter for `tick`, spool the samples, publish what can go out."""
+        results = await self.poller.poll_all(tick)
+        samples = [r for r in results if isinstance(r, MeterSample)]
+        # A full spool logs and refuses; registers are cumulative, energy carries forward.
+        with contextlib.suppress(SpoolFullError):
+            self.spool.add(samples)
+        self.flush()
+        return len(samples)
+
+    def flush(self) -> None:
+        """Delete acknowledged readings; publish pending ones up to the in-flight bound."""
+        self._collect_acks()
+        connected = self.publisher.connected.is_set()
+        if connected and not self._was_connected:
+            self._published_upto = 0  # (re)connected: replay everything not yet acknowledged
+            self._inflight.clear()
+        self._was_connected = connected
+        if not connected:
+            return
+        room = self.config.max_inflight - len(self._inflight)
+        if room <= 0:
+            return
+        rows = self.spool.pending(room * self.config.max_batch, after=self._published_upto)
+        by_meter: OrderedDict[str, list[tuple[int, str]]] = OrderedDict()
+        for seq, meter_id, body in rows:
+            by_meter.setdefault(meter_id, []).append((seq, body))
+        for meter_id, items in by_meter.items():
+            for start in range(0, len(items), self.config.max_batch):
+                chunk = items[start : start + self.config.max_batch]
+                if len(self._inflight) >= self.config.max_inflight:
+                    return
+                payload = batch_payload(self.config.gateway_id, [b for _, b in chunk])
+                mid = self.publisher.publish(
+                    readings_topic(self.config.gateway_id, meter_id), payload
+                )
+                self._inflight[mid] = [s for s, _ in chunk]
+        if rows:
+            self._published_upto = max(seq for seq, _, _ in rows)
+
+    def _collect_acks(self) -> None:
+        done: list[int] = []
+        while not self.publisher.acks.empty():
+            mid = self.publisher.acks.get_nowait()
+            done += self._inflight.pop(mid, [])
+        if done:
+            self.spool.ack(done)
+
+    async def drain(self, seconds: float) -> bool:
+        """Publish until the spool is empty (True) or `seconds` pass (False)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while loop.time() < deadline:
+            self.flush()
+            if self.spool.count() == 0:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def close(self) -> None:
+        self.publisher.stop()
+        await self.poller.close()
+        self.spool.close()

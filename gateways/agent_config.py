@@ -1,0 +1,42 @@
+"""The gateway's YAML configuration (`pts gateway run --config FILE`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateways.errors import ConfigError
+from gateways.meters import MeterConfig
+
+
+class MqttConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = 11883
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
+class GatewayConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    gateway_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    interval_s: int = Field(default=300, ge=1)
+    spool_path: Path = Path("spool.sqlite")
+    spool_max_rows: int = Field(default=2_000_000, ge=1)
+    max_batch: int = Field(default=500, ge=1, le=10_000)
+    max_inflight: int = Field(default=1000, ge=1, le=10_000)
+    timeout_s: float = 1.0
+    mqtt: MqttConfig = MqttConfig()
+    meters: list[MeterConfig]
+
+
+def load_config(path: Path) -> GatewayConfig:
+    try:
+        return GatewayConfig.model_validate(yaml.safe_load(path.read_text()))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"gateway config {path}: {exc}") from exc

@@ -1,0 +1,110 @@
+"""MQTT publisher (paho-mqtt 2, QoS 1, persistent session), acknowledging through callbacks.
+
+The paho network loop runs in its own thread; PUBACKs are handed to the asyncio side through
+a thread-safe queue. The number of unacknowledged messages is bounded by the caller (the
+agent keeps at most `max_inflight` batches out), well below the 65,535 message ids.
+"""
+
+from __future__ import annotations
+
+import queue
+import ssl
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import structlog
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+log = structlog.get_logger(__name__)
+
+
+def readings_topic(gateway_id: str, meter_id: str) -> str:
+    return f"pts/v1/{gateway_id}/{meter_id}/readings"
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    ca_file: Path
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
+class MqttPublisher:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        client_id: str,
+        username: str | None = None,
+        password: str | None = None,
+        tls: TlsSettings | None = None,
+    ) -> None:
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,  # persistent session: the broker keeps our unacked QoS 1 state
+            protocol=mqtt.MQTTv311,
+        )
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        if tls is not None:
+            self._client.tls_set(
+                ca_certs=str(tls.ca_file),
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        self._client.max_inflight_messages_set(100)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._client.on_connect_fail = self._on_connect_fail
+        self._host, self._port = host, port
+        self.acks: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self.connected = threading.Event()
+        self.last_refusal: str | None = None
+
+    def start(self) -> None:
+        try:
+            self._client.connect_async(self._host, self._port, keepalive=30)
+        except (OSError, ValueError) as exc:  # pragma: no cover - connect_async only records
+            log.error("mqtt_connect_failed", reason=str(exc))
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def publish(self, topic: str, payload: bytes) -> int:
+        """Queue a QoS 1 message; return its message id (acknowledged later through `acks`)."""
+        info = self._client.publish(topic, payload, qos=1)
+        return int(info.mid)
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: object, rc: ReasonCode, props: object
+    ) -> None:
+        if rc.is_failure:
+            self.last_refusal = str(rc)
+            log.error("mqtt_connect_refused", reason=str(rc), host=self._host, port=self._port)
+            return
+        self.connected.set()
+        log.info("mqtt_connected", host=self._host, port=self._port)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        log.warning("mqtt_connect_failed", host=self._host, port=self._port)
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: object, flags: object, rc: ReasonCode, props: object
+    ) -> None:
+        self.connected.clear()
+        if rc.is_failure:
+            log.warning("mqtt_disconnected", reason=str(rc))
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: object, mid: int, rc: ReasonCode, props: object
+    ) -> None:
+        self.acks.put(mid)

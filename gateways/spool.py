@@ -1,0 +1,126 @@
+"""Durable store-and-forward spool (SQLite, WAL, synchronous=FULL).
+
+Every reading is written here, with its per-gateway sequence number, before it is published;
+a row is deleted only after the broker acknowledged (PUBACK) the message that carried it.
+Sequence numbers live in the same database and survive restarts and power loss.
+
+Bounded: at 80% of `max_rows` a warning is logged; when full, `add` refuses new readings
+(SpoolFullError) and the agent keeps polling but does not store them. No energy is lost by
+that: registers are cumulative, so the next reading that fits still carries all the energy;
+only the resolution between the last stored reading and it is lost, and the log says so.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+
+from gateways.errors import SpoolFullError
+from gateways.sample import MeterSample
+from schemas.reading import Reading, Source
+
+log = structlog.get_logger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spool (
+    seq INTEGER PRIMARY KEY, meter_id TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', 0);
+"""
+
+
+class Spool:
+    def __init__(self, path: Path, gateway_id: str, max_rows: int = 2_000_000) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # revenue data: survive power loss
+        self._db.executescript(_SCHEMA)
+        self.gateway_id = gateway_id
+        self.max_rows = max_rows
+        self._warned = False
+
+    def count(self) -> int:
+        row = self._db.execute("SELECT count(*) FROM spool").fetchone()
+        return int(row[0])
+
+    def last_seq(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+        return int(row[0])
+
+    def add(self, samples: Sequence[MeterSample]) -> list[Reading]:
+        """Store samples as readings with the next sequence numbers; return them."""
+        if not samples:
+            return []
+        held = self.count()
+        if held + len(samples) > self.max_rows:
+            log.error("spool_full", held=held, max_rows=self.max_rows, refused=len(samples))
+            raise SpoolFullError(
+                f"spool holds {held} of {self.max_rows} readings; {len(samples)} not stored "
+                "(energy is not lost: the next stored reading carries the register forward)"
+            )
+        if not self._warned and held + len(samples) >= 0.8 * self.max_rows:
+            self._warned = True
+            log.warning("spool_nearly_full", held=held, max_rows=self.max_rows)
+        first = self.last_seq() + 1
+        readings = [
+            Reading(
+                meter_id=s.meter_id,
+                ts=s.ts,
+                energy_wh=s.energy_wh,
+                source=Source.GATEWAY,
+                source_id=self.gateway_id,
+                seq=first + i,
+                received_at=s.gateway_ts,
+                unit_id=s.unit_id,
+                scale_factor=s.scale_factor,
+                raw_words=s.raw_words,
+                register_modulus_wh=s.register_modulus_wh,
+                flags=s.flags,
+            )
+            for i, s in enumerate(samples)
+        ]
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO spool (seq, meter_id, body) VALUES (?, ?, ?)",
+                [(r.seq, r.meter_id, r.model_dump_json()) for r in readings],
+            )
+            self._db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'last_seq'", (first + len(samples) - 1,)
+            )
+        if held + len(samples) < 0.8 * self.max_rows:
+            self._warned = False
+        return readings
+
+    def pending(self, limit: int, after: int = 0) -> list[tuple[int, str, str]]:
+        """(seq, meter_id, reading JSON) oldest first, with seq > `after`."""
+        return self._db.execute(
+            "SELECT seq, meter_id, body FROM spool WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit),
+        ).fetchall()
+
+    def ack(self, seqs: Sequence[int]) -> None:
+        """Delete readings the broker acknowledged."""
+        with self._transaction():
+            self._db.executemany("DELETE FROM spool WHERE seq = ?", [(s,) for s in seqs])
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _transaction(self) -> _Tx:
+        return _Tx(self._db)
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
