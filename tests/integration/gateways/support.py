@@ -1,0 +1,106 @@
+"""Support for gateway tests: a subscriber that records every reading, and fleet configs."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gateways.agent_config import GatewayConfig, MqttConfig
+from gateways.meters import MeterConfig
+from gateways.simulator.fleet import MeterFleet
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class Recorder:
+    """Subscribes to every readings topic and keeps (meter_id, ts, energy_wh) received."""
+
+    def __init__(self, host: str, port: int, topic: str = "pts/v1/+/+/readings") -> None:
+        self.received: dict[str, dict[str, int]] = defaultdict(dict)
+        self.messages = 0
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"rec-{uuid.uuid4().hex[:6]}"
+        )
+        self.client.username_pw_set("pts-test", "pts-test-secret")
+        self.client.on_connect = lambda c, u, f, rc, p: (
+            c.subscribe(topic, qos=1),
+            self._ready.set(),
+        )
+        self.client.on_message = self._on_message
+        self.client.connect(host, port)
+        self.client.loop_start()
+        assert self._ready.wait(10), "recorder could not connect"
+        time.sleep(0.2)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        batch = json.loads(message.payload)
+        with self._lock:
+            self.messages += 1
+            for r in batch["readings"]:
+                self.received[r["meter_id"]][r["ts"]] = r["energy_wh"]
+
+    def stop(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def gateway_config(
+    fleet: MeterFleet,
+    port: int,
+    spool: Path,
+    gateway_id: str = "gw-test",
+    password: str = "gw-test-secret",
+) -> GatewayConfig:
+    return GatewayConfig(
+        gateway_id=gateway_id,
+        interval_s=300,
+        spool_path=spool,
+        timeout_s=0.3,
+        mqtt=MqttConfig(host="127.0.0.1", port=port, username=gateway_id, password=password),
+        meters=[
+            MeterConfig(
+                meter_id=m.meter_id,
+                host=fleet.address_of(m)[0],
+                port=fleet.address_of(m)[1],
+                unit_id=m.unit_id,
+                map="sunspec" if m.kind == "sunspec" else "pts-sim-uint32-le",
+            )
+            for m in fleet.meters
+        ],
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OwnMosquitto:
+    """A Mosquitto of the test's own, from the project's script, on a free port."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = free_port()
+        self.env = {**os.environ, "PTS_LOCAL_DIR": str(folder), "PTS_MQTT_PORT": str(self.port)}
+
+    def _run(self, action: str) -> None:
+        subprocess.run(["bash", str(ROOT / "deploy/local/mosquitto.sh"), action], env=self.env,
+                       check=True, capture_output=True)  # fmt: skip
+
+    def start(self) -> None:
+        self._run("start")
+
+    def stop(self) -> None:
+        self._run("stop")
