@@ -1,0 +1,57 @@
+"""Registry rules: which accuracy a meter needs, and who may report manually."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from certification.errors import Refused
+from schemas.registry import AccuracyClass, DasProvider, Meter, ReportingMethod, System
+
+TIERS = ((Decimal(10), Decimal("2.0")), (Decimal(1000), Decimal("1.0")))
+
+
+def required_accuracy(capacity_kw_dc: Decimal, reporting: ReportingMethod) -> Decimal:
+    """±% a meter must meet: 2% ≤10 kW, 1% to 1 MW, 0.5% above; a DAS-read meter ±1% at least."""
+    needed = Decimal("0.5")
+    for limit, pct in TIERS:
+        if capacity_kw_dc <= limit:
+            needed = pct
+            break
+    if reporting is ReportingMethod.AUTOMATIC:
+        needed = min(needed, Decimal("1.0"))
+    return needed
+
+
+def check_meter(system: System, meter: Meter, approved_models: dict[str, AccuracyClass]) -> None:
+    if meter.model not in approved_models:
+        raise Refused(
+            "meter_not_approved",
+            f"meter model {meter.model!r} is not on the approved list; inverter displays do not "
+            "count as revenue meters",
+        )
+    needed = required_accuracy(system.capacity_kw_dc, system.reporting_method)
+    if meter.accuracy_class.percent > needed:
+        raise Refused(
+            "meter_accuracy_too_low",
+            f"a {system.capacity_kw_dc} kW DC system needs a ±{needed}% meter; "
+            f"{meter.model} is ±{meter.accuracy_class.percent}%",
+        )
+
+
+def check_reporting_method(
+    system: System, manual_max_kw_dc: Decimal, provider: DasProvider | None
+) -> None:
+    if system.reporting_method is ReportingMethod.MANUAL:
+        if system.capacity_kw_dc > manual_max_kw_dc:
+            raise Refused(
+                "must_report_automatically",
+                f"systems above {manual_max_kw_dc} kW DC must report through a DAS provider "
+                f"({system.system_id} is {system.capacity_kw_dc} kW DC)",
+            )
+        return
+    if provider is None or not provider.approved:
+        raise Refused(
+            "provider_not_approved",
+            f"system {system.system_id} reports automatically through "
+            f"{system.das_provider_id!r}, which is not an approved DAS provider",
+        )

@@ -1,0 +1,81 @@
+"""Accounts, roles and what each may do; every refusal says why.
+
+System Owner: reads its own systems and their production. REC Owner: holds certificate
+rights (starts as the owner). System Representative: the only role that enters production;
+an approved DAS provider is the representative of the systems it reports. Admin: staff who
+approve change requests, audit and amend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from certification.errors import Refused
+from schemas.registry import DasProvider, System
+
+
+class Role(StrEnum):
+    OWNER = "system_owner"
+    REC_OWNER = "rec_owner"
+    REPRESENTATIVE = "system_representative"
+    DAS_PROVIDER = "das_provider"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    account_id: str
+    role: Role
+    name: str = ""
+    email: str = ""
+
+
+def is_admin(account: Account) -> bool:
+    return account.role is Role.ADMIN
+
+
+def can_read(account: Account, system: System) -> bool:
+    if is_admin(account):
+        return True
+    return account.account_id in {
+        system.owner_id,
+        system.effective_rec_owner_id,
+        system.representative_id,
+        system.das_provider_id,
+    }
+
+
+def require_read(account: Account, system: System) -> None:
+    if not can_read(account, system):
+        raise Refused(
+            "not_your_system",
+            f"account {account.account_id} has no role on system {system.system_id}",
+        )
+
+
+def require_submit(account: Account, system: System, provider: DasProvider | None = None) -> None:
+    """Only the System Representative (or the system's approved DAS provider) enters production."""
+    if account.role is Role.DAS_PROVIDER:
+        if system.das_provider_id != account.account_id:
+            raise Refused(
+                "not_the_representative",
+                f"provider {account.account_id} does not report system {system.system_id}",
+            )
+        if provider is None or not provider.approved:
+            raise Refused(
+                "provider_not_approved",
+                f"DAS provider {account.account_id} is not approved; an admin must approve it",
+            )
+        return
+    if account.role is not Role.REPRESENTATIVE or system.representative_id != account.account_id:
+        raise Refused(
+            "not_the_representative",
+            f"only the System Representative of {system.system_id} may submit production "
+            f"(account {account.account_id} is {account.role.value})",
+        )
+
+
+def require_admin(account: Account, action: str) -> None:
+    if not is_admin(account):
+        raise Refused("admin_only", f"only an admin may {action}")

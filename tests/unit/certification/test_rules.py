@@ -1,0 +1,148 @@
+"""Registry rules, roles, change requests and manual reports: exact refusals and outcomes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from certification import change_requests as cr
+from certification.errors import Refused
+from certification.manual_reports import ManualReport, accept
+from certification.registry_rules import check_meter, check_reporting_method, required_accuracy
+from certification.roles import Account, Role, require_read, require_submit
+from schemas import AccuracyClass, DasProvider, Meter, Reading, ReportingMethod, Source, System
+
+NOW = datetime(2026, 10, 30, 16, tzinfo=UTC)  # inside October's window
+OWNER = Account("owner-1", Role.OWNER)
+REP = Account("rep-1", Role.REPRESENTATIVE)
+ADMIN = Account("staff-1", Role.ADMIN)
+STRANGER = Account("someone", Role.OWNER)
+
+
+def system(kw: str = "10.000", method: ReportingMethod = ReportingMethod.MANUAL) -> System:
+    return System(
+        system_id="S1", owner_id="owner-1", representative_id="rep-1",
+        capacity_kw_dc=Decimal(kw), reporting_method=method,
+        das_provider_id="das-a" if method is ReportingMethod.AUTOMATIC else None,
+    )  # fmt: skip
+
+
+METER = Meter(meter_id="M1", system_id="S1", serial="X1", model="ACME-1",
+              accuracy_class=AccuracyClass.PCT_2, installed_on=date(2024, 1, 1))  # fmt: skip
+LAST = Reading(meter_id="M1", ts=datetime(2026, 9, 29, 16, tzinfo=UTC), energy_wh=5_000_000,
+               source=Source.MANUAL, source_id="rep-1", seq=1,
+               received_at=datetime(2026, 9, 29, 16, tzinfo=UTC))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kw", "method", "pct"),
+    [("10", "manual", "2.0"), ("10.001", "manual", "1.0"), ("1000", "automatic", "1.0"),
+     ("1000.001", "automatic", "0.5"), ("5", "automatic", "1.0")],
+)  # fmt: skip
+def test_accuracy_tiers(kw: str, method: str, pct: str) -> None:
+    """±2% ≤10 kW, ±1% to 1 MW, ±0.5% above; a DAS-read meter needs ±1% whatever its size."""
+    assert required_accuracy(Decimal(kw), ReportingMethod(method)) == Decimal(pct)
+
+
+def test_meter_accuracy_and_approval_refusals() -> None:
+    """A ±2% meter on an 11 kW system, and an unapproved model, are refused with the reason."""
+    approved = {"ACME-1": AccuracyClass.PCT_2}
+    check_meter(system("10"), METER, approved)
+    with pytest.raises(Refused) as caught:
+        check_meter(system("11"), METER, approved)
+    assert caught.value.code == "meter_accuracy_too_low"
+    with pytest.raises(Refused) as caught:
+        check_meter(system("5"), METER, {})
+    assert caught.value.code == "meter_not_approved"
+
+
+def test_the_ten_kilowatt_boundary() -> None:
+    """10.000 kW DC may report manually; 10.001 must report automatically."""
+    check_reporting_method(system("10.000"), Decimal(10), None)
+    with pytest.raises(Refused) as caught:
+        check_reporting_method(system("10.001"), Decimal(10), None)
+    assert caught.value.code == "must_report_automatically"
+    check_reporting_method(system("24"), Decimal(25), None)  # today's rule as a setting
+
+
+def test_owner_reads_own_system_only() -> None:
+    """The owner reads its system; another account is refused."""
+    require_read(OWNER, system())
+    with pytest.raises(Refused, match="has no role on system S1"):
+        require_read(STRANGER, system())
+
+
+def test_only_the_representative_submits() -> None:
+    """Owner and admin may not submit production; the representative and its DAS provider may."""
+    require_submit(REP, system())
+    for account in (OWNER, ADMIN):
+        with pytest.raises(Refused) as caught:
+            require_submit(account, system())
+        assert caught.value.code == "not_the_representative"
+    das = Account("das-a", Role.DAS_PROVIDER)
+    auto = system("50", ReportingMethod.AUTOMATIC)
+    require_submit(das, auto, DasProvider(provider_id="das-a", name="A", approved=True))
+    with pytest.raises(Refused) as caught:
+        require_submit(das, auto, DasProvider(provider_id="das-a", name="A", approved=False))
+    assert caught.value.code == "provider_not_approved"
+
+
+def test_rec_owner_change_needs_contract_admin_and_one_open_request() -> None:
+    """A REC owner change: contract required, one open per system, admin approval applies it."""
+    s = system()
+    with pytest.raises(Refused) as caught:
+        cr.open_request(OWNER, s, "r0", "buyer-9", None, [], NOW)
+    assert caught.value.code == "transfer_contract_missing"
+    req = cr.open_request(OWNER, s, "r1", "buyer-9", "doc://transfer-2026-17.pdf", [], NOW)
+    with pytest.raises(Refused) as caught:
+        cr.open_request(OWNER, s, "r2", "buyer-8", "doc://x", [req], NOW)
+    assert caught.value.code == "request_already_open"
+    with pytest.raises(Refused) as caught:
+        cr.decide(OWNER, req, cr.Status.APPROVED, NOW)
+    assert caught.value.code == "admin_only"
+    approved = cr.decide(ADMIN, req, cr.Status.APPROVED, NOW)
+    assert s.effective_rec_owner_id == "owner-1"
+    assert cr.apply(s, approved).effective_rec_owner_id == "buyer-9"
+    with pytest.raises(Refused) as caught:
+        cr.decide(ADMIN, approved, cr.Status.CANCELLED, NOW)
+    assert caught.value.code == "request_closed"
+
+
+def report(wh: int, at: datetime = NOW, replacement: bool = False) -> ManualReport:
+    return ManualReport("M1", wh, at, meter_replacement=replacement)
+
+
+def test_manual_report_accepted_in_window() -> None:
+    """A plausible reading in the window becomes a manual reading of the representative."""
+    reading = accept(REP, system(), METER, report(5_900_000), LAST, NOW, Decimal(10))
+    assert (reading.source, reading.source_id, reading.energy_wh) == ("manual", "rep-1", 5_900_000)
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (lambda: accept(REP, system(), METER, report(4_999_999), LAST, NOW, Decimal(10)),
+         "register_went_backwards"),
+        (lambda: accept(REP, system(), METER, report(5_000_000 + 7_440_001), LAST, NOW,
+                        Decimal(10)), "implausible_for_capacity"),
+        (lambda: accept(REP, system(), METER, report(5_900_000), LAST,
+                        NOW + timedelta(days=10), Decimal(10)), "outside_reporting_window"),
+        (lambda: accept(OWNER, system(), METER, report(5_900_000), LAST, NOW, Decimal(10)),
+         "not_the_representative"),
+        (lambda: accept(REP, system("10.001"), METER, report(5_900_000), LAST, NOW,
+                        Decimal(10)), "must_report_automatically"),
+    ],
+)  # fmt: skip
+def test_manual_report_refusals(make: object, code: str) -> None:
+    """Backwards, implausible, out of window, wrong role, too large: each refused with its code."""
+    with pytest.raises(Refused) as caught:
+        make()  # type: ignore[operator]
+    assert caught.value.code == code
+
+
+def test_meter_replacement_allows_a_lower_reading() -> None:
+    """Marked as a meter replacement, a lower register opens the new meter."""
+    reading = accept(REP, system(), METER, report(120, replacement=True), LAST, NOW, Decimal(10))
+    assert reading.event == "opening"
