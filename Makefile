@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: help install fmt lint typecheck check test test-unit services-up services-down services-status bench demo clean
+.PHONY: help install fmt lint typecheck check test test-all test-unit services-up services-down services-status bench demo demo-clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -25,6 +25,12 @@ check: lint typecheck  ## lint and type-check
 test:  ## the whole test suite against the real services (make services-up first)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
+test-all:  ## install, start the services, lint, type-check, run every test, stop the services
+	$(MAKE) install
+	bash deploy/local/kafka.sh install
+	$(MAKE) services-up
+	$(MAKE) check test; status=$$?; $(MAKE) services-down; exit $$status
+
 test-unit:  ## only the tests that need no service
 	$(PYTHON) -m pytest -m "not integration" $(PYTEST_ARGS)
 
@@ -46,5 +52,11 @@ services-status:  ## are they running?
 bench:  ## the benchmarks (print figures beside their ceilings; never gate CI)
 	$(PYTHON) bench/storage.py
 
-demo:  ## the main job on the embedded default
-	pts demo
+demo:  ## the main job on the embedded default: install, then a simulated month end to end
+	$(PYTHON) -m pip install -q -e .
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || \
+		$(PYTHON) -m pip install -q -e '.[embedded]'
+	pts demo $(DEMO_ARGS)
+
+demo-clean:  ## stop the demo's private PostgreSQL and remove its data
+	pts demo --clean
