@@ -1,0 +1,1 @@
+"""DAS providers: Mosquitto ACL from the registry, their brokers, REST/CSV intake."""

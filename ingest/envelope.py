@@ -1,0 +1,189 @@
+"""The bridge's cheap envelope check: one MQTT message in, Kafka records out (sans I/O).
+
+The check reads only the envelope (version, batch id, source, readings' meter ids) with
+msgspec; it does not validate readings — that is the stream's job. Outcomes:
+
+- a payload for one meter that fits a Kafka record is forwarded with its original bytes;
+- readings of several meters (topic `…/_multi/readings`) are split into one batch per meter,
+  and a part larger than `max_value_bytes` into several batches (readings are kept verbatim);
+- anything else becomes one dead-letter record: the original bytes with headers
+  `reason_code`, `reason` and `mqtt_topic`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated
+
+import msgspec
+
+from ingest.errors import EnvelopeError, ReasonCode
+from ingest.topics import TopicAddress, TopicScheme
+from schemas.reading import SCHEMA_VERSION, Source
+
+MAX_READINGS = 10_000  # schemas.ReadingBatch.readings max_length
+DEFAULT_MAX_VALUE_BYTES = 900_000  # below Kafka's default message.max.bytes (1 MiB)
+_METER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SOURCES = frozenset(s.value for s in Source)
+
+
+_Text = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class _ReadingHead(msgspec.Struct):
+    meter_id: str  # checked once per distinct id below: msgspec's `pattern` costs 2 µs a value
+    source: str
+    source_id: str
+
+
+class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
+    batch_id: _Text
+    source: str
+    source_id: _Text
+    sent_at: str
+    readings: list[_ReadingHead]
+    schema_version: int = SCHEMA_VERSION
+
+
+class _RawEnvelope(msgspec.Struct):
+    """The same envelope with each reading kept as its raw JSON (to split it verbatim)."""
+
+    batch_id: str
+    source: str
+    source_id: str
+    sent_at: str
+    readings: list[msgspec.Raw]
+    schema_version: int = SCHEMA_VERSION
+
+
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+_raw_decoder = msgspec.json.Decoder(_RawEnvelope)
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One Kafka record to produce: to the readings topic, or to the dead-letter topic."""
+
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+    readings: int  # readings carried (0 for a dead letter)
+    dead_letter: bool = False
+
+
+def _schema(reason: str) -> EnvelopeError:
+    return EnvelopeError(ReasonCode.SCHEMA_INVALID, reason)
+
+
+def _decode(payload: bytes) -> tuple[_Envelope, list[str], list[str]]:
+    """The envelope, each reading's meter id, and the distinct meter ids in order."""
+    try:
+        envelope = _envelope_decoder.decode(payload)
+    except msgspec.ValidationError as exc:
+        raise _schema(f"not a reading batch envelope: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise EnvelopeError(ReasonCode.MALFORMED_JSON, f"not JSON: {exc}") from exc
+    if envelope.schema_version != SCHEMA_VERSION:
+        raise _schema(f"schema_version {envelope.schema_version} is not {SCHEMA_VERSION}")
+    if envelope.source not in _SOURCES:
+        raise _schema(f"source {envelope.source!r} is not one of {sorted(_SOURCES)}")
+    heads = envelope.readings
+    if not 1 <= len(heads) <= MAX_READINGS:
+        raise _schema(f"a batch carries 1 to {MAX_READINGS} readings, not {len(heads)}")
+    if {(h.source, h.source_id) for h in heads} != {(envelope.source, envelope.source_id)}:
+        index, head = next(
+            (i, h)
+            for i, h in enumerate(heads)
+            if (h.source, h.source_id) != (envelope.source, envelope.source_id)
+        )
+        raise _schema(
+            f"readings[{index}] comes from {head.source}:{head.source_id} but the batch is "
+            f"from {envelope.source}:{envelope.source_id}; send one batch per source"
+        )
+    meters = [h.meter_id for h in heads]
+    distinct = list(dict.fromkeys(meters))
+    for meter_id in distinct:
+        if len(meter_id) > 64 or not _METER_ID.match(meter_id):
+            index = meters.index(meter_id)
+            raise _schema(f"readings[{index}].meter_id {meter_id!r} is not a meter id")
+    return envelope, meters, distinct
+
+
+def _check_topic(
+    address: TopicAddress, envelope: _Envelope, meters: list[str], distinct: list[str]
+) -> None:
+    if envelope.source != address.source.value or envelope.source_id != address.source_id:
+        raise EnvelopeError(
+            ReasonCode.TOPIC_MISMATCH,
+            f"the topic belongs to {address.source.value}:{address.source_id} but the batch comes "
+            f"from {envelope.source}:{envelope.source_id}; publish under your own id",
+        )
+    if address.meter_id is not None and distinct != [address.meter_id]:
+        for index, meter_id in enumerate(meters):
+            if meter_id != address.meter_id:
+                raise EnvelopeError(
+                    ReasonCode.TOPIC_MISMATCH,
+                    f"readings[{index}] is for meter {meter_id!r} but the topic is meter "
+                    f"{address.meter_id!r}; publish each meter on its own topic (or on "
+                    f"…/_multi/readings from a gateway)",
+                )
+
+
+def _chunks(raws: list[msgspec.Raw], budget: int) -> list[list[msgspec.Raw]]:
+    chunks: list[list[msgspec.Raw]] = [[]]
+    size = 0
+    for raw in raws:
+        if chunks[-1] and size + len(raw) + 1 > budget:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(raw)
+        size += len(raw) + 1
+    return chunks
+
+
+def _split(
+    payload: bytes, meters: list[str], topic_header: tuple[str, bytes], max_value_bytes: int
+) -> list[Outgoing]:
+    envelope = _raw_decoder.decode(payload)
+    by_meter: dict[str, list[msgspec.Raw]] = {}
+    for meter_id, raw in zip(meters, envelope.readings, strict=True):
+        by_meter.setdefault(meter_id, []).append(raw)
+    overhead = len(_encoder.encode(msgspec.structs.replace(envelope, readings=[]))) + 64
+    out: list[Outgoing] = []
+    for meter_id, raws in by_meter.items():
+        for chunk in _chunks(raws, max(max_value_bytes - overhead, 1)):
+            value = _encoder.encode(msgspec.structs.replace(envelope, readings=chunk))
+            out.append(Outgoing(meter_id.encode(), value, (topic_header,), len(chunk)))
+    return out
+
+
+def dead_letter(error: EnvelopeError, topic: str, payload: bytes, key: str | None) -> Outgoing:
+    """The dead-letter record for a refused payload: the original bytes and the reason."""
+    headers = (
+        ("reason_code", error.code.value.encode()),
+        ("reason", error.reason.encode()),
+        ("mqtt_topic", topic.encode()),
+    )
+    return Outgoing(key.encode() if key else None, payload, headers, 0, dead_letter=True)
+
+
+def route_message(
+    scheme: TopicScheme,
+    topic: str,
+    payload: bytes,
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+) -> list[Outgoing]:
+    """The Kafka records for one MQTT message (never raises for bad input: it dead-letters)."""
+    address: TopicAddress | None = None
+    try:
+        address = scheme.parse(topic)
+        envelope, meters, distinct = _decode(payload)
+        _check_topic(address, envelope, meters, distinct)
+    except EnvelopeError as exc:
+        return [dead_letter(exc, topic, payload, address.meter_id if address else None)]
+    topic_header = ("mqtt_topic", topic.encode())
+    if len(distinct) == 1 and len(payload) <= max_value_bytes:
+        return [Outgoing(distinct[0].encode(), payload, (topic_header,), len(meters))]
+    return _split(payload, meters, topic_header, max_value_bytes)

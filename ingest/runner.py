@@ -1,0 +1,36 @@
+"""Run a bridge until SIGINT/SIGTERM: the process edge shared by `pts bridge run` and
+`pts das pull`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+
+from ingest.bridge import Bridge, BridgeStats, MqttSource
+from ingest.kafka_sink import KafkaSink, KafkaTarget
+
+log = structlog.get_logger(__name__)
+
+
+async def run_bridge(source: MqttSource, target: KafkaTarget, max_value_bytes: int) -> BridgeStats:
+    """Start the producer, bridge until a stop signal, stop the producer."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    sink = KafkaSink(target)
+    await sink.start()
+    try:
+        bridge = Bridge(source, sink, max_value_bytes)
+        log.info(
+            "bridge_started",
+            mqtt=f"{source.host}:{source.port}",
+            client_id=source.client_id,
+            kafka=target.bootstrap,
+            topic=target.readings_topic,
+        )
+        return await bridge.run(stop)
+    finally:
+        await sink.stop()

@@ -1,0 +1,122 @@
+"""Helpers for the ingest integration tests: publish to MQTT, read Kafka (not a test module)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+from paho.mqtt.enums import CallbackAPIVersion
+
+TEST_USER = ("pts-test", "pts-test-secret")
+MOSQUITTO_SH = Path(__file__).resolve().parents[3] / "deploy" / "local" / "mosquitto.sh"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+class Publisher:
+    """A QoS 1 publisher that waits until the broker acknowledged every message."""
+
+    def __init__(self, host: str, port: int, user: tuple[str, str] = TEST_USER) -> None:
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=unique("pub"), protocol=mqtt.MQTTv5
+        )
+        self.client.username_pw_set(*user)
+        self.client.max_inflight_messages_set(100)
+        self.connected = threading.Event()
+        self.client.on_connect = lambda *a: self.connected.set()
+        self.client.connect(host, port)
+        self.client.loop_start()
+        assert self.connected.wait(10), "publisher did not connect"
+
+    def publish_all(self, messages: Iterable[tuple[str, bytes]]) -> list[mqtt.MQTTMessageInfo]:
+        infos = [self.client.publish(topic, payload, qos=1) for topic, payload in messages]
+        for info in infos:
+            info.wait_for_publish(timeout=20)
+        return infos
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+async def consume(
+    bootstrap: str, topic: str, expected: int, timeout_s: float = 20.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read `topic` from the start until `expected` records arrived or the time is up
+    (then wait one more second for records that should not be there)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    deadline = time.monotonic() + timeout_s
+    extra_until: float | None = None
+    try:
+        while time.monotonic() < (extra_until or deadline):
+            batch = await consumer.getmany(timeout_ms=200)
+            for part in batch.values():
+                records.extend(part)
+            if len(records) >= expected and extra_until is None:
+                extra_until = time.monotonic() + 1.0
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def wait_for(event: threading.Event, timeout_s: float = 10.0) -> None:
+    assert await asyncio.to_thread(event.wait, timeout_s), "timed out"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OwnMosquitto:
+    """A private Mosquitto started with deploy/local/mosquitto.sh in a test's own folder
+    (PTS_LOCAL_DIR) on a free port; stopped by its pid."""
+
+    def __init__(self, local_dir: Path) -> None:
+        self.local_dir = local_dir
+        self.dir = local_dir / "mosquitto"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.pid: int | None = None
+
+    def _script(self, command: str) -> None:
+        env = {**os.environ, "PTS_LOCAL_DIR": str(self.local_dir), "PTS_MQTT_PORT": str(self.port)}
+        subprocess.run(["bash", str(MOSQUITTO_SH), command], env=env, check=True, timeout=30)
+
+    def start(self) -> None:
+        self._script("start")
+        self.pid = int((self.dir / "mosquitto.pid").read_text())
+
+    def stop(self) -> None:
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGTERM)
+            for _ in range(100):
+                try:
+                    os.kill(self.pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
+            self.pid = None
