@@ -30,8 +30,14 @@ write_config() {
   mosquitto_passwd -b "$DIR/passwd" pts-test pts-test-secret
   mosquitto_passwd -b "$DIR/passwd" gw-test gw-test-secret
   if [[ -f "$DIR/passwd.extra" ]]; then
+    # user:plaintext lines are hashed here; user:$7$... (already hashed) lines are kept as is
     while IFS=: read -r user pass; do
-      [[ -n "$user" ]] && mosquitto_passwd -b "$DIR/passwd" "$user" "$pass"
+      [[ -n "$user" ]] || continue
+      if [[ "$pass" == '$7$'* || "$pass" == '$6$'* ]]; then
+        printf '%s:%s\n' "$user" "$pass" >>"$DIR/passwd"
+      else
+        mosquitto_passwd -b "$DIR/passwd" "$user" "$pass"
+      fi
     done <"$DIR/passwd.extra"
   fi
   cat >"$DIR/acl" <<ACL
