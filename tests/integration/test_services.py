@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -49,23 +47,3 @@ def test_mosquitto_requires_a_password(mqtt_broker: tuple[str, int]) -> None:
     refused = _connect(host, port, "pts-test", "wrong")
     assert refused.is_failure
     assert refused.getName() in {"Not authorized", "Bad user name or password"}
-
-
-async def test_kafka_produces_and_consumes(kafka_bootstrap: str) -> None:
-    """A message produced to the KRaft broker comes back to a consumer, key and value intact."""
-    topic = f"test.services.{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, b"hello", key=b"meter-1")
-    finally:
-        await producer.stop()
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    try:
-        message = await asyncio.wait_for(consumer.getone(), timeout=30)
-    finally:
-        await consumer.stop()
-    assert (message.key, message.value) == (b"meter-1", b"hello")
