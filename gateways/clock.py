@@ -1,10 +1,18 @@
-"""Clocks: the system clock, and a stepped clock for simulations (time moves when told)."""
+"""Clocks: the system clock, an accelerated clock and a stepped clock for simulations.
+
+Every clock gives aware UTC instants. `next_boundary` aligns polls to interval boundaries
+counted from the UTC epoch, so every gateway polls a 5-minute meter at :00, :05, :10 …
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DEFAULT_INTERVAL = timedelta(minutes=5)
 
 
 class Clock(Protocol):
@@ -16,6 +24,8 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    """The machine's clock."""
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
@@ -25,8 +35,27 @@ class SystemClock:
             await asyncio.sleep(delay)
 
 
+class SimulatedClock:
+    """Accelerated time: start + (monotonic seconds elapsed) × speed."""
+
+    def __init__(self, start: datetime, speed: float = 1.0) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        self.start = start.astimezone(UTC)
+        self.speed = speed
+        self._origin = time.monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
+
+    async def sleep_until(self, when: datetime) -> None:
+        delay = (when - self.now()).total_seconds() / self.speed
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
 class SteppedClock:
-    """Simulated time that jumps to wherever it is asked to sleep until."""
+    """Simulated time that moves only when someone sleeps until a later instant (or sets it)."""
 
     def __init__(self, start: datetime) -> None:
         self._now = start.astimezone(UTC)
@@ -39,14 +68,15 @@ class SteppedClock:
 
     async def sleep_until(self, when: datetime) -> None:
         if when > self._now:
-            self._now = when
+            self._now = when.astimezone(UTC)
         await asyncio.sleep(0)
 
 
-def next_boundary(now: datetime, interval: timedelta) -> datetime:
+def next_boundary(now: datetime, interval: timedelta = DEFAULT_INTERVAL) -> datetime:
     """The first instant at or after `now` aligned to `interval` since the UTC epoch."""
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    step = int(interval.total_seconds() * 1_000_000)
-    elapsed = int((now - epoch).total_seconds() * 1_000_000)
+    step = interval // timedelta(microseconds=1)
+    if step <= 0:
+        raise ValueError(f"interval must be positive, got {interval}")
+    elapsed = (now - EPOCH) // timedelta(microseconds=1)
     aligned = -(-elapsed // step) * step
-    return epoch + timedelta(microseconds=aligned)
+    return EPOCH + timedelta(microseconds=aligned)

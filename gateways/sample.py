@@ -11,9 +11,23 @@ from schemas.reading import QualityFlag
 
 @dataclass(frozen=True, slots=True)
 class MeterSample:
+    """One reading of a meter's cumulative energy register, exactly as the meter served it.
+
+    meter_id: registry id of the meter (from the gateway configuration).
+    ts: UTC; the meter's clock when its map has one, else the gateway's aligned poll instant.
+    gateway_ts: UTC; the gateway clock when the answer came.
+    energy_wh: the cumulative register in Wh (≥ 0; wraps at register_modulus_wh).
+    unit_id: the Modbus unit id polled.
+    scale_factor: the power of ten applied (SunSpec TotWh_SF, a map's scale-factor register or
+        its fixed scale).
+    raw_words: the value's register words as read, before any scaling.
+    register_modulus_wh: Wh at which the register rolls over to 0, None if it never does.
+    flags: quality flags, e.g. CLOCK_SKEW when the meter clock is off by more than the limit.
+    """
+
     meter_id: str
-    ts: datetime  # the aligned poll instant (meter clock when the meter has one), UTC
-    gateway_ts: datetime  # gateway clock when the answer came, UTC
+    ts: datetime
+    gateway_ts: datetime
     energy_wh: int
     unit_id: int
     scale_factor: int | None
@@ -24,8 +38,10 @@ class MeterSample:
 
 @dataclass(frozen=True, slots=True)
 class MeterFailure:
+    """A poll that gave no sample: `reason` says what happened, `error` is the gateway error."""
+
     meter_id: str
-    ts: datetime
+    ts: datetime  # the aligned poll instant
     reason: str
     error: GatewayError
 

@@ -1,4 +1,4 @@
-"""`pts simulate meters`: serve simulated meters over Modbus TCP on loopback (real time)."""
+"""`pts simulate meters`: serve simulated meters over Modbus TCP on loopback."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import click
 
-from gateways.clock import SystemClock
+from gateways.clock import SimulatedClock
 from gateways.simulator.fleet import make_fleet
 
 
@@ -18,20 +18,34 @@ def simulate() -> None:
 
 
 @simulate.command("meters")
-@click.option("--count", default=10, show_default=True)
-@click.option("--port", default=15020, show_default=True, help="first port; 10 meters per port")
-@click.option("--seed", default=1, show_default=True)
-def meters(count: int, port: int, seed: int) -> None:
-    """Serve COUNT meters (unit ids 1-10 per port) until interrupted."""
+@click.option("--count", default=10, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--port", default=15020, show_default=True, help="first port; then one per group")
+@click.option("--seed", default=1, show_default=True, help="clouds and capacities")
+@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
+              help="simulated seconds per real second")  # fmt: skip
+@click.option("--units-per-port", default=10, show_default=True, type=click.IntRange(1, 247))
+@click.option("--framing", type=click.Choice(["tcp", "rtu-over-tcp"]), default="tcp",
+              show_default=True)  # fmt: skip
+def meters(count: int, port: int, seed: int, speed: float, units_per_port: int,
+           framing: str) -> None:  # fmt: skip
+    """Serve COUNT meters (unit ids 1..UNITS_PER_PORT on each port) until interrupted.
+
+    Every fifth meter is YAML-mapped (map pts-sim-uint32-le), the others SunSpec (model 1 +
+    203). Production follows a clear-sky model for Massachusetts with seeded clouds.
+    """
 
     async def serve() -> None:
         now = datetime.now(UTC)
-        fleet = make_fleet(SystemClock(), count, now.replace(hour=0, minute=0), seed=seed)
+        clock = SimulatedClock(now, speed)
+        rtu = framing == "rtu-over-tcp"
+        fleet = make_fleet(clock, count, now, seed=seed, units_per_port=units_per_port,
+                           framing="rtu-over-tcp" if rtu else "tcp")  # fmt: skip
         fleet.base_port = port
         await fleet.start()
         for meter in fleet.meters:
             host, p = fleet.address_of(meter)
-            click.echo(f"{meter.meter_id} {meter.kind} {host}:{p} unit {meter.unit_id}")
+            click.echo(f"{meter.meter_id} {meter.kind} {host}:{p} unit {meter.unit_id}"
+                       f" {meter.profile.capacity_w / 1000:g} kW")  # fmt: skip
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

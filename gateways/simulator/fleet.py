@@ -1,8 +1,12 @@
 """A fleet of simulated meters behind real Modbus TCP servers on loopback.
 
-Each server port serves up to `units_per_port` meters as distinct unit ids. Time comes from
-a Clock (a SteppedClock for accelerated, exact simulations). Every value served is logged
-per meter, so a test can check that every served reading arrived.
+Each server port serves up to `units_per_port` meters as distinct unit ids, framed as Modbus
+TCP (MBAP) or as RTU over TCP. Time comes from a Clock: a SteppedClock for exact, fast
+simulations, a SimulatedClock for accelerated real time, the SystemClock for the CLI.
+
+Ground truth: every energy value served is recorded per meter (meter clock ts, Wh), and the
+fleet answers what a meter's register showed at any instant (`energy_wh_at`) and the energy
+it truly registered between two instants (`true_energy_wh`).
 """
 
 from __future__ import annotations
@@ -10,17 +14,32 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 import structlog
 
+from gateways import modbus_pdu
 from gateways.clock import Clock
-from gateways.modbus_pdu import ReadRequest, exception_response, parse_requests, read_response
+from gateways.modbus_pdu import ReadRequest
+from gateways.simulator import rtu_frames
 from gateways.simulator.meter import Faults, SimulatedMeter
 from gateways.simulator.solar import SolarProfile
 
 log = structlog.get_logger(__name__)
+
+Framing = Literal["tcp", "rtu-over-tcp"]
+CAPACITIES_W = (8_000, 9_500, 25_000, 50_000, 120_000, 400_000)
+
+
+@dataclass(frozen=True, slots=True)
+class ServedReading:
+    meter_id: str
+    serial: str
+    ts: datetime
+    energy_wh: int
 
 
 @dataclass
@@ -30,8 +49,11 @@ class MeterFleet:
     host: str = "127.0.0.1"
     base_port: int = 0  # 0: pick free ports
     units_per_port: int = 10
+    framing: Framing = "tcp"
     ports: list[int] = field(default_factory=list)
+    requests: int = 0  # read requests answered (for benchmarks)
     _servers: list[asyncio.Server] = field(default_factory=list)
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
 
     def by_port(self) -> list[dict[int, SimulatedMeter]]:
         groups: list[dict[int, SimulatedMeter]] = []
@@ -49,11 +71,15 @@ class MeterFleet:
             )
             self._servers.append(server)
             self.ports.append(server.sockets[0].getsockname()[1])
-        log.info("simulator_started", meters=len(self.meters), ports=self.ports)
+        log.info("simulator_started", meters=len(self.meters), ports=self.ports,
+                 framing=self.framing)  # fmt: skip
 
     async def stop(self) -> None:
+        """Stop listening and drop every open connection, as a stopped device would."""
         for server in self._servers:
             server.close()
+        for writer in list(self._writers):
+            writer.close()
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
@@ -62,17 +88,41 @@ class MeterFleet:
         index = self.meters.index(meter) // self.units_per_port
         return self.host, self.ports[index]
 
+    def meter(self, meter_id: str) -> SimulatedMeter:
+        for meter in self.meters:
+            if meter.meter_id == meter_id:
+                return meter
+        raise KeyError(f"no simulated meter {meter_id!r}")
+
+    # ground truth
+    def energy_wh_at(self, meter_id: str, ts: datetime) -> int:
+        """What the meter's energy register showed at `ts` (Wh)."""
+        return self.meter(meter_id).register_value(ts)
+
+    def true_energy_wh(self, meter_id: str, start: datetime, end: datetime) -> int:
+        """Energy the meter truly registered between two instants (Wh)."""
+        return self.meter(meter_id).truth_wh(start, end)
+
+    def served_readings(self) -> list[ServedReading]:
+        """Every energy value served, meter by meter, in the order served."""
+        return [ServedReading(m.meter_id, m.serial_at(ts), ts, wh)
+                for m in self.meters for ts, wh in m.served]  # fmt: skip
+
     async def _serve(
         self,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         units: dict[int, SimulatedMeter],
     ) -> None:
+        parse: Callable[[bytearray], list[ReadRequest | tuple[int, int, int]]]
+        parse = rtu_frames.parse_requests if self.framing == "rtu-over-tcp" else (
+            modbus_pdu.parse_requests)  # fmt: skip
         buffer = bytearray()
+        self._writers.add(writer)
         try:
             while chunk := await reader.read(4096):
                 buffer += chunk
-                for request in parse_requests(buffer):
+                for request in parse(buffer):
                     reply = self._answer(request, units)
                     if reply is not None:
                         writer.write(reply)
@@ -80,30 +130,36 @@ class MeterFleet:
         except (ConnectionResetError, BrokenPipeError, asyncio.CancelledError):
             pass  # the client went away, or the fleet is stopping
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     def _answer(
         self, request: ReadRequest | tuple[int, int, int], units: dict[int, SimulatedMeter]
     ) -> bytes | None:
+        rtu = self.framing == "rtu-over-tcp"
+        exception = rtu_frames.exception_response if rtu else modbus_pdu.exception_response
         if not isinstance(request, ReadRequest):
             tid, unit, function = request
-            return exception_response(tid, unit, function, 1)
+            return exception(tid, unit, function, 1)
         meter = units.get(request.unit_id)
         if meter is None:
-            return exception_response(request.transaction_id, request.unit_id, request.function, 11)
+            if rtu:
+                return None  # nobody on the bus answers to that unit id
+            return exception(request.transaction_id, request.unit_id, request.function, 11)
         now = self.clock.now()
         if meter.offline_at(now):
             return None  # a dead meter does not answer
+        self.requests += 1
+        if not 1 <= request.count <= modbus_pdu.MAX_READ:
+            return exception(request.transaction_id, request.unit_id, request.function, 3)
         words = meter.words(now, request.function, request.address, request.count)
         if isinstance(words, int):
-            return exception_response(
-                request.transaction_id, request.unit_id, request.function, words
-            )
-        if (
-            request.count >= 2 and meter.kind == "sunspec" and request.address > 40002
-        ) or meter.kind == "yaml":
-            meter.served.append((now, meter.register_value(now)))
-        return read_response(request, words)
+            return exception(request.transaction_id, request.unit_id, request.function, words)
+        if meter.serves_energy(request.address, request.count):
+            meter.served.append((meter.meter_time(now), meter.register_value(now)))
+        if rtu:
+            return rtu_frames.read_response(request, words)
+        return modbus_pdu.read_response(request, words)
 
 
 def make_fleet(
@@ -114,12 +170,16 @@ def make_fleet(
     yaml_every: int = 5,
     faults: dict[int, Faults] | None = None,
     units_per_port: int = 10,
+    framing: Framing = "tcp",
 ) -> MeterFleet:
-    """`count` meters of 8–400 kW; every `yaml_every`-th a non-SunSpec (YAML-mapped) meter."""
+    """`count` meters of 8–400 kW DC; every `yaml_every`-th a non-SunSpec (YAML-mapped) meter.
+
+    Meter `i` is SIM-{i:04d}, unit id 1 + i % units_per_port; `faults` by meter index.
+    """
     rnd = random.Random(seed)
     meters = []
     for index in range(count):
-        capacity_w = rnd.choice([8_000, 9_500, 25_000, 50_000, 120_000, 400_000])
+        capacity_w = rnd.choice(CAPACITIES_W)
         meters.append(
             SimulatedMeter(
                 meter_id=f"SIM-{index:04d}",
@@ -130,4 +190,4 @@ def make_fleet(
                 faults=(faults or {}).get(index, Faults()),
             )
         )
-    return MeterFleet(clock, meters, units_per_port=units_per_port)
+    return MeterFleet(clock, meters, units_per_port=units_per_port, framing=framing)

@@ -8,6 +8,7 @@ ground truth the pipeline's totals are checked against.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,15 @@ def clear_sky_fraction(instant: datetime) -> float:
     return float(0.72 * math.sin(elevation) ** 0.3 * 0.7 ** (air_mass**0.678) / 0.7)
 
 
+@functools.lru_cache(maxsize=4096)
+def clear_sky_day(ordinal: int) -> tuple[float, ...]:
+    """Clear-sky fraction at the middle of each minute of a UTC day (shared by every meter)."""
+    start = datetime.fromordinal(ordinal).replace(tzinfo=UTC)
+    return tuple(
+        clear_sky_fraction(start + timedelta(minutes=minute, seconds=30)) for minute in range(1440)
+    )
+
+
 class SolarProfile:
     """Per-minute integer Wh for one meter, with seeded clouds, counted from `origin`."""
 
@@ -44,6 +54,7 @@ class SolarProfile:
         self._seed = seed
         self._cloudiness = cloudiness
         self._origin = origin.astimezone(UTC).toordinal()
+        self.origin = datetime.fromordinal(self._origin).replace(tzinfo=UTC)  # UTC midnight
         self._days: dict[int, list[int]] = {}  # UTC day ordinal -> cumulative Wh per minute
         self._prefixes: dict[int, int] = {self._origin: 0}  # Wh before each day since origin
 
@@ -53,14 +64,16 @@ class SolarProfile:
             return cached
         rnd = random.Random(self._seed * 1_000_003 + ordinal)
         day_cloud = 1 - self._cloudiness * rnd.random()
-        start = datetime.fromordinal(ordinal).replace(tzinfo=UTC)
+        sky = clear_sky_day(ordinal)
+        per_minute_w = self.capacity_w / 60
         cumulative = [0]
+        total = 0
         cloud = day_cloud
         for minute in range(1440):
             if minute % 10 == 0:
                 cloud = max(0.1, min(1.0, day_cloud + rnd.gauss(0, 0.15)))
-            sky = clear_sky_fraction(start + timedelta(minutes=minute, seconds=30))
-            cumulative.append(cumulative[-1] + int(self.capacity_w * sky * cloud / 60))
+            total += int(per_minute_w * sky[minute] * cloud)
+            cumulative.append(total)
         self._days[ordinal] = cumulative
         return cumulative
 
@@ -70,7 +83,9 @@ class SolarProfile:
         ordinal = utc.toordinal()
         if ordinal < self._origin:
             raise ValueError(f"{instant} is before this profile's origin")
-        known = max(d for d in self._prefixes if d <= ordinal)
+        known = (
+            ordinal if ordinal in self._prefixes else max(d for d in self._prefixes if d <= ordinal)
+        )
         total = self._prefixes[known]
         for day in range(known, ordinal):
             total += self._day(day)[-1]
