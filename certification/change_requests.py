@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from certification.errors import Refused
-from certification.roles import Account, require_admin, require_read
+from certification.roles import Account, Role, require_admin, roles_on
 from schemas.registry import System
 
 
@@ -42,7 +42,16 @@ def open_request(
     existing: list[RecOwnerChange],
     now: datetime,
 ) -> RecOwnerChange:
-    require_read(account, system)
+    if not roles_on(account, system) & {Role.OWNER, Role.REC_OWNER}:
+        raise Refused(
+            "not_owner_or_rec_owner",
+            f"only the System Owner or the REC Owner of {system.system_id} may request a REC "
+            f"Owner change (account {account.account_id} is not)",
+        )
+    if new_rec_owner_id == system.effective_rec_owner_id:
+        raise Refused(
+            "same_rec_owner", f"{new_rec_owner_id} is already the REC Owner of {system.system_id}"
+        )
     if any(r.system_id == system.system_id and r.status is Status.OPEN for r in existing):
         raise Refused(
             "request_already_open",

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from certification.errors import Refused
 from certification.registry_rules import check_reporting_method
 from certification.roles import Account, require_submit
-from certification.window import require_open_window
+from certification.window import require_open_window, window_for
 from schemas.reading import Reading, ReadingEvent, Source
-from schemas.registry import DasProvider, Meter, System
+from schemas.registry import DasProvider, Meter, ReportingMethod, System
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,8 @@ class ManualReport:
     read_at: datetime  # reading date and time (aware; time optional → the caller uses noon)
     photo_ref: str | None = None
     meter_replacement: bool = False
+    # on a replacement: the old meter's final register, read when it came off
+    old_register_wh: int | None = None
 
 
 def accept(
@@ -36,32 +38,29 @@ def accept(
 ) -> Reading:
     """The reading to store for a manual report, or a refusal that says why."""
     require_submit(account, system, provider)
+    if system.reporting_method is ReportingMethod.AUTOMATIC:
+        raise Refused(
+            "reports_automatically",
+            f"system {system.system_id} reports through DAS provider {system.das_provider_id}; "
+            "manual reports are for manually reporting systems",
+        )
     check_reporting_method(system, manual_max_kw_dc, provider)
-    require_open_window(now, system.timezone)
+    month = require_open_window(now, system.timezone)
+    opens, closes = window_for(month, system.timezone)
+    if not opens <= report.read_at < closes:
+        raise Refused(
+            "reading_outside_window",
+            f"the reading must be taken inside the {month} window ({opens.isoformat()} to "
+            f"{closes.isoformat()}); {report.read_at.isoformat()} is not",
+        )
     if meter.system_id != system.system_id:
         raise Refused("meter_not_on_system", f"meter {meter.meter_id} is not on {system.system_id}")
     if report.read_at > now:
         raise Refused("reading_in_future", f"reading time {report.read_at} is after now ({now})")
     if last is not None and not report.meter_replacement:
-        if report.read_at <= last.ts:
-            raise Refused(
-                "not_after_last_reading",
-                f"a reading at {report.read_at} is not after the last one ({last.ts})",
-            )
-        if report.register_wh < last.energy_wh:
-            raise Refused(
-                "register_went_backwards",
-                f"{report.register_wh} Wh is lower than the last reading {last.energy_wh} Wh; "
-                "if the meter was replaced, mark the report as a meter replacement",
-            )
-        hours = Decimal((report.read_at - last.ts).total_seconds()) / 3600
-        most = system.capacity_kw_dc * 1000 * hours
-        if report.register_wh - last.energy_wh > most:
-            raise Refused(
-                "implausible_for_capacity",
-                f"{report.register_wh - last.energy_wh} Wh in {hours:.1f} h exceeds what "
-                f"{system.capacity_kw_dc} kW DC can produce at full output ({most:.0f} Wh)",
-            )
+        _check_progress(system, last, report.register_wh, report.read_at)
+    if last is not None and report.meter_replacement and report.old_register_wh is not None:
+        _check_progress(system, last, report.old_register_wh, report.read_at)
     return Reading(
         meter_id=meter.meter_id,
         ts=report.read_at,
@@ -72,3 +71,44 @@ def accept(
         received_at=now,
         event=ReadingEvent.OPENING if report.meter_replacement else None,
     )
+
+
+def closing_reading(
+    account: Account, meter: Meter, report: ManualReport, now: datetime, seq: int = 0
+) -> Reading | None:
+    """On a meter replacement with the old meter's final register: its CLOSING reading, one
+    second before the new meter's OPENING one (the energy up to the swap is counted)."""
+    if not report.meter_replacement or report.old_register_wh is None:
+        return None
+    return Reading(
+        meter_id=meter.meter_id,
+        ts=report.read_at - timedelta(seconds=1),
+        energy_wh=report.old_register_wh,
+        source=Source.MANUAL,
+        source_id=account.account_id,
+        seq=seq,
+        received_at=now,
+        event=ReadingEvent.CLOSING,
+    )
+
+
+def _check_progress(system: System, last: Reading, register_wh: int, at: datetime) -> None:
+    """Not before or below the last reading, and not above full output since it."""
+    if at <= last.ts:
+        raise Refused(
+            "not_after_last_reading", f"a reading at {at} is not after the last one ({last.ts})"
+        )
+    if register_wh < last.energy_wh:
+        raise Refused(
+            "register_went_backwards",
+            f"{register_wh} Wh is lower than the last reading {last.energy_wh} Wh; "
+            "if the meter was replaced, mark the report as a meter replacement",
+        )
+    hours = Decimal((at - last.ts).total_seconds()) / 3600
+    most = system.capacity_kw_dc * 1000 * hours
+    if register_wh - last.energy_wh > most:
+        raise Refused(
+            "implausible_for_capacity",
+            f"{register_wh - last.energy_wh} Wh in {hours:.1f} h exceeds what "
+            f"{system.capacity_kw_dc} kW DC can produce at full output ({most:.0f} Wh)",
+        )

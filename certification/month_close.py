@@ -7,18 +7,33 @@ interval energy from register differences, split at local midnights by interpola
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from certification.window import window_for
 from schemas.reading import QualityFlag
+from schemas.registry import Meter
 from stream.calendar import DayEnergy, daily_energy, local_day, month_bounds
-from stream.energy import Interval, RegisterPoint, intervals
+from stream.energy import Interval, RegisterPoint, intervals, split_interval
 
 # Typical Massachusetts PV yield, kWh per kW DC, by calendar month (used to estimate).
-TYPICAL_KWH_PER_KW = {1: 60, 2: 80, 3: 110, 4: 125, 5: 140, 6: 145, 7: 150, 8: 135, 9: 115,
-                      10: 90, 11: 60, 12: 50}  # fmt: skip
+TYPICAL_KWH_PER_KW = {
+    1: 60,
+    2: 80,
+    3: 110,
+    4: 125,
+    5: 140,
+    6: 145,
+    7: 150,
+    8: 135,
+    9: 115,
+    10: 90,
+    11: 60,
+    12: 50,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +43,7 @@ class Thresholds:
     max_capacity_factor: Decimal = Decimal("0.30")  # above: impossible output for the size
     flat_days: int = 3  # this many whole days in a row with zero energy is a flat line
     max_gap: timedelta = timedelta(days=2)  # readings further apart than this are a gap
+    manual_max_gap: timedelta = timedelta(days=45)  # the same for monthly manual reports
     register_tolerance: Decimal = Decimal("0.01")  # interval sum vs register delta: 1%
     night_wh_per_kw: Decimal = Decimal(5)  # more than this per kW between 23:00 and 03:00
 
@@ -46,6 +62,32 @@ class MeterMonth:
     covered: bool  # intervals cover the whole month
     estimated: bool = False
     findings: list[Finding] = field(default_factory=list)
+    # the readings the month's energy comes from: the first and last register points used
+    # (the ones bracketing the month, interpolated at local midnight of the 1st)
+    first: tuple[datetime, int] | None = None
+    last: tuple[datetime, int] | None = None
+    # where counting stopped: the month's end when covered, else the last reading; the next
+    # close resumes from here
+    end_at: datetime | None = None
+
+
+def active_meters(meters: Sequence[Meter], month: str) -> list[Meter]:
+    """Meters installed on or before the month's last day and not removed before its first."""
+    first = date.fromisoformat(f"{month}-01")
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return [
+        m
+        for m in meters
+        if m.installed_on <= last and (m.removed_on is None or m.removed_on >= first)
+    ]
+
+
+def estimate_wh(capacity_kw_dc: Decimal, month: str, history_wh: Sequence[int] = ()) -> int:
+    """A missing month's estimate: the mean of the same calendar month's actual production in
+    earlier years when there is any, else capacity × the typical yield of the month."""
+    if history_wh:
+        return sum(history_wh) // len(history_wh)
+    return int(capacity_kw_dc * TYPICAL_KWH_PER_KW[int(month[5:])] * 1000)
 
 
 def meter_month(
@@ -55,32 +97,46 @@ def meter_month(
     timezone: str,
     capacity_kw_dc: Decimal,
     thresholds: Thresholds = Thresholds(),
+    history_wh: Sequence[int] = (),
+    since: datetime | None = None,
+    manual: bool = False,
 ) -> MeterMonth:
+    """The meter's month. `since` is where the previous close stopped counting (its `end_at`):
+    when that is before the month's start (the last report came before month end), counting
+    resumes there, so no energy falls between two closes and none is counted twice."""
     tz = ZoneInfo(timezone)
+    # in UTC: Python subtracts two datetimes sharing a tzinfo by wall clock (DST ignored)
+    points = [replace(p, ts=p.ts.astimezone(UTC)) for p in points]
     start, end = month_bounds(month, tz)
     first_day, last_day = local_day(start, tz), local_day(end - timedelta(seconds=1), tz)
     parts = intervals(points)
-    days = daily_energy(parts, tz, (first_day, last_day))
-    energy = sum(d.energy_wh for d in days.values())
+    counted_from = since.astimezone(UTC) if since is not None and since < start else start
+    days = daily_energy(parts, tz, (first_day, last_day))  # the month's own days
+    energy = _counted_energy(parts, counted_from, end)
     inside = [p for p in points if start <= p.ts < end]
-    covered = bool(parts) and parts[0].start <= start and parts[-1].end >= end
-    result = MeterMonth(meter_id, energy, len(inside), covered)
-    if not parts or not any(i.end > start and i.start < end for i in parts):
-        hours_kw = capacity_kw_dc * TYPICAL_KWH_PER_KW[int(month[5:])] * 1000
-        result.energy_wh = int(hours_kw)
+    covered = bool(parts) and parts[0].start <= counted_from and parts[-1].end >= end
+    result = MeterMonth(meter_id, energy, len(inside), covered, end_at=since)
+    if not parts or not any(i.end > counted_from and i.start < end for i in parts):
+        result.energy_wh = estimate_wh(capacity_kw_dc, month, history_wh)
         result.estimated = True
+        # the next close resumes where this one would have started: the estimate's true-up
+        result.end_at = counted_from
+        basis = "history of the same month" if history_wh else "capacity × typical yield"
         result.findings.append(
-            Finding("missing_month", f"no readings for {month}: estimated, not actual")
+            Finding("missing_month", f"no readings for {month}: estimated from {basis}, not actual")
         )
         return result
-    hours = Decimal((end - start).total_seconds()) / 3600
+    result.end_at = min(end, parts[-1].end)
+    hours = Decimal((end - counted_from).total_seconds()) / 3600
     most = capacity_kw_dc * 1000 * hours * thresholds.max_capacity_factor
     if energy > most:
-        result.findings.append(Finding(
-            "over_capacity",
-            f"{energy} Wh is above {capacity_kw_dc} kW × {hours} h × "
-            f"{thresholds.max_capacity_factor} = {most:.0f} Wh",
-        ))  # fmt: skip
+        result.findings.append(
+            Finding(
+                "over_capacity",
+                f"{energy} Wh is above {capacity_kw_dc} kW × {hours} h × "
+                f"{thresholds.max_capacity_factor} = {most:.0f} Wh",
+            )
+        )
     if energy == 0:
         result.findings.append(Finding("zero_month", "no production registered all month"))
     else:
@@ -89,25 +145,37 @@ def meter_month(
             result.findings.append(
                 Finding("flat_line", f"{run} whole days in a row with no production")
             )
-    month_parts = [i for i in parts if i.end > start and i.start < end]
+    month_parts = [i for i in parts if i.end > counted_from and i.start < end]
+    by_ts = {p.ts: p.energy_wh for p in points}
+    result.first = (month_parts[0].start, by_ts[month_parts[0].start])
+    result.last = (month_parts[-1].end, by_ts[month_parts[-1].end])
     if any(QualityFlag.RESET in i.flags for i in month_parts):
         result.findings.append(Finding("backwards_register", "the register went backwards"))
-    gaps = [i for i in month_parts if i.end - i.start > thresholds.max_gap]
-    if gaps or not covered:
+    max_gap = thresholds.manual_max_gap if manual else thresholds.max_gap
+    gaps = [i for i in month_parts if i.end - i.start > max_gap]
+    # a manual report taken in the window before month end counts the month up to it
+    reported_in_window = manual and parts[-1].end >= window_for(month, timezone)[0]
+    if gaps or not (covered or (reported_in_window and parts[0].start <= counted_from)):
         longest = max((i.end - i.start for i in gaps), default=timedelta(0))
-        detail = f"longest gap {longest}" if gaps else "readings do not span the month"
+        if gaps:
+            detail = f"longest gap {longest}"
+        elif parts[0].start > counted_from:
+            detail = f"no reading from {counted_from.isoformat()} to {parts[0].start.isoformat()}"
+        else:
+            detail = f"no reading after {parts[-1].end.isoformat()}"
         result.findings.append(Finding("gap", detail))
-    register = _register_delta(month_parts, start, end)
-    if (
-        register is not None
-        and energy
-        and abs(Decimal(register - energy)) > (thresholds.register_tolerance * energy)
+    swapped = any(QualityFlag.METER_REPLACED in i.flags for i in month_parts)
+    register = None if swapped else _plain_register_delta(points, counted_from, result.end_at)
+    if register is not None and abs(Decimal(register - energy)) > (
+        thresholds.register_tolerance * energy
     ):
-        result.findings.append(Finding(
-            "register_mismatch",
-            f"interval sum {energy} Wh differs from the register difference {register} Wh "
-            f"by more than {thresholds.register_tolerance:%}",
-        ))  # fmt: skip
+        result.findings.append(
+            Finding(
+                "register_mismatch",
+                f"interval sum {energy} Wh differs from the register difference {register} Wh "
+                f"by more than {thresholds.register_tolerance:%}",
+            )
+        )
     night = _night_energy(month_parts, tz)
     if night > capacity_kw_dc * thresholds.night_wh_per_kw:
         result.findings.append(
@@ -121,19 +189,54 @@ def _longest_zero_run(days: dict[date, DayEnergy], first: date, last: date) -> i
     day = first
     while day <= last:
         bucket = days.get(day)
-        zero = bucket is None or bucket.energy_wh == 0
+        zero = bucket is not None and bucket.energy_wh == 0  # no data is a gap, not a flat line
         run = run + 1 if zero else 0
         longest = max(longest, run)
         day += timedelta(days=1)
     return longest
 
 
-def _register_delta(parts: list[Interval], start: datetime, end: datetime) -> int | None:
-    """Plain register difference over the month's intervals, ignoring rollover and resets
-    (what a naive reading of the register would say); None when there is nothing to compare."""
-    if not parts:
+def _counted_energy(parts: list[Interval], counted_from: datetime, end: datetime) -> int:
+    """Energy registered in [counted_from, end), intervals split there by interpolation (the
+    same floor interpolation as the daily split, so the two always agree)."""
+    total = 0
+    for interval in parts:
+        if interval.end <= counted_from or interval.start >= end:
+            continue
+        for piece_start, energy in split_interval(interval, [counted_from, end]):
+            if counted_from <= piece_start < end:
+                total += energy
+    return total
+
+
+def _plain_register_delta(
+    points: list[RegisterPoint], start: datetime, end: datetime
+) -> int | None:
+    """The register difference between two instants as a reader of the dials sees it: raw
+    values interpolated, no reset or meter-swap correction, only a wrap at the modulus."""
+    ordered = sorted(points, key=lambda p: p.ts)
+    low, high = _raw_register(ordered, start), _raw_register(ordered, end)
+    if low is None or high is None:
         return None
-    return sum(i.energy_wh for i in parts if not i.flags & {QualityFlag.RESET})
+    delta = high - low
+    modulus = ordered[-1].modulus_wh
+    return delta % modulus if delta < 0 and modulus else delta
+
+
+def _raw_register(ordered: list[RegisterPoint], at: datetime) -> int | None:
+    before = [p for p in ordered if p.ts <= at]
+    after = [p for p in ordered if p.ts > at]
+    if before and before[-1].ts == at:
+        return before[-1].energy_wh
+    if not before or not after:
+        return None
+    prev, nxt = before[-1], after[0]
+    share = _micros(at - prev.ts) * (nxt.energy_wh - prev.energy_wh) // _micros(nxt.ts - prev.ts)
+    return prev.energy_wh + share
+
+
+def _micros(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _night_energy(parts: list[Interval], tz: ZoneInfo) -> int:

@@ -35,6 +35,23 @@ def is_admin(account: Account) -> bool:
     return account.role is Role.ADMIN
 
 
+def roles_on(account: Account, system: System) -> frozenset[Role]:
+    """The roles `account` holds on `system` (one person may be owner and representative;
+    a DAS provider is the representative of the automatic systems it reports)."""
+    held = set()
+    if account.account_id == system.owner_id:
+        held.add(Role.OWNER)
+    if account.account_id == system.effective_rec_owner_id:
+        held.add(Role.REC_OWNER)
+    if account.account_id == system.representative_id:
+        held.add(Role.REPRESENTATIVE)
+    if account.role is Role.DAS_PROVIDER and account.account_id == system.das_provider_id:
+        held |= {Role.DAS_PROVIDER, Role.REPRESENTATIVE}
+    if is_admin(account):
+        held.add(Role.ADMIN)
+    return frozenset(held)
+
+
 def can_read(account: Account, system: System) -> bool:
     if is_admin(account):
         return True
@@ -68,7 +85,7 @@ def require_submit(account: Account, system: System, provider: DasProvider | Non
                 f"DAS provider {account.account_id} is not approved; an admin must approve it",
             )
         return
-    if account.role is not Role.REPRESENTATIVE or system.representative_id != account.account_id:
+    if account.account_id != system.representative_id or is_admin(account):
         raise Refused(
             "not_the_representative",
             f"only the System Representative of {system.system_id} may submit production "

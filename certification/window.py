@@ -47,3 +47,13 @@ def require_open_window(now: datetime, timezone: str) -> str:
             f"the next window opens {opens.isoformat()}",
         )
     return month
+
+
+def require_closable(month: str, now: datetime, timezone: str) -> None:
+    """A month closes only once its reporting window has closed in the system's zone."""
+    _, closes = window_for(month, timezone)
+    if now < closes:
+        raise Refused(
+            "window_still_open",
+            f"{month} can be closed from {closes.isoformat()}, when its reporting window ends",
+        )

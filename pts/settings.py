@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "info"
     default_timezone: str = "America/New_York"
+    erratic_max_capacity_factor: float = Field(
+        default=0.30,
+        gt=0,
+        le=1,
+        description="month close flags output above capacity × hours × this factor",
+    )
     manual_report_max_kw_dc: float = Field(
         default=10.0,
         description="systems at or below this DC capacity may report manually (today's rule: 25)",

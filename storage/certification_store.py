@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 _POINTS = """
@@ -49,9 +50,17 @@ def save_close(
     conn.execute(
         "INSERT INTO month_closes (system_id, month, energy_wh, estimated, findings, meters, "
         "closed_by, closed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        (system_id, month, energy_wh, estimated, Jsonb(findings), Jsonb(meters), closed_by,
-         closed_at),
-    )  # fmt: skip
+        (
+            system_id,
+            month,
+            energy_wh,
+            estimated,
+            Jsonb(findings),
+            Jsonb(meters),
+            closed_by,
+            closed_at,
+        ),
+    )
 
 
 def month_close(
@@ -136,13 +145,13 @@ def closes_for(conn: psycopg.Connection[Any], months: list[str]) -> list[tuple[A
 
 
 def unexported_amendments(
-    conn: psycopg.Connection[Any], before_months: list[str]
+    conn: psycopg.Connection[Any], months: list[str]
 ) -> list[tuple[Any, ...]]:
-    """Amendments of months before the quarter, not yet carried by an export."""
+    """Amendments of the quarter's months or earlier ones, not yet carried by an export."""
     return conn.execute(
         "SELECT amendment_id, system_id, month, before_wh, after_wh FROM amendments "
-        "WHERE exported_in IS NULL AND month < %s ORDER BY amendment_id",
-        (min(before_months),),
+        "WHERE exported_in IS NULL AND month <= %s ORDER BY amendment_id",
+        (max(months),),
     ).fetchall()
 
 
@@ -161,3 +170,170 @@ def save_export(
         "VALUES (%s, %s, %s, %s)",
         (quarter, content, by, at),
     )
+
+
+def upsert_accounts(conn: psycopg.Connection[Any], rows: list[tuple[str, str, str, str]]) -> None:
+    """(account_id, role, name, email) rows."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO accounts (account_id, role, name, email) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (account_id) DO UPDATE SET role = EXCLUDED.role, name = EXCLUDED.name, "
+            "email = EXCLUDED.email",
+            rows,
+        )
+
+
+def get_account(conn: psycopg.Connection[Any], account_id: str) -> tuple[str, str, str, str] | None:
+    row = conn.execute(
+        "SELECT account_id, role, name, email FROM accounts WHERE account_id = %s", (account_id,)
+    ).fetchone()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+def account_contacts(conn: psycopg.Connection[Any]) -> dict[str, tuple[str, str]]:
+    """account_id → (name, email)."""
+    rows = conn.execute("SELECT account_id, name, email FROM accounts").fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def upsert_approved_models(conn: psycopg.Connection[Any], rows: list[tuple[str, str]]) -> None:
+    """(model, accuracy_class) rows."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO approved_meter_models (model, accuracy_class) VALUES (%s, %s) "
+            "ON CONFLICT (model) DO UPDATE SET accuracy_class = EXCLUDED.accuracy_class",
+            rows,
+        )
+
+
+def approved_models(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    rows = conn.execute("SELECT model, accuracy_class FROM approved_meter_models").fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def last_reading(
+    conn: psycopg.Connection[Any], meter_id: str
+) -> tuple[datetime, int, str | None] | None:
+    """(ts, energy_wh, event) of the meter's latest reading."""
+    row = conn.execute(
+        "SELECT ts, energy_wh, event FROM readings WHERE meter_id = %s ORDER BY ts DESC LIMIT 1",
+        (meter_id,),
+    ).fetchone()
+    return None if row is None else (row[0], int(row[1]), row[2])
+
+
+def add_manual_report(
+    conn: psycopg.Connection[Any],
+    meter_id: str,
+    ts: datetime,
+    month: str,
+    photo_ref: str | None,
+    meter_replacement: bool,
+    by: str,
+    at: datetime,
+) -> None:
+    conn.execute(
+        "INSERT INTO manual_reports (meter_id, ts, month, photo_ref, meter_replacement, "
+        "submitted_by, submitted_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (meter_id, ts, month, photo_ref, meter_replacement, by, at),
+    )
+
+
+def points_until(
+    conn: psycopg.Connection[Any], meter_id: str, ts: datetime
+) -> list[tuple[datetime, int, str | None, int | None, list[str]]]:
+    """Every reading of the meter at or before `ts`, plus the first one after it."""
+    rows = conn.execute(
+        "(SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings "
+        " WHERE meter_id = %(m)s AND ts <= %(t)s) UNION ALL "
+        "(SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings "
+        " WHERE meter_id = %(m)s AND ts > %(t)s ORDER BY ts LIMIT 1)",
+        {"m": meter_id, "t": ts},
+    ).fetchall()
+    return [(r[0], int(r[1]), r[2], r[3], list(r[4])) for r in rows]
+
+
+def add_audit(conn: psycopg.Connection[Any], row: dict[str, Any]) -> int:
+    found = conn.execute(
+        "INSERT INTO audit_readings (meter_id, ts, register_wh, audited_by, evidence, "
+        "reported_wh, deviation_wh, deviation_pct, tolerance_pct, verdict, recorded_at) VALUES "
+        "(%(meter_id)s, %(ts)s, %(register_wh)s, %(audited_by)s, %(evidence)s, %(reported_wh)s,"
+        " %(deviation_wh)s, %(deviation_pct)s, %(tolerance_pct)s, %(verdict)s, %(recorded_at)s)"
+        " RETURNING audit_id",
+        row,
+    ).fetchone()
+    assert found is not None
+    return int(found[0])
+
+
+def audits(conn: psycopg.Connection[Any], meter_id: str) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT audit_id, ts, register_wh, reported_wh, deviation_wh, deviation_pct, verdict "
+        "FROM audit_readings WHERE meter_id = %s ORDER BY audit_id",
+        (meter_id,),
+    ).fetchall()
+
+
+def save_change_request(conn: psycopg.Connection[Any], row: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO change_requests (request_id, system_id, requested_by, new_rec_owner_id, "
+        "transfer_contract, created_at, status, decided_by, decided_at) VALUES (%(request_id)s,"
+        " %(system_id)s, %(requested_by)s, %(new_rec_owner_id)s, %(transfer_contract)s, "
+        "%(created_at)s, %(status)s, %(decided_by)s, %(decided_at)s) ON CONFLICT (request_id) "
+        "DO UPDATE SET status = EXCLUDED.status, decided_by = EXCLUDED.decided_by, "
+        "decided_at = EXCLUDED.decided_at",
+        row,
+    )
+
+
+def change_requests(conn: psycopg.Connection[Any], system_id: str) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            "SELECT request_id, system_id, requested_by, new_rec_owner_id, transfer_contract, "
+            "created_at, status, decided_by, decided_at FROM change_requests "
+            "WHERE system_id = %s ORDER BY created_at",
+            (system_id,),
+        )
+        return cur.fetchall()
+
+
+def amendments(conn: psycopg.Connection[Any], system_id: str) -> list[tuple[Any, ...]]:
+    """(amendment_id, system_id, month, before_wh, after_wh, reason, evidence, amended_by,
+    amended_at, exported_in) in order."""
+    return conn.execute(
+        "SELECT amendment_id, system_id, month, before_wh, after_wh, reason, evidence, "
+        "amended_by, amended_at, exported_in FROM amendments WHERE system_id = %s "
+        "ORDER BY amendment_id",
+        (system_id,),
+    ).fetchall()
+
+
+def closes_of(conn: psycopg.Connection[Any], system_id: str) -> list[tuple[Any, ...]]:
+    """(month, energy_wh, estimated, meters) of a system's closed months."""
+    return conn.execute(
+        "SELECT month, energy_wh, estimated, meters FROM month_closes WHERE system_id = %s "
+        "ORDER BY month",
+        (system_id,),
+    ).fetchall()
+
+
+def history(conn: psycopg.Connection[Any], system_id: str, month: str) -> list[int]:
+    """Actual (not estimated) energy of the same calendar month in earlier years."""
+    rows = conn.execute(
+        "SELECT energy_wh FROM month_closes WHERE system_id = %s AND NOT estimated "
+        "AND month < %s AND substr(month, 6, 2) = %s ORDER BY month",
+        (system_id, month, month[5:]),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def ledger_of(conn: psycopg.Connection[Any], system_id: str) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT system_id, month, entry, mwh, factor, carry_in, minted, carry_out "
+        "FROM srec_ledger WHERE system_id = %s ORDER BY seq",
+        (system_id,),
+    ).fetchall()
+
+
+def exported_quarters(conn: psycopg.Connection[Any]) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT quarter FROM gis_exports").fetchall()}

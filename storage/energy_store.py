@@ -1,8 +1,14 @@
-"""SQL for derived energy: neighbours of new readings, day and month rows, dead letters."""
+"""SQL for derived energy: neighbours of new readings, day and month rows, dead letters.
+
+Writers are async (psycopg 3) and idempotent: day rows are upserted with their recomputed
+value, month rows re-summed from their days, dead letters from Kafka keyed by their source
+(topic, partition, offset, ordinal) so a redelivered message adds nothing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -12,80 +18,249 @@ from schemas.reading import ReadingEvent
 
 # (ts, energy_wh, event, register_modulus_wh, flags)
 PointRow = tuple[datetime, int, ReadingEvent | None, int | None, list[str]]
+# (day, energy_wh, intervals, flags)
+DayRowTuple = tuple[date, int, int, Sequence[str]]
+# (interval_start, interval_end, energy_wh, flags)
+IntervalRowTuple = tuple[datetime, datetime, int, Sequence[str]]
+# (reason_code, reason, payload, ordinal)
+DeadLetterRow = tuple[str, str, bytes, int]
 
-_POINTS = """
-(SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings
-  WHERE meter_id = %(m)s AND ts < %(lo)s ORDER BY ts DESC LIMIT 1)
-UNION ALL
-(SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings
-  WHERE meter_id = %(m)s AND ts >= %(lo)s AND ts <= %(hi)s)
-UNION ALL
-(SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings
-  WHERE meter_id = %(m)s AND ts > %(hi)s ORDER BY ts LIMIT 1)
+# (meter_id, lo, hi) per meter, passed as three parallel arrays
+_SPANS = "unnest(%(m)s::text[], %(lo)s::timestamptz[], %(hi)s::timestamptz[]) AS q(m, lo, hi)"
+_NEIGHBOURS = f"""
+SELECT q.m,
+       (SELECT max(ts) FROM readings r WHERE r.meter_id = q.m AND r.ts < q.lo),
+       (SELECT min(ts) FROM readings r WHERE r.meter_id = q.m AND r.ts > q.hi)
+FROM {_SPANS}
 """
-_NEIGHBOURS = """
-SELECT (SELECT max(ts) FROM readings WHERE meter_id = %(m)s AND ts < %(lo)s),
-       (SELECT min(ts) FROM readings WHERE meter_id = %(m)s AND ts > %(hi)s)
+_POINTS = f"""
+SELECT q.m, p.ts, p.energy_wh, p.event, p.register_modulus_wh, p.flags
+FROM {_SPANS}
+CROSS JOIN LATERAL (
+    (SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings
+      WHERE meter_id = q.m AND ts < q.lo ORDER BY ts DESC LIMIT 1)
+    UNION ALL
+    (SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings
+      WHERE meter_id = q.m AND ts >= q.lo AND ts <= q.hi)
+    UNION ALL
+    (SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings
+      WHERE meter_id = q.m AND ts > q.hi ORDER BY ts LIMIT 1)
+) p
 """
-_UPSERT_DAY = """
+_DAY_PARTS = """
+SELECT q.m, q.d, ins.wh, ins.n,
+       coalesce((SELECT array_agg(DISTINCT f ORDER BY f) FROM meter_interval_energy i,
+                 unnest(i.flags) f
+                 WHERE i.meter_id = q.m AND i.interval_end > q.lo AND i.interval_end <= q.hi
+                   AND i.interval_start >= q.lo), '{}'),
+       a.interval_start, a.interval_end, a.energy_wh, a.flags,
+       b.interval_start, b.interval_end, b.energy_wh, b.flags
+FROM unnest(%(m)s::text[], %(d)s::date[], %(lo)s::timestamptz[], %(hi)s::timestamptz[])
+     AS q(m, d, lo, hi)
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(energy_wh), 0)::bigint AS wh, count(*) AS n FROM meter_interval_energy i
+    WHERE i.meter_id = q.m AND i.interval_end > q.lo AND i.interval_end <= q.hi
+      AND i.interval_start >= q.lo
+) ins
+LEFT JOIN LATERAL (
+    SELECT * FROM meter_interval_energy i WHERE i.meter_id = q.m AND i.interval_end > q.lo
+    ORDER BY interval_end LIMIT 1
+) a ON a.interval_start < q.lo
+LEFT JOIN LATERAL (
+    SELECT * FROM meter_interval_energy i WHERE i.meter_id = q.m AND i.interval_end > q.hi
+    ORDER BY interval_end LIMIT 1
+) b ON b.interval_start < q.hi
+"""
+_LOCK_METERS = (
+    "SELECT pg_advisory_xact_lock(7413002, hashtext(m)) FROM unnest(%s::text[]) m ORDER BY m"
+)
+_UPSERT_INTERVALS = """
+INSERT INTO meter_interval_energy (meter_id, interval_start, interval_end, energy_wh, flags,
+                                   computed_at)
+SELECT m, s, e, wh, string_to_array(f, ','), now()
+FROM unnest(%(m)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[],
+            %(whs)s::bigint[], %(flags)s::text[]) AS t(m, s, e, wh, f)
+ON CONFLICT (meter_id, interval_end) DO UPDATE SET interval_start = EXCLUDED.interval_start,
+    energy_wh = EXCLUDED.energy_wh, flags = EXCLUDED.flags, computed_at = now()
+WHERE (meter_interval_energy.interval_start, meter_interval_energy.energy_wh,
+       meter_interval_energy.flags)
+   IS DISTINCT FROM (EXCLUDED.interval_start, EXCLUDED.energy_wh, EXCLUDED.flags)
+"""
+_UPSERT_DAYS = """
 INSERT INTO meter_day_energy (meter_id, day, energy_wh, intervals, flags, computed_at)
-VALUES (%s, %s, %s, %s, %s, now())
+SELECT m, d, wh, n, string_to_array(f, ','), now()
+FROM unnest(%(m)s::text[], %(days)s::date[], %(whs)s::bigint[], %(ns)s::int[],
+            %(flags)s::text[]) AS t(m, d, wh, n, f)
 ON CONFLICT (meter_id, day) DO UPDATE SET energy_wh = EXCLUDED.energy_wh,
     intervals = EXCLUDED.intervals, flags = EXCLUDED.flags, computed_at = now()
 """
-_REFRESH_MONTH = """
+_REFRESH_MONTHS = """
 INSERT INTO meter_month_energy (meter_id, month, energy_wh, days, flags, computed_at)
-SELECT %(m)s, %(month)s, coalesce(sum(energy_wh), 0), count(*),
+SELECT q.m, q.month, coalesce(sum(d.energy_wh), 0), count(d.day),
        coalesce((SELECT array_agg(DISTINCT f ORDER BY f) FROM meter_day_energy d2,
                  unnest(d2.flags) f
-                 WHERE d2.meter_id = %(m)s AND d2.day >= %(month)s
-                   AND d2.day < (%(month)s::date + interval '1 month')), '{}'),
+                 WHERE d2.meter_id = q.m AND d2.day >= q.month
+                   AND d2.day < (q.month + interval '1 month')), '{}'),
        now()
-FROM meter_day_energy
-WHERE meter_id = %(m)s AND day >= %(month)s AND day < (%(month)s::date + interval '1 month')
+FROM unnest(%(m)s::text[], %(months)s::date[]) AS q(m, month)
+LEFT JOIN meter_day_energy d
+       ON d.meter_id = q.m AND d.day >= q.month AND d.day < (q.month + interval '1 month')
+GROUP BY q.m, q.month
 ON CONFLICT (meter_id, month) DO UPDATE SET energy_wh = EXCLUDED.energy_wh,
     days = EXCLUDED.days, flags = EXCLUDED.flags, computed_at = now()
 """
+_DEAD_LETTER = """
+INSERT INTO dead_letters (reason_code, reason, payload, ordinal, source_topic, source_partition,
+                          source_offset)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT DO NOTHING
+"""
+_DIRECTORY = (
+    "SELECT m.meter_id, m.system_id, s.timezone, s.capacity_kw_dc, m.register_modulus_wh, "
+    "s.das_provider_id FROM meters m JOIN systems s USING (system_id)"
+)
 
 
-def neighbours(
-    conn: psycopg.Connection[Any], meter_id: str, lo: datetime, hi: datetime
-) -> tuple[datetime | None, datetime | None]:
-    """The stored reading instants just before `lo` and just after `hi`."""
-    row = conn.execute(_NEIGHBOURS, {"m": meter_id, "lo": lo, "hi": hi}).fetchone()
-    return (row[0], row[1]) if row else (None, None)
+# (meter_id, lo, hi)
+Span = tuple[str, datetime, datetime]
 
 
-def points(
-    conn: psycopg.Connection[Any], meter_id: str, lo: datetime, hi: datetime
-) -> list[PointRow]:
-    """Readings in [lo, hi] plus the one before and the one after."""
-    rows = conn.execute(_POINTS, {"m": meter_id, "lo": lo, "hi": hi}).fetchall()
-    return [(r[0], int(r[1]), ReadingEvent(r[2]) if r[2] else None, r[3], list(r[4])) for r in rows]
+def _spans(spans: Sequence[Span]) -> dict[str, list[Any]]:
+    return {"m": [s[0] for s in spans], "lo": [s[1] for s in spans], "hi": [s[2] for s in spans]}
 
 
-def upsert_days(
-    conn: psycopg.Connection[Any],
-    meter_id: str,
-    days: Iterable[tuple[date, int, int, list[str]]],
-) -> None:
-    with conn.cursor() as cur:
-        cur.executemany(_UPSERT_DAY, [(meter_id, d, e, n, f) for d, e, n, f in days])
+async def lock_meters(aconn: psycopg.AsyncConnection[Any], meter_ids: Iterable[str]) -> None:
+    """Serialise recomputation per meter until the transaction ends (sorted: no deadlock)."""
+    await aconn.execute(_LOCK_METERS, (sorted(set(meter_ids)),))
 
 
-def refresh_months(conn: psycopg.Connection[Any], meter_id: str, months: Iterable[date]) -> None:
-    """Recompute month rows as the sum of their day rows."""
-    with conn.cursor() as cur:
-        cur.executemany(_REFRESH_MONTH, [{"m": meter_id, "month": m} for m in sorted(set(months))])
+async def neighbours(
+    aconn: psycopg.AsyncConnection[Any], spans: Sequence[Span]
+) -> dict[str, tuple[datetime | None, datetime | None]]:
+    """Per meter, the stored reading instants just before `lo` and just after `hi`."""
+    cur = await aconn.execute(_NEIGHBOURS, _spans(spans))
+    return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
 
 
-def record_dead_letter(
-    conn: psycopg.Connection[Any], reason_code: str, reason: str, origin: str, payload: bytes
-) -> None:
-    conn.execute(
-        "INSERT INTO dead_letters (reason_code, reason, origin, payload) VALUES (%s, %s, %s, %s)",
-        (reason_code, reason, origin, payload),
+async def points(
+    aconn: psycopg.AsyncConnection[Any], spans: Sequence[Span]
+) -> dict[str, list[PointRow]]:
+    """Per meter, the readings in [lo, hi] plus the one before and the one after."""
+    cur = await aconn.execute(_POINTS, _spans(spans))
+    out: dict[str, list[PointRow]] = {s[0]: [] for s in spans}
+    for r in await cur.fetchall():
+        out[r[0]].append((r[1], int(r[2]), ReadingEvent(r[3]) if r[3] else None, r[4], list(r[5])))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class DayParts:
+    """What a local day is made of in the stored intervals: the sum, count and flags of the
+    intervals wholly inside it, and the (at most two) intervals crossing its midnights."""
+
+    inside_wh: int
+    inside_count: int
+    inside_flags: list[str]
+    crossing: list[IntervalRowTuple]
+
+
+async def day_parts(
+    aconn: psycopg.AsyncConnection[Any], days: Sequence[tuple[str, date, datetime, datetime]]
+) -> dict[tuple[str, date], DayParts]:
+    """Per (meter_id, day, day start, next day start): the day's parts (see DayParts)."""
+    if not days:
+        return {}
+    cur = await aconn.execute(
+        _DAY_PARTS,
+        {
+            "m": [x[0] for x in days],
+            "d": [x[1] for x in days],
+            "lo": [x[2] for x in days],
+            "hi": [x[3] for x in days],
+        },
     )
+    out: dict[tuple[str, date], DayParts] = {}
+    for r in await cur.fetchall():
+        crossing: list[IntervalRowTuple] = []
+        if r[5] is not None:
+            crossing.append((r[5], r[6], int(r[7]), list(r[8])))
+        if r[9] is not None and r[10] != r[6]:
+            crossing.append((r[9], r[10], int(r[11]), list(r[12])))
+        out[(r[0], r[1])] = DayParts(int(r[2]), int(r[3]), list(r[4]), crossing)
+    return out
+
+
+async def upsert_intervals(
+    aconn: psycopg.AsyncConnection[Any], rows: Sequence[tuple[str, IntervalRowTuple]]
+) -> None:
+    """Upsert (meter_id, interval) rows keyed by (meter_id, interval_end): a late reading
+    between two stored ones re-splits the interval it lands in (the later part keeps the key)."""
+    if not rows:
+        return
+    await aconn.execute(
+        _UPSERT_INTERVALS,
+        {
+            "m": [m for m, _ in rows],
+            "starts": [r[0] for _, r in rows],
+            "ends": [r[1] for _, r in rows],
+            "whs": [r[2] for _, r in rows],
+            "flags": [",".join(r[3]) for _, r in rows],
+        },
+    )
+
+
+async def upsert_days(
+    aconn: psycopg.AsyncConnection[Any], rows: Sequence[tuple[str, DayRowTuple]]
+) -> None:
+    """Upsert recomputed (meter_id, day) rows."""
+    if not rows:
+        return
+    await aconn.execute(
+        _UPSERT_DAYS,
+        {
+            "m": [m for m, _ in rows],
+            "days": [r[0] for _, r in rows],
+            "whs": [r[1] for _, r in rows],
+            "ns": [r[2] for _, r in rows],
+            "flags": [",".join(r[3]) for _, r in rows],
+        },
+    )
+
+
+async def refresh_months(
+    aconn: psycopg.AsyncConnection[Any], months: Iterable[tuple[str, date]]
+) -> None:
+    """Recompute (meter_id, month) rows as the sum of their day rows."""
+    pairs = sorted(set(months))
+    if not pairs:
+        return
+    await aconn.execute(
+        _REFRESH_MONTHS, {"m": [m for m, _ in pairs], "months": [d for _, d in pairs]}
+    )
+
+
+async def record_dead_letters(
+    aconn: psycopg.AsyncConnection[Any],
+    rows: Iterable[DeadLetterRow],
+    topic: str | None,
+    partition: int | None,
+    offset: int | None,
+) -> None:
+    """Store rejects; a redelivered Kafka message (same topic/partition/offset) adds nothing."""
+    async with aconn.cursor() as cur:
+        await cur.executemany(
+            _DEAD_LETTER,
+            [
+                (code, reason, payload, n, topic, partition, offset)
+                for code, reason, payload, n in rows
+            ],
+        )
+
+
+async def load_directory_rows(aconn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
+    """(meter_id, system_id, timezone, capacity_kw_dc, register_modulus_wh, das_provider_id)."""
+    cur = await aconn.execute(_DIRECTORY)
+    return list(await cur.fetchall())
 
 
 def monthly_totals(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], int]:
@@ -94,11 +269,3 @@ def monthly_totals(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], int]:
         "SELECT meter_id, to_char(month, 'YYYY-MM'), energy_wh FROM meter_month_energy"
     ).fetchall()
     return {(r[0], r[1]): int(r[2]) for r in rows}
-
-
-def load_directory_rows(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
-    """(meter_id, system_id, timezone, capacity_kw_dc, register_modulus_wh, das_provider_id)."""
-    return conn.execute(
-        "SELECT m.meter_id, m.system_id, s.timezone, s.capacity_kw_dc, m.register_modulus_wh, "
-        "s.das_provider_id FROM meters m JOIN systems s USING (system_id)"
-    ).fetchall()

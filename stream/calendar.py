@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from schemas.reading import QualityFlag
-from stream.energy import Interval, split_interval
+from stream.energy import Flag, Interval, split_interval
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -47,7 +48,7 @@ class DayEnergy:
 
     energy_wh: int = 0
     intervals: int = 0
-    flags: set[QualityFlag] = field(default_factory=set)
+    flags: set[Flag] = field(default_factory=set)
 
 
 def daily_energy(
@@ -57,18 +58,36 @@ def daily_energy(
 
     With `days` = (first, last), only pieces falling on those days are kept.
     """
+    ordered = sorted(parts, key=lambda i: i.start)
     out: dict[date, DayEnergy] = {}
-    for interval in parts:
-        boundaries = midnights_between(interval.start, interval.end, tz)
-        pieces = split_interval(interval, boundaries)
-        flags = set(interval.flags)
+    if not ordered:
+        return out
+    first = local_day(ordered[0].start, tz)
+    last = local_day(max(i.end for i in ordered), tz)
+    day_list = [first + timedelta(days=n) for n in range((last - first).days + 2)]
+    starts = [local_midnight(d, tz) for d in day_list]  # starts[k] begins day_list[k]
+    for interval in ordered:
+        k = bisect_right(starts, interval.start) - 1  # the day the interval starts in
+        boundaries = []
+        j = k + 1
+        while j < len(starts) and starts[j] < interval.end:
+            boundaries.append(starts[j])
+            j += 1
+        pieces = (
+            split_interval(interval, boundaries)
+            if boundaries
+            else [(interval.start, interval.energy_wh)]
+        )
+        flags: set[Flag] = set(interval.flags)
         if len(pieces) > 1:
             flags.add(QualityFlag.INTERPOLATED)
-        for piece_start, energy in pieces:
-            day = local_day(piece_start, tz)
+        for n, (_, energy) in enumerate(pieces):
+            day = day_list[k + n]
             if days is not None and not days[0] <= day <= days[1]:
                 continue
-            bucket = out.setdefault(day, DayEnergy())
+            bucket = out.get(day)
+            if bucket is None:
+                bucket = out[day] = DayEnergy()
             bucket.energy_wh += energy
             bucket.intervals += 1
             bucket.flags |= flags

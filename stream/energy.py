@@ -3,10 +3,17 @@
 Between two successive readings of a meter the energy is the register difference, except:
 - the register wrapped at its modulus (it went down by more than half the modulus):
   energy = current + modulus − previous, flagged ROLLOVER;
-- the register went down otherwise (a reset to zero): energy = current, flagged RESET;
+- the reading is flagged RESET, or the register fell below half its last value (it was
+  cleared): energy = current, flagged RESET;
+- the register went down by less than that without rollover, reset or swap (a glitch):
+  energy 0, flagged NON_MONOTONIC — the rebound after a dip then counts at most the dip;
 - the current reading opens a newly installed meter (ReadingEvent.OPENING) on the same
   logical meter: energy = 0 across the swap, flagged METER_REPLACED (what the old meter
   registered until its CLOSING read was already counted).
+Every rule looks at two successive stored readings only, so the result depends on the set
+of readings and never on the order they arrived in. An interval whose mean power exceeds
+the system's DC capacity × a tolerance is flagged IMPLAUSIBLE_POWER and kept (raw data is
+never dropped; review and estimation decide).
 """
 
 from __future__ import annotations
@@ -14,9 +21,35 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
 from itertools import pairwise
 
 from schemas.reading import QualityFlag, Reading, ReadingEvent
+
+
+class Anomaly(StrEnum):
+    """Flags of derived intervals beyond schemas.QualityFlag (validation findings)."""
+
+    NON_MONOTONIC = "non_monotonic"  # the register went down without rollover/reset/swap
+    IMPLAUSIBLE_POWER = "implausible_power"  # mean power above capacity × tolerance
+
+
+Flag = QualityFlag | Anomaly
+
+
+@dataclass(frozen=True, slots=True)
+class PowerLimit:
+    """The engineering-feasibility limit: DC nameplate × tolerance."""
+
+    capacity_kw_dc: Decimal
+    tolerance: Decimal = Decimal("1.2")
+
+    def exceeded(self, energy_wh: int, start: datetime, end: datetime) -> bool:
+        """Mean power over (start, end] above the limit (compared exactly, in integers)."""
+        limit_w = self.capacity_kw_dc * 1000 * self.tolerance
+        # P = energy_wh × 3600 / seconds = energy_wh × 3.6e9 / micros  >  limit_w
+        return energy_wh * 3_600_000_000 > limit_w * _micros(end - start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +80,10 @@ class Interval:
     start: datetime
     end: datetime
     energy_wh: int
-    flags: frozenset[QualityFlag] = frozenset()
+    flags: frozenset[Flag] = frozenset()
 
 
-def register_delta(prev: RegisterPoint, cur: RegisterPoint) -> tuple[int, frozenset[QualityFlag]]:
+def register_delta(prev: RegisterPoint, cur: RegisterPoint) -> tuple[int, frozenset[Flag]]:
     """Energy between two successive readings of one meter, and how it was derived."""
     if cur.event is ReadingEvent.OPENING:
         return 0, frozenset({QualityFlag.METER_REPLACED})
@@ -61,11 +94,16 @@ def register_delta(prev: RegisterPoint, cur: RegisterPoint) -> tuple[int, frozen
     modulus = cur.modulus_wh or prev.modulus_wh
     if modulus and prev.energy_wh - cur.energy_wh > modulus // 2:
         return cur.energy_wh + modulus - prev.energy_wh, frozenset({QualityFlag.ROLLOVER})
-    return cur.energy_wh, frozenset({QualityFlag.RESET})
+    if cur.energy_wh < prev.energy_wh / 2:
+        return cur.energy_wh, frozenset({QualityFlag.RESET})
+    return 0, frozenset({Anomaly.NON_MONOTONIC})
 
 
-def intervals(points: Iterable[RegisterPoint]) -> list[Interval]:
-    """Intervals between successive points (sorted here; repeated instants keep the first)."""
+def intervals(points: Iterable[RegisterPoint], limit: PowerLimit | None = None) -> list[Interval]:
+    """Intervals between successive points (sorted here; repeated instants keep the first).
+
+    With `limit`, intervals above it are flagged IMPLAUSIBLE_POWER.
+    """
     ordered: list[RegisterPoint] = []
     for point in sorted(points, key=lambda p: p.ts):
         if ordered and ordered[-1].ts == point.ts:
@@ -74,6 +112,8 @@ def intervals(points: Iterable[RegisterPoint]) -> list[Interval]:
     out = []
     for prev, cur in pairwise(ordered):
         energy, flags = register_delta(prev, cur)
+        if limit is not None and limit.exceeded(energy, prev.ts, cur.ts):
+            flags = flags | {Anomaly.IMPLAUSIBLE_POWER}
         out.append(Interval(prev.ts, cur.ts, energy, flags))
     return out
 

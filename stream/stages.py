@@ -1,25 +1,56 @@
-"""Validation stages: each is configured once and called per reading.
+"""Validation stages: each is configured once and called per reading, returning a Decision.
 
-A stage returns None to let a reading through or raises RejectedError with its reason.
-A pipeline is a list of stages; the Faust agent, the in-process engine and the tests share it.
-Readings that pass are stored raw; anomalies that need neighbours (backwards registers,
-implausible power) are not refused here but flagged when energy is derived, because raw data
-is never dropped.
+A decision is ACCEPT (possibly with the reading flagged, e.g. CLOCK_SKEW), DUPLICATE,
+CONFLICT (same key, other content: kept and recorded, never overwriting) or REJECT with a
+reason code and a message. A pipeline is a list of stages; the first non-ACCEPT decision wins.
+The Faust agent, the in-process engine and the tests share it (stream.core).
+
+Readings that pass are stored raw. Anomalies that need neighbours (a register going down
+without rollover, reset or meter swap; power above the system's capacity) cannot be judged
+from one reading in an out-of-order stream: they are flagged when energy is derived from the
+stored readings (stream.energy), so the verdict does not depend on the delivery order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
-from schemas.reading import Reading, Source
+from schemas.reading import QualityFlag, Reading, Source
 from stream.directory import MeterDirectory
-from stream.errors import ReasonCode, RejectedError
+from stream.errors import ReasonCode
+
+
+class Verdict(StrEnum):
+    ACCEPT = "accept"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a stage decided about one reading (the reading as it goes on)."""
+
+    verdict: Verdict
+    reading: Reading
+    code: ReasonCode | None = None
+    reason: str = ""
+
+    @classmethod
+    def accept(cls, reading: Reading) -> Decision:
+        return cls(Verdict.ACCEPT, reading)
+
+    @classmethod
+    def reject(cls, reading: Reading, code: ReasonCode, reason: str) -> Decision:
+        return cls(Verdict.REJECT, reading, code, reason)
 
 
 class Stage(Protocol):
-    def __call__(self, reading: Reading) -> None: ...
+    def __call__(self, reading: Reading) -> Decision: ...
 
 
 class KnownMeter:
@@ -28,30 +59,34 @@ class KnownMeter:
     def __init__(self, directory: MeterDirectory) -> None:
         self._directory = directory
 
-    def __call__(self, reading: Reading) -> None:
+    def __call__(self, reading: Reading) -> Decision:
         if self._directory.get(reading.meter_id) is None:
-            raise RejectedError(
+            return Decision.reject(
+                reading,
                 ReasonCode.UNKNOWN_METER,
                 f"meter {reading.meter_id!r} is not registered; register it before reporting",
             )
+        return Decision.accept(reading)
 
 
 class ProviderOwnsMeter:
-    """A DAS provider may report only the meters registered to it."""
+    """A DAS provider may report only the meters of systems registered to it."""
 
     def __init__(self, directory: MeterDirectory) -> None:
         self._directory = directory
 
-    def __call__(self, reading: Reading) -> None:
+    def __call__(self, reading: Reading) -> Decision:
         if reading.source is not Source.DAS:
-            return
+            return Decision.accept(reading)
         info = self._directory.get(reading.meter_id)
         if info is not None and info.provider_id != reading.source_id:
-            raise RejectedError(
+            return Decision.reject(
+                reading,
                 ReasonCode.PROVIDER_MISMATCH,
                 f"provider {reading.source_id!r} reported meter {reading.meter_id!r}, which is "
                 f"reported by {info.provider_id!r}",
             )
+        return Decision.accept(reading)
 
 
 class NotInFuture:
@@ -60,20 +95,112 @@ class NotInFuture:
     def __init__(self, tolerance: timedelta = timedelta(minutes=15)) -> None:
         self._tolerance = tolerance
 
-    def __call__(self, reading: Reading) -> None:
+    def __call__(self, reading: Reading) -> Decision:
         if reading.ts > reading.received_at + self._tolerance:
-            raise RejectedError(
+            return Decision.reject(
+                reading,
                 ReasonCode.FUTURE_TIMESTAMP,
                 f"reading at {reading.ts.isoformat()} is later than its receive time "
-                f"{reading.received_at.isoformat()} by more than {self._tolerance}",
+                f"{reading.received_at.isoformat()} by more than {self._tolerance}; "
+                "check the meter clock",
             )
+        return Decision.accept(reading)
+
+
+class NotAfter:
+    """Refuse readings stamped after the processing instant plus a tolerance.
+
+    `now` is given per message by the engine (the core reads no clock).
+    """
+
+    def __init__(self, now: datetime, tolerance: timedelta = timedelta(minutes=15)) -> None:
+        self._limit = now + tolerance
+
+    def __call__(self, reading: Reading) -> Decision:
+        if reading.ts > self._limit:
+            return Decision.reject(
+                reading,
+                ReasonCode.FUTURE_TIMESTAMP,
+                f"reading at {reading.ts.isoformat()} is in the future (limit "
+                f"{self._limit.isoformat()}); check the meter and gateway clocks",
+            )
+        return Decision.accept(reading)
+
+
+class ClockSkewFlagger:
+    """Flag CLOCK_SKEW when the meter stamped a reading well before it was received.
+
+    Store-and-forward replays (flagged REPLAYED) are late on purpose and are not skewed.
+    """
+
+    def __init__(self, limit: timedelta = timedelta(minutes=5)) -> None:
+        self._limit = limit
+
+    def __call__(self, reading: Reading) -> Decision:
+        lag = reading.received_at - reading.ts
+        if (
+            lag > self._limit
+            and QualityFlag.REPLAYED not in reading.flags
+            and QualityFlag.CLOCK_SKEW not in reading.flags
+        ):
+            flagged = reading.model_copy(update={"flags": reading.flags | {QualityFlag.CLOCK_SKEW}})
+            return Decision.accept(flagged)
+        return Decision.accept(reading)
+
+
+class KeyMatches:
+    """The Kafka key of a message names the meter of each of its readings (per message)."""
+
+    def __init__(self, key: bytes | None) -> None:
+        self._key = None if key is None else key.decode(errors="replace")
+
+    def __call__(self, reading: Reading) -> Decision:
+        if self._key is not None and self._key != reading.meter_id:
+            return Decision.reject(
+                reading,
+                ReasonCode.KEY_MISMATCH,
+                f"message key {self._key!r} but reading of meter {reading.meter_id!r}; "
+                "key each message by its meter_id",
+            )
+        return Decision.accept(reading)
+
+
+class Dedupe:
+    """Dedupe on (meter_id, ts) within what this stage has seen (one message).
+
+    A repeat with the same content hash is a DUPLICATE; with another hash a CONFLICT (the
+    engine still hands it to the writer, which records it in `reading_conflicts`).
+    Repeats across messages are found by the writer against the stored readings.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, datetime], str] = {}
+
+    def __call__(self, reading: Reading) -> Decision:
+        key = (reading.meter_id, reading.ts)
+        known = self._seen.get(key)
+        if known is None:
+            self._seen[key] = reading.content_hash
+            return Decision.accept(reading)
+        if known == reading.content_hash:
+            return Decision(Verdict.DUPLICATE, reading)
+        return Decision(
+            Verdict.CONFLICT,
+            reading,
+            reason=f"meter {reading.meter_id} at {reading.ts.isoformat()} was already "
+            f"delivered with other content ({known} ≠ {reading.content_hash})",
+        )
 
 
 def default_pipeline(directory: MeterDirectory) -> list[Stage]:
-    return [KnownMeter(directory), ProviderOwnsMeter(directory), NotInFuture()]
+    return [KnownMeter(directory), ProviderOwnsMeter(directory), NotInFuture(), ClockSkewFlagger()]
 
 
-def run_pipeline(stages: Sequence[Stage], reading: Reading) -> None:
-    """Run every stage; the first refusal wins."""
+def run_pipeline(stages: Sequence[Stage], reading: Reading) -> Decision:
+    """Run the stages in order; the first decision other than ACCEPT wins."""
+    decision = Decision.accept(reading)
     for stage in stages:
-        stage(reading)
+        decision = stage(decision.reading)
+        if decision.verdict is not Verdict.ACCEPT:
+            return decision
+    return decision

@@ -9,9 +9,9 @@ import pytest
 
 from certification import change_requests as cr
 from certification.errors import Refused
-from certification.manual_reports import ManualReport, accept
+from certification.manual_reports import ManualReport, accept, closing_reading
 from certification.registry_rules import check_meter, check_reporting_method, required_accuracy
-from certification.roles import Account, Role, require_read, require_submit
+from certification.roles import Account, Role, require_read, require_submit, roles_on
 from schemas import AccuracyClass, DasProvider, Meter, Reading, ReportingMethod, Source, System
 
 NOW = datetime(2026, 10, 30, 16, tzinfo=UTC)  # inside October's window
@@ -23,24 +23,44 @@ STRANGER = Account("someone", Role.OWNER)
 
 def system(kw: str = "10.000", method: ReportingMethod = ReportingMethod.MANUAL) -> System:
     return System(
-        system_id="S1", owner_id="owner-1", representative_id="rep-1",
-        capacity_kw_dc=Decimal(kw), reporting_method=method,
+        system_id="S1",
+        owner_id="owner-1",
+        representative_id="rep-1",
+        capacity_kw_dc=Decimal(kw),
+        reporting_method=method,
         das_provider_id="das-a" if method is ReportingMethod.AUTOMATIC else None,
-    )  # fmt: skip
+    )
 
 
-METER = Meter(meter_id="M1", system_id="S1", serial="X1", model="ACME-1",
-              accuracy_class=AccuracyClass.PCT_2, installed_on=date(2024, 1, 1))  # fmt: skip
-LAST = Reading(meter_id="M1", ts=datetime(2026, 9, 29, 16, tzinfo=UTC), energy_wh=5_000_000,
-               source=Source.MANUAL, source_id="rep-1", seq=1,
-               received_at=datetime(2026, 9, 29, 16, tzinfo=UTC))  # fmt: skip
+METER = Meter(
+    meter_id="M1",
+    system_id="S1",
+    serial="X1",
+    model="ACME-1",
+    accuracy_class=AccuracyClass.PCT_2,
+    installed_on=date(2024, 1, 1),
+)
+LAST = Reading(
+    meter_id="M1",
+    ts=datetime(2026, 9, 29, 16, tzinfo=UTC),
+    energy_wh=5_000_000,
+    source=Source.MANUAL,
+    source_id="rep-1",
+    seq=1,
+    received_at=datetime(2026, 9, 29, 16, tzinfo=UTC),
+)
 
 
 @pytest.mark.parametrize(
     ("kw", "method", "pct"),
-    [("10", "manual", "2.0"), ("10.001", "manual", "1.0"), ("1000", "automatic", "1.0"),
-     ("1000.001", "automatic", "0.5"), ("5", "automatic", "1.0")],
-)  # fmt: skip
+    [
+        ("10", "manual", "2.0"),
+        ("10.001", "manual", "1.0"),
+        ("1000", "automatic", "1.0"),
+        ("1000.001", "automatic", "0.5"),
+        ("5", "automatic", "1.0"),
+    ],
+)
 def test_accuracy_tiers(kw: str, method: str, pct: str) -> None:
     """±2% ≤10 kW, ±1% to 1 MW, ±0.5% above; a DAS-read meter needs ±1% whatever its size."""
     assert required_accuracy(Decimal(kw), ReportingMethod(method)) == Decimal(pct)
@@ -123,18 +143,32 @@ def test_manual_report_accepted_in_window() -> None:
 @pytest.mark.parametrize(
     ("make", "code"),
     [
-        (lambda: accept(REP, system(), METER, report(4_999_999), LAST, NOW, Decimal(10)),
-         "register_went_backwards"),
-        (lambda: accept(REP, system(), METER, report(5_000_000 + 7_440_001), LAST, NOW,
-                        Decimal(10)), "implausible_for_capacity"),
-        (lambda: accept(REP, system(), METER, report(5_900_000), LAST,
-                        NOW + timedelta(days=10), Decimal(10)), "outside_reporting_window"),
-        (lambda: accept(OWNER, system(), METER, report(5_900_000), LAST, NOW, Decimal(10)),
-         "not_the_representative"),
-        (lambda: accept(REP, system("10.001"), METER, report(5_900_000), LAST, NOW,
-                        Decimal(10)), "must_report_automatically"),
+        (
+            lambda: accept(REP, system(), METER, report(4_999_999), LAST, NOW, Decimal(10)),
+            "register_went_backwards",
+        ),
+        (
+            lambda: accept(
+                REP, system(), METER, report(5_000_000 + 7_440_001), LAST, NOW, Decimal(10)
+            ),
+            "implausible_for_capacity",
+        ),
+        (
+            lambda: accept(
+                REP, system(), METER, report(5_900_000), LAST, NOW + timedelta(days=10), Decimal(10)
+            ),
+            "outside_reporting_window",
+        ),
+        (
+            lambda: accept(OWNER, system(), METER, report(5_900_000), LAST, NOW, Decimal(10)),
+            "not_the_representative",
+        ),
+        (
+            lambda: accept(REP, system("10.001"), METER, report(5_900_000), LAST, NOW, Decimal(10)),
+            "must_report_automatically",
+        ),
     ],
-)  # fmt: skip
+)
 def test_manual_report_refusals(make: object, code: str) -> None:
     """Backwards, implausible, out of window, wrong role, too large: each refused with its code."""
     with pytest.raises(Refused) as caught:
@@ -146,3 +180,98 @@ def test_meter_replacement_allows_a_lower_reading() -> None:
     """Marked as a meter replacement, a lower register opens the new meter."""
     reading = accept(REP, system(), METER, report(120, replacement=True), LAST, NOW, Decimal(10))
     assert reading.event == "opening"
+
+
+def test_owner_who_is_also_representative_submits() -> None:
+    """One person may hold two roles on a system: owner and representative."""
+    both = system().model_copy(update={"representative_id": "owner-1"})
+    assert roles_on(OWNER, both) == {Role.OWNER, Role.REC_OWNER, Role.REPRESENTATIVE}
+    require_submit(OWNER, both)
+
+
+def test_das_provider_is_the_representative_of_its_systems() -> None:
+    """The system's DAS provider holds the representative role; another provider holds none."""
+    auto = system("50", ReportingMethod.AUTOMATIC)
+    das = Account("das-a", Role.DAS_PROVIDER)
+    assert roles_on(das, auto) == {Role.DAS_PROVIDER, Role.REPRESENTATIVE}
+    other = Account("das-b", Role.DAS_PROVIDER)
+    assert roles_on(other, auto) == frozenset()
+    with pytest.raises(Refused) as caught:
+        require_submit(other, auto, DasProvider(provider_id="das-b", name="B", approved=True))
+    assert caught.value.code == "not_the_representative"
+
+
+def test_rec_owner_change_refusals_and_withdrawal() -> None:
+    """Only the owner or REC owner asks; not for the current REC owner; the requester
+    withdraws; an admin cancels; after approval the new REC owner may ask again."""
+    s = system()
+    with pytest.raises(Refused) as caught:
+        cr.open_request(REP, s, "r1", "buyer-9", "doc://t", [], NOW)
+    assert caught.value.code == "not_owner_or_rec_owner"
+    with pytest.raises(Refused) as caught:
+        cr.open_request(OWNER, s, "r1", "owner-1", "doc://t", [], NOW)
+    assert caught.value.code == "same_rec_owner"
+    req = cr.open_request(OWNER, s, "r1", "buyer-9", "doc://t", [], NOW)
+    with pytest.raises(Refused) as caught:
+        cr.decide(ADMIN, req, cr.Status.WITHDRAWN, NOW)
+    assert caught.value.code == "not_the_requester"
+    withdrawn = cr.decide(OWNER, req, cr.Status.WITHDRAWN, NOW)
+    assert (withdrawn.status, withdrawn.decided_by) == (cr.Status.WITHDRAWN, "owner-1")
+    with pytest.raises(Refused) as caught:
+        cr.apply(s, withdrawn)
+    assert caught.value.code == "not_approved"
+    again = cr.open_request(OWNER, s, "r2", "buyer-9", "doc://t", [withdrawn], NOW)
+    cancelled = cr.decide(ADMIN, again, cr.Status.CANCELLED, NOW)
+    assert cancelled.status is cr.Status.CANCELLED
+    third = cr.open_request(OWNER, s, "r3", "buyer-9", "doc://t", [withdrawn, cancelled], NOW)
+    sold = cr.apply(s, cr.decide(ADMIN, third, cr.Status.APPROVED, NOW))
+    buyer = Account("buyer-9", Role.REC_OWNER)
+    assert roles_on(buyer, sold) == {Role.REC_OWNER}
+    assert roles_on(OWNER, sold) == {Role.OWNER}
+    onward = cr.open_request(buyer, sold, "r4", "buyer-10", "doc://t2", [], NOW)
+    assert onward.requested_by == "buyer-9"
+
+
+def test_manual_report_refused_for_an_automatic_system() -> None:
+    """A system registered as automatic reports through its DAS provider, not by hand."""
+    auto = system("5", ReportingMethod.AUTOMATIC).model_copy(update={"representative_id": "rep-1"})
+    with pytest.raises(Refused) as caught:
+        accept(REP, auto, METER, report(5_900_000), LAST, NOW, Decimal(10))
+    assert caught.value.code == "reports_automatically"
+
+
+def test_manual_report_reading_must_be_taken_in_the_window() -> None:
+    """Submitted in October's window, a reading dated October 26 23:59 EDT is refused."""
+    early = datetime(2026, 10, 27, 3, 59, tzinfo=UTC)
+    with pytest.raises(Refused) as caught:
+        accept(REP, system(), METER, report(5_900_000, at=early), LAST, NOW, Decimal(10))
+    assert caught.value.code == "reading_outside_window"
+    edge = datetime(2026, 10, 27, 4, 0, tzinfo=UTC)
+    reading = accept(REP, system(), METER, report(5_900_000, at=edge), LAST, NOW, Decimal(10))
+    assert reading.ts == edge
+
+
+def test_implausibility_boundary_is_full_output_for_the_elapsed_hours() -> None:
+    """744 h × 10 kW = 7,440,000 Wh is accepted; one Wh more is refused."""
+    ok = accept(REP, system(), METER, report(5_000_000 + 7_440_000), LAST, NOW, Decimal(10))
+    assert ok.energy_wh == 12_440_000
+
+
+def test_meter_replacement_with_the_old_meters_final_register() -> None:
+    """The old meter's final register is checked like any reading and stored as a CLOSING
+    read one second before the new meter's OPENING read."""
+    swap = ManualReport("M1", 120, NOW, meter_replacement=True, old_register_wh=5_900_000)
+    opening = accept(REP, system(), METER, swap, LAST, NOW, Decimal(10))
+    closing = closing_reading(REP, METER, swap, NOW)
+    assert closing is not None
+    assert (closing.event, closing.energy_wh, closing.ts) == (
+        "closing",
+        5_900_000,
+        NOW - timedelta(seconds=1),
+    )
+    assert (opening.event, opening.energy_wh, opening.ts) == ("opening", 120, NOW)
+    backwards = ManualReport("M1", 120, NOW, meter_replacement=True, old_register_wh=4_000_000)
+    with pytest.raises(Refused) as caught:
+        accept(REP, system(), METER, backwards, LAST, NOW, Decimal(10))
+    assert caught.value.code == "register_went_backwards"
+    assert closing_reading(REP, METER, report(5_900_000), NOW) is None

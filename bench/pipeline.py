@@ -1,0 +1,326 @@
+"""Pipeline benchmark: MQTT in → rows committed, beside each stage's own ceiling.
+
+    python bench/pipeline.py [--messages 5000] [--readings 10] [--meters 50]
+
+Same payloads (ReadingBatch JSON, `--readings` readings of one meter each) in every run, on
+the real Mosquitto, Kafka and PostgreSQL, measured in this one run:
+1. raw MQTT pub/sub: one QoS 1 publisher, one QoS 1 subscriber (ceiling of the MQTT leg);
+2. raw Kafka produce (idempotent, acks=all) and raw consume of what was produced;
+3. raw binary COPY of the same readings into a freshly migrated `readings` table, 200
+   messages per transaction (the stream worker's largest buffer; the ceiling) and, for
+   reference, one message per transaction;
+4. end to end: the QoS 1 publisher here → `pts bridge run` (own process) → Kafka →
+   `pts stream worker` (own process: core, idempotent writer, interval/day/month rollups)
+   → PostgreSQL; done when every reading is committed. `--workers` stream workers share
+   one consumer group on a 4-partition topic.
+Prints readings/s for each and the pipeline's share of the slowest ceiling. MQTT, Kafka and
+COPY helpers come from bench/bridge.py and storage.writer, so the ceilings are measured the
+same way as there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import psycopg
+
+# bench/storage.py would shadow the `storage` package: keep this folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
+from schemas.reading import Reading, ReadingBatch, Source  # noqa: E402 - after the fix above
+from schemas.registry import (  # noqa: E402 - after the sys.path fix above
+    AccuracyClass,
+    DasProvider,
+    Meter,
+    ReportingMethod,
+    System,
+)
+from storage import registry_store  # noqa: E402 - after the sys.path fix above
+from storage.migrate import migrate  # noqa: E402 - after the sys.path fix above
+from storage.writer import _COLS, COPY_TYPES, reading_to_row  # noqa: E402 - as above
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("PTS_TEST_DATABASE_URL", "postgresql://pts@127.0.0.1:15432/pts")
+
+
+def load_bridge_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_bridge", ROOT / "bench" / "bridge.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_messages(root: str, count: int, readings: int, meters: int) -> list[tuple[str, bytes]]:
+    """Gateway batches of one meter each, a reading a minute (received when stamped)."""
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    out = []
+    for n in range(count):
+        meter, step = f"bm-{n % meters}", n // meters
+        stamps = [t0 + timedelta(minutes=step * readings + i) for i in range(readings)]
+        batch = ReadingBatch(
+            batch_id=f"bench-{n}",
+            source=Source.GATEWAY,
+            source_id="gw-bench",
+            sent_at=stamps[-1],
+            readings=tuple(
+                Reading(
+                    meter_id=meter,
+                    ts=ts,
+                    energy_wh=1_000 + 17 * (step * readings + i),
+                    source=Source.GATEWAY,
+                    source_id="gw-bench",
+                    seq=step * readings + i,
+                    received_at=ts,
+                )
+                for i, ts in enumerate(stamps)
+            ),
+        )
+        out.append((f"{root}/gw-bench/{meter}/readings", batch.model_dump_json().encode()))
+    return out
+
+
+def fresh_database(meters: list[str]) -> str:
+    name = f"pts_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = psycopg.conninfo.make_conninfo(ADMIN_URL, dbname=name)
+    migrate(url)
+    records: list[Any] = [DasProvider(provider_id="bench", name="bench", approved=True)]
+    for meter_id in meters:
+        records.append(
+            System(
+                system_id=f"S-{meter_id}",
+                owner_id="bench",
+                capacity_kw_dc=Decimal(1000),
+                reporting_method=ReportingMethod.AUTOMATIC,
+                das_provider_id="bench",
+            )
+        )
+        records.append(
+            Meter(
+                meter_id=meter_id,
+                system_id=f"S-{meter_id}",
+                serial=meter_id,
+                model="bench",
+                accuracy_class=AccuracyClass.PCT_0_5,
+                installed_on=date(2020, 1, 1),
+            )
+        )
+    with psycopg.connect(url) as conn:
+        registry_store.upsert(conn, records)
+    return url
+
+
+def drop_database(url: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def raw_copy(url: str, payloads: list[bytes], per_transaction: int) -> tuple[float, int]:
+    """Binary COPY of every reading, `per_transaction` messages per transaction."""
+    decoded = [
+        [reading_to_row(r) for r in ReadingBatch.model_validate_json(p).readings] for p in payloads
+    ]
+    rows = [
+        [row for batch in decoded[i : i + per_transaction] for row in batch]
+        for i in range(0, len(decoded), per_transaction)
+    ]
+    with psycopg.connect(url) as conn:
+        conn.execute("SELECT pts_ensure_reading_partition(%s)", (rows[0][0][1],))
+        conn.commit()
+        start = time.perf_counter()
+        for batch in rows:
+            with (
+                conn.cursor() as cur,
+                cur.copy(f"COPY readings ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
+                copy.set_types(list(COPY_TYPES))
+                for row in batch:
+                    copy.write_row(row)
+            conn.commit()
+        elapsed = time.perf_counter() - start
+    return elapsed, sum(len(b) for b in rows)
+
+
+def reset_readings(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        conn.execute("TRUNCATE readings")
+    return url
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from pts.cli import main; sys.exit(main(sys.argv[1:]))",
+    ]
+    return subprocess.Popen(
+        [*cmd, *args], env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+
+
+def committed(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM readings").fetchone()
+    return int(row[0]) if row else 0
+
+
+async def create_topic(topic: str, partitions: int) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=os.environ.get("PTS_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+    )
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+def end_to_end(
+    bb: ModuleType,
+    root: str,
+    topic: str,
+    messages: list[tuple[str, bytes]],
+    url: str,
+    expected: int,
+    logs: Path,
+    workers: int,
+) -> float:
+    env = {
+        **os.environ,
+        "PTS_MQTT_USERNAME": bb.USER[0],
+        "PTS_MQTT_PASSWORD": bb.USER[1],
+        "PTS_KAFKA_READINGS_TOPIC": topic,
+        "PTS_KAFKA_DEAD_LETTER_TOPIC": topic + ".dead",
+        "PTS_DATABASE_URL": url,
+        "PTS_LOCAL_DIR": str(logs),
+        "PTS_LOG_LEVEL": "warning",
+    }
+    asyncio.run(create_topic(topic, partitions=4))
+    bridge = start(
+        [
+            "bridge",
+            "run",
+            "--topic-root",
+            root,
+            "--share-group",
+            "bench",
+            "--session-expiry",
+            "60",
+            "--client-id",
+            f"bench-bridge-{uuid.uuid4().hex[:8]}",
+        ],
+        env,
+        logs / "bridge.log",
+    )
+    app_id = f"{topic}.stream"  # Faust's internal topics then share the bench prefix
+    procs = [
+        start(
+            ["stream", "worker", "--app-id", app_id, "--loglevel", "warning"],
+            env,
+            logs / f"worker-{n}.log",
+        )
+        for n in range(workers)
+    ]
+    try:
+        time.sleep(8 + 4 * workers)  # the bridge subscribes, the workers join their group
+        start_t = time.perf_counter()
+        publisher = threading.Thread(target=bb.publish, args=(messages,))
+        publisher.start()
+        deadline = time.monotonic() + 300
+        while committed(url) < expected:
+            if time.monotonic() > deadline or any(w.poll() is not None for w in procs):
+                raise RuntimeError(
+                    f"pipeline stalled at {committed(url)} of {expected} (logs in {logs})"
+                )
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - start_t
+        publisher.join()
+        return elapsed
+    finally:
+        for proc in (bridge, *procs):
+            proc.terminate()
+        for proc in (bridge, *procs):
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5_000)
+    parser.add_argument("--readings", type=int, default=10, help="readings per message")
+    parser.add_argument("--meters", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=1, help="stream workers (one group)")
+    args = parser.parse_args()
+    bb = load_bridge_bench()
+    run_id = uuid.uuid4().hex[:8]
+    root, topics = f"test/bench-{run_id}", f"bench.{run_id}."
+    messages = make_messages(root, args.messages, args.readings, args.meters)
+    readings = args.messages * args.readings
+    meters = [f"bm-{m}" for m in range(args.meters)]
+    logs = Path(os.environ.get("TMPDIR", "/tmp")) / f"pts-bench-{run_id}"
+    logs.mkdir(parents=True)
+    size = sum(len(p) for _, p in messages) / len(messages)
+    print(
+        f"{args.messages} messages x {args.readings} readings ({size:.0f} B each), "
+        f"{args.meters} meters"
+    )
+    copy_url, e2e_url = fresh_database(meters), fresh_database(meters)
+    try:
+        mqtt_s = bb.raw_mqtt(root, messages)
+        produce_s = asyncio.run(bb.raw_kafka(topics + "raw", messages))
+        t0 = time.perf_counter()
+        got = asyncio.run(bb.count_records(topics + "raw", len(messages), 120))
+        consume_s = time.perf_counter() - t0
+        assert got == len(messages), f"raw consume: {got} of {len(messages)}"
+        copy_one_s, copied = raw_copy(copy_url, [p for _, p in messages], 1)
+        assert copied == readings
+        copy_url = reset_readings(copy_url)
+        copy_many_s, copied = raw_copy(copy_url, [p for _, p in messages], 200)
+        assert copied == readings
+        e2e_s = end_to_end(
+            bb, root, topics + "pipeline", messages, e2e_url, readings, logs, args.workers
+        )
+    finally:
+        asyncio.run(bb.delete_topics(topics))
+        drop_database(copy_url)
+        drop_database(e2e_url)
+    ceilings = {
+        "raw MQTT pub/sub (QoS 1)": mqtt_s,
+        "raw Kafka produce (idempotent, acks=all)": produce_s,
+        "raw Kafka consume": consume_s,
+        "raw COPY (binary, 200 messages/transaction)": copy_many_s,
+    }
+    rows = [
+        *ceilings.items(),
+        ("(raw COPY, 1 message/transaction)", copy_one_s),
+        (f"pipeline MQTT → rows committed ({args.workers} worker(s))", e2e_s),
+    ]
+    for name, seconds in rows:
+        print(f"  {name:52s} {readings / seconds:11,.0f} readings/s")
+    slowest = max(ceilings, key=lambda k: ceilings[k])
+    print(f"  pipeline = {ceilings[slowest] / e2e_s:.0%} of the slowest ceiling ({slowest})")
+
+
+if __name__ == "__main__":
+    main()

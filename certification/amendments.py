@@ -1,0 +1,71 @@
+"""Amendments, pure: the only way a closed month changes. Append-only: each one records who,
+when, why, the evidence, and the month's energy before and after; the latest one states the
+month. An amendment after the month's export reaches NEPOOL GIS as an adjustment line in the
+next export, and restates the SREC ledger through an adjustment entry (a negative adjustment
+is carried as a negative fraction, offsetting later certificates)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from certification.errors import Refused
+from certification.roles import Account, require_admin
+from certification.srec import mwh_of
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    amendment_id: int
+    system_id: str
+    month: str
+    before_wh: int
+    after_wh: int
+    reason: str
+    evidence: str
+    amended_by: str
+    amended_at: datetime
+    exported_in: str | None = None
+
+    @property
+    def delta_mwh(self) -> Decimal:
+        """The change in exported MWh (each side rounded to the kWh, as exported)."""
+        return mwh_of(self.after_wh) - mwh_of(self.before_wh)
+
+
+def stated_wh(closed_wh: int, amendments: Sequence[Amendment]) -> int:
+    """A month's energy as last stated: the latest amendment's, else the close's."""
+    latest = max(amendments, key=lambda a: a.amendment_id, default=None)
+    return closed_wh if latest is None else latest.after_wh
+
+
+def propose(
+    account: Account,
+    system_id: str,
+    month: str,
+    closed_wh: int | None,
+    earlier: Sequence[Amendment],
+    after_wh: int,
+    reason: str,
+    evidence: str,
+    now: datetime,
+) -> Amendment:
+    """A new amendment (id 0 until stored), or a refusal that says why."""
+    require_admin(account, "amend production")
+    if not reason.strip() or not evidence.strip():
+        raise Refused("amendment_incomplete", "an amendment needs a reason and evidence")
+    if closed_wh is None:
+        raise Refused(
+            "month_not_closed",
+            f"{month} of {system_id} is not closed; fix open months with readings instead",
+        )
+    if after_wh < 0:
+        raise Refused("negative_energy", f"a month cannot produce {after_wh} Wh")
+    before = stated_wh(closed_wh, earlier)
+    if after_wh == before:
+        raise Refused("nothing_to_amend", f"{month} of {system_id} already states {before} Wh")
+    return Amendment(
+        0, system_id, month, before, after_wh, reason, evidence, account.account_id, now
+    )

@@ -1,0 +1,121 @@
+"""The certification report, pure: every certificate traced back to the meter readings it came
+from, with every amendment shown where it applies.
+
+Certificates are numbered per system in minting order (`<unit>-000001`, …): ledger entry k
+mints the serials after those of entries 1…k−1. Each entry names the month, the month's
+energy and the readings that bound it per meter (first and last register point used), the
+MWh, factor, carry in, certificates and carry out; each amendment prints who, when, why,
+the evidence and before/after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from certification.amendments import Amendment
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    system_id: str
+    month: str
+    entry: str  # "close" or "amendment:<id>"
+    mwh: Decimal
+    factor: Decimal
+    carry_in: Decimal
+    minted: int
+    carry_out: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MeterTrace:
+    meter_id: str
+    energy_wh: int
+    readings: int
+    estimated: bool
+    first: tuple[datetime, int] | None
+    last: tuple[datetime, int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedMonth:
+    system_id: str
+    month: str
+    energy_wh: int
+    estimated: bool
+    meters: tuple[MeterTrace, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRange:
+    entry: LedgerEntry
+    first_serial: int | None  # None when the entry minted nothing
+    last_serial: int | None
+
+
+def certificate_ranges(entries: Sequence[LedgerEntry]) -> list[CertificateRange]:
+    """Serial ranges per ledger entry of one system, in ledger order."""
+    issued = 0
+    out = []
+    for entry in entries:
+        if entry.minted > 0:
+            out.append(CertificateRange(entry, issued + 1, issued + entry.minted))
+            issued += entry.minted
+        else:
+            out.append(CertificateRange(entry, None, None))
+    return out
+
+
+def plain_decimal(value: Decimal) -> str:
+    """A Decimal without trailing zeros (0.5504000 → 0.5504), never in exponent form."""
+    return f"{value.normalize():f}" if value else "0"
+
+
+def _point(point: tuple[datetime, int] | None) -> str:
+    return "-" if point is None else f"{point[1]} Wh @ {point[0].isoformat()}"
+
+
+def render(
+    system_id: str,
+    unit: str,
+    closes: Sequence[ClosedMonth],
+    amendments: Sequence[Amendment],
+    entries: Sequence[LedgerEntry],
+) -> str:
+    """The report of one system as text lines."""
+    by_month = {c.month: c for c in closes}
+    lines = [f"system {system_id} (unit {unit})"]
+    for certs in certificate_ranges(entries):
+        e = certs.entry
+        serials = (
+            "no certificate"
+            if certs.first_serial is None
+            else f"certificates {unit}-{certs.first_serial:06d}..{unit}-{certs.last_serial:06d}"
+        )
+        lines.append(
+            f"  {e.month} {e.entry}: {e.mwh:.3f} MWh × {plain_decimal(e.factor)} + carry "
+            f"{plain_decimal(e.carry_in)} → {e.minted} minted, "
+            f"carry {plain_decimal(e.carry_out)}; {serials}"
+        )
+        closed = by_month.get(e.month)
+        if e.entry == "close" and closed is not None:
+            for m in closed.meters:
+                kind = "estimated" if m.estimated else f"{m.readings} readings"
+                lines.append(
+                    f"    meter {m.meter_id}: {m.energy_wh} Wh ({kind}) from {_point(m.first)} "
+                    f"to {_point(m.last)}"
+                )
+        for a in amendments:
+            if e.entry == f"amendment:{a.amendment_id}":
+                lines.append(
+                    f"    amendment {a.amendment_id} by {a.amended_by} at "
+                    f"{a.amended_at.isoformat()}: {a.before_wh} Wh → {a.after_wh} Wh; "
+                    f"why: {a.reason}; evidence: {a.evidence}"
+                )
+    for c in closes:
+        if c.estimated:
+            lines.append(f"  {c.month}: estimated {c.energy_wh} Wh, not actual, no certificate")
+    return "\n".join(lines) + "\n"

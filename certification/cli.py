@@ -1,0 +1,309 @@
+"""`pts registry | report | month | audit | srec`: the certification commands.
+
+Each command opens one connection to the configured database, runs one workflow from
+certification.service and prints what it decided. A refusal prints its code and reason and
+exits with status 2. `--now` (ISO time, default: the clock) makes runs reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import psycopg
+import yaml
+
+from certification import service
+from certification.certification_report import plain_decimal
+from certification.change_requests import Status
+from certification.errors import Refused
+from certification.manual_reports import ManualReport
+from certification.month_close import Thresholds
+from pts.cli import get_settings
+
+_T = TypeVar("_T")
+
+
+def _now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise click.BadParameter(f"{value!r} needs a UTC offset (e.g. 2026-08-06T12:00:00+00:00)")
+    return moment
+
+
+@contextmanager
+def _connection(ctx: click.Context) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(get_settings(ctx).database_url) as conn:
+        yield conn
+
+
+def _run(action: Callable[[], _T]) -> _T:
+    try:
+        return action()
+    except Refused as refusal:
+        click.echo(f"refused: {refusal.code}: {refusal.message}", err=True)
+        raise SystemExit(2) from refusal
+
+
+def _manual_max(ctx: click.Context) -> Decimal:
+    return Decimal(str(get_settings(ctx).manual_report_max_kw_dc))
+
+
+now_option = click.option("--now", "now_text", default=None, help="ISO time (default: now)")
+as_option = click.option("--as", "account_id", required=True, help="acting account id")
+
+
+@click.group()
+def registry() -> None:
+    """Systems, meters, approved meters, DAS providers, accounts; REC Owner changes."""
+
+
+@registry.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def registry_load(ctx: click.Context, file: Path) -> None:
+    """Load a registry YAML file (providers, accounts, approved_meters, systems, meters)."""
+    data = yaml.safe_load(file.read_text()) or {}
+    with _connection(ctx) as conn:
+        counts = _run(lambda: service.load_registry(conn, data, _manual_max(ctx)))
+    click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@registry.command("request-rec-owner")
+@as_option
+@click.option("--system", "system_id", required=True)
+@click.option("--request", "request_id", required=True)
+@click.option("--new-owner", required=True, help="account id of the new REC Owner")
+@click.option("--contract", default=None, help="reference of the signed transfer contract")
+@now_option
+@click.pass_context
+def request_rec_owner(
+    ctx: click.Context,
+    account_id: str,
+    system_id: str,
+    request_id: str,
+    new_owner: str,
+    contract: str | None,
+    now_text: str | None,
+) -> None:
+    """Open a REC Owner change request (one open request per system)."""
+    with _connection(ctx) as conn:
+        request = _run(
+            lambda: service.request_rec_owner_change(
+                conn, account_id, system_id, request_id, new_owner, contract, _now(now_text)
+            )
+        )
+    click.echo(f"{request.request_id} {request.status.value}")
+
+
+@registry.command("decide")
+@as_option
+@click.option("--system", "system_id", required=True)
+@click.option("--request", "request_id", required=True)
+@click.argument("status", type=click.Choice(["approved", "withdrawn", "cancelled"]))
+@now_option
+@click.pass_context
+def decide(
+    ctx: click.Context,
+    account_id: str,
+    system_id: str,
+    request_id: str,
+    status: str,
+    now_text: str | None,
+) -> None:
+    """Approve or cancel (admin) or withdraw (requester) a change request."""
+    with _connection(ctx) as conn:
+        system = _run(
+            lambda: service.decide_change_request(
+                conn, account_id, system_id, request_id, Status(status), _now(now_text)
+            )
+        )
+    click.echo(f"{request_id} {status}; REC Owner of {system_id}: {system.effective_rec_owner_id}")
+
+
+@click.group()
+def report() -> None:
+    """Manual monthly reports."""
+
+
+@report.command("submit")
+@as_option
+@click.option("--meter", "meter_id", required=True)
+@click.option("--register-wh", type=int, required=True, help="cumulative register, Wh")
+@click.option("--at", "at_text", default=None, help="reading time, ISO (default: --now)")
+@click.option("--photo", default=None, help="reference of a photo of the register")
+@click.option("--meter-replacement", is_flag=True, help="the reading opens a replaced meter")
+@click.option("--old-register-wh", type=int, default=None, help="replaced meter's final register")
+@now_option
+@click.pass_context
+def submit(
+    ctx: click.Context,
+    account_id: str,
+    meter_id: str,
+    register_wh: int,
+    at_text: str | None,
+    photo: str | None,
+    meter_replacement: bool,
+    old_register_wh: int | None,
+    now_text: str | None,
+) -> None:
+    """Submit a manual register reading (System Representative, in the window)."""
+    now = _now(now_text)
+    at = _now(at_text) if at_text else now
+    entry = ManualReport(meter_id, register_wh, at, photo, meter_replacement, old_register_wh)
+    with _connection(ctx) as conn:
+        reading = _run(
+            lambda: service.submit_manual_report(conn, account_id, entry, now, _manual_max(ctx))
+        )
+    click.echo(f"accepted {reading.meter_id} {reading.energy_wh} Wh at {reading.ts.isoformat()}")
+
+
+@click.group()
+def month() -> None:
+    """Month close."""
+
+
+@month.command("close")
+@click.argument("month_text", metavar="YYYY-MM")
+@click.option("--as", "account_id", default="admin", show_default=True)
+@click.option(
+    "--max-capacity-factor",
+    type=str,
+    default=None,
+    help="output above capacity × hours × this is erratic [default: the setting "
+    "PTS_ERRATIC_MAX_CAPACITY_FACTOR, 0.30]",
+)
+@now_option
+@click.pass_context
+def close(
+    ctx: click.Context,
+    month_text: str,
+    account_id: str,
+    max_capacity_factor: str | None,
+    now_text: str | None,
+) -> None:
+    """Close a month: production, completeness, erratic data, estimates, SRECs."""
+    factor = max_capacity_factor or str(get_settings(ctx).erratic_max_capacity_factor)
+    thresholds = Thresholds(max_capacity_factor=Decimal(factor))
+    with _connection(ctx) as conn:
+        admin = _run(lambda: service.account(conn, account_id))
+        result = _run(
+            lambda: service.close_month(conn, month_text, admin, _now(now_text), thresholds)
+        )
+    click.echo("system,energy_wh,estimated,minted,carry")
+    for s in result.systems:
+        click.echo(
+            f"{s.system.system_id},{s.energy_wh},{str(s.estimated).lower()},{s.minted},"
+            f"{plain_decimal(s.carry_out)}"
+        )
+    click.echo("contact list:")
+    for c in result.contacts():
+        click.echo(f"  {c.system_id} owner {c.owner_id} <{c.owner_email}>: {', '.join(c.reasons)}")
+
+
+@click.group()
+def audit() -> None:
+    """Audit readings and amendments."""
+
+
+@audit.command("record")
+@as_option
+@click.option("--meter", "meter_id", required=True)
+@click.option("--register-wh", type=int, required=True)
+@click.option("--at", "at_text", required=True, help="when the register was read, ISO")
+@click.option("--evidence", required=True)
+@now_option
+@click.pass_context
+def record(
+    ctx: click.Context,
+    account_id: str,
+    meter_id: str,
+    register_wh: int,
+    at_text: str,
+    evidence: str,
+    now_text: str | None,
+) -> None:
+    """Record an audit reading and compare it with the reports."""
+    with _connection(ctx) as conn:
+        admin = _run(lambda: service.account(conn, account_id))
+        result = _run(
+            lambda: service.record_audit(
+                conn, admin, meter_id, _now(at_text), register_wh, evidence, _now(now_text)
+            )
+        )
+    click.echo(
+        f"{result.verdict.value}: audit {register_wh} Wh, reported {result.reported_wh} Wh, "
+        f"deviation {result.deviation_pct}% (tolerance {result.tolerance_pct}%)"
+    )
+
+
+@audit.command("amend")
+@as_option
+@click.option("--system", "system_id", required=True)
+@click.option("--month", "month_text", required=True, metavar="YYYY-MM")
+@click.option("--energy-wh", type=int, required=True, help="the month's energy after")
+@click.option("--reason", required=True)
+@click.option("--evidence", required=True)
+@now_option
+@click.pass_context
+def amend(
+    ctx: click.Context,
+    account_id: str,
+    system_id: str,
+    month_text: str,
+    energy_wh: int,
+    reason: str,
+    evidence: str,
+    now_text: str | None,
+) -> None:
+    """Amend a closed month (append-only; the next export carries the adjustment)."""
+    with _connection(ctx) as conn:
+        admin = _run(lambda: service.account(conn, account_id))
+        amendment_id = _run(
+            lambda: service.amend(
+                conn, admin, system_id, month_text, energy_wh, reason, evidence, _now(now_text)
+            )
+        )
+    click.echo(f"amendment {amendment_id} recorded")
+
+
+@click.group()
+def srec() -> None:
+    """NEPOOL GIS export and the certification report."""
+
+
+@srec.command("export")
+@click.argument("quarter")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--as", "account_id", default="admin", show_default=True)
+@now_option
+@click.pass_context
+def export(
+    ctx: click.Context, quarter: str, out: Path, account_id: str, now_text: str | None
+) -> None:
+    """Write the NEPOOL GIS upload (unitID,MM/YYYY,MWh) for a quarter, e.g. 2026Q3."""
+    zone = get_settings(ctx).default_timezone
+    with _connection(ctx) as conn:
+        admin = _run(lambda: service.account(conn, account_id))
+        content = _run(lambda: service.export_quarter(conn, quarter, admin, _now(now_text), zone))
+    out.write_text(content)
+    click.echo(f"{len(content.splitlines())} lines written to {out}")
+
+
+@srec.command("report")
+@click.option("--system", "system_id", default=None)
+@click.option("--as", "account_id", default=None, help="show only what this account may read")
+@click.pass_context
+def srec_report(ctx: click.Context, system_id: str | None, account_id: str | None) -> None:
+    """Every certificate traced to the readings it came from, amendments included."""
+    with _connection(ctx) as conn:
+        viewer = None if account_id is None else _run(lambda: service.account(conn, account_id))
+        text = _run(lambda: service.certification_report(conn, system_id, viewer))
+    click.echo(text, nl=False)

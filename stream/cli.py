@@ -1,0 +1,32 @@
+"""`pts stream …`: run the stream engines."""
+
+from __future__ import annotations
+
+import click
+
+from pts.cli import get_settings
+
+
+@click.group()
+def stream() -> None:
+    """Validate readings, derive energy and keep the rollups (Faust on Kafka)."""
+
+
+@stream.command()
+@click.option("--app-id", default="pts-stream", show_default=True, help="Kafka consumer group")
+@click.option("--loglevel", default="info", show_default=True)
+@click.pass_context
+def worker(ctx: click.Context, app_id: str, loglevel: str) -> None:
+    """Consume readings.raw, store readings and rollups, dead-letter rejects."""
+    from stream.faust_app import FaustEngine, run_worker
+
+    settings = get_settings(ctx)
+    engine = FaustEngine(
+        app_id=app_id,
+        bootstrap=settings.kafka_bootstrap,
+        database_url=settings.database_url,
+        readings_topic=settings.kafka_readings_topic,
+        dead_letter_topic=settings.kafka_dead_letter_topic,
+        datadir=settings.local_dir / "faust" / app_id,
+    )
+    run_worker(engine, loglevel)

@@ -1,0 +1,176 @@
+"""The Faust engine: the shared core on Kafka (`pts stream worker`).
+
+Consumes `readings.raw` (key = meter_id, value = ReadingBatch JSON as raw bytes) in one
+consumer group; Kafka partitions by meter, so each meter's readings stay ordered on one
+worker, and the rollups are recomputed from stored readings, so adding or losing a worker
+changes no total.
+
+Checkpoint order for each buffer of events (up to `max_batch` taken within `within_s`):
+1. run the core on each event and persist them all in one database transaction
+   (stream.persist), retrying with backoff while the database is unavailable — the events
+   are not acknowledged meanwhile;
+2. produce each reject to `readings.dead-letter` (value = the original payload, reason in the
+   headers) and wait for the broker's ack;
+3. only then does the agent ask for the next buffer, which acknowledges these events
+   (`Stream.take_events` acks after the consumer resumes); Faust commits acknowledged
+   offsets in the background.
+A crash between 1 and 3 redelivers the event: the database side is idempotent (writer,
+rollups, dead_letters keyed by topic/partition/offset); the dead-letter topic may then hold a
+reject twice (at least once). An unexpected error ends the process at once (`os._exit`)
+rather than let Faust acknowledge an event that was not stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faust
+import psycopg
+import structlog
+
+from stream.core import Core, Reject, Sorting
+from stream.directory import RegistryDirectory
+from stream.errors import StoreUnavailableError
+from stream.persist import Origin, persist_with_retry
+
+log = structlog.get_logger(__name__)
+
+EXIT_CRASHED = 70  # EX_SOFTWARE: an unexpected error; nothing was acknowledged
+
+
+class FaustEngine:
+    """Wires the core, the database and the Kafka topics into one Faust app."""
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        bootstrap: str,
+        database_url: str,
+        readings_topic: str,
+        dead_letter_topic: str,
+        datadir: Path,
+        session_timeout_s: float = 10.0,
+        max_batch: int = 200,
+        within_s: float = 0.05,
+    ) -> None:
+        self.database_url = database_url
+        self.max_batch = max_batch
+        self.within_s = within_s
+        datadir.mkdir(parents=True, exist_ok=True)
+        self.app = faust.App(
+            app_id,
+            broker=f"kafka://{bootstrap}",
+            value_serializer="raw",
+            key_serializer="raw",
+            web_enabled=False,
+            datadir=str(datadir),
+            store="memory://",
+            broker_session_timeout=session_timeout_s,
+            broker_heartbeat_interval=min(3.0, session_timeout_s / 3),
+            broker_commit_every=100,
+            broker_commit_interval=1.0,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+        )
+        self.readings = self.app.topic(
+            readings_topic, key_type=bytes, value_type=bytes, allow_empty=True
+        )
+        self.dead_letters = self.app.topic(dead_letter_topic, key_type=bytes, value_type=bytes)
+        self.app.agent(self.readings, name="process_readings", concurrency=1)(self._agent)
+
+    async def _agent(self, stream: Any) -> None:
+        aconn = await self._connect()
+        directory = RegistryDirectory()
+        await directory.load(aconn)
+        core = Core(directory)
+        try:
+            async for events in stream.take_events(self.max_batch, within=self.within_s):
+                origins = [
+                    Origin(e.message.topic, e.message.partition, e.message.offset) for e in events
+                ]
+                try:
+                    stored, aconn = await self._store(aconn, core, directory, events, origins)
+                    for (sorting, origin), event in zip(stored, events, strict=True):
+                        await self._send_dead_letters(sorting.rejects, origin, event.key)
+                except Exception:  # any escape would let Faust acknowledge the events
+                    log.exception("worker_crashed", topic=origins[0].topic)
+                    os._exit(EXIT_CRASHED)
+        finally:
+            await aconn.close()
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+
+    async def _store(
+        self,
+        aconn: psycopg.AsyncConnection[Any],
+        core: Core,
+        directory: RegistryDirectory,
+        events: Sequence[Any],
+        origins: Sequence[Origin],
+    ) -> tuple[list[tuple[Sorting, Origin]], psycopg.AsyncConnection[Any]]:
+        """Persist events in one transaction, reconnecting with backoff (max 30 s) while the
+        database is down; return each event's sorting with its origin."""
+        delay = 0.5
+        while True:
+            try:
+                decoded = [Core.decode(e.value or b"") for e in events]
+                meters = {
+                    r.meter_id for b in decoded if not isinstance(b, Reject) for r in b.readings
+                }
+                await directory.refresh_for(aconn, meters)
+                now = datetime.now(UTC)
+                sorted_ = [
+                    (core.sort(b, key=e.key, now=now), o)
+                    for b, e, o in zip(decoded, events, origins, strict=True)
+                ]
+                outcome = await persist_with_retry(aconn, directory, sorted_)
+                log.debug(
+                    "messages_processed",
+                    messages=len(events),
+                    new=outcome.new,
+                    duplicate=outcome.duplicate,
+                    conflict=outcome.conflict,
+                    rejected=len(outcome.rejects),
+                )
+                return sorted_, aconn
+            except (StoreUnavailableError, psycopg.OperationalError) as exc:
+                log.warning("database_unavailable", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                if aconn.closed or aconn.broken:
+                    try:
+                        aconn = await self._connect()
+                    except psycopg.OperationalError as again:
+                        log.warning("database_reconnect_failed", error=str(again))
+
+    async def _send_dead_letters(
+        self, rejects: list[Reject], origin: Origin, key: bytes | None
+    ) -> None:
+        """Produce each reject (original payload, reason in headers); wait for the acks."""
+        for ordinal, reject in enumerate(rejects):
+            headers = {
+                "reason_code": reject.code.value.encode(),
+                "reason": reject.reason.encode(),
+                "source_topic": origin.topic.encode(),
+                "source_partition": str(origin.partition).encode(),
+                "source_offset": str(origin.offset).encode(),
+                "ordinal": str(ordinal).encode(),
+            }
+            dead_key = reject.meter_id.encode() if reject.meter_id else key
+            pending = await self.dead_letters.send(
+                key=dead_key, value=reject.payload, headers=headers
+            )
+            await pending
+
+
+def run_worker(engine: FaustEngine, loglevel: str = "info") -> None:
+    """Run the Faust worker in this process until it is stopped (SIGTERM/SIGINT)."""
+    worker = faust.Worker(engine.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()

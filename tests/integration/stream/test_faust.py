@@ -1,0 +1,206 @@
+"""The Faust engine on the real Kafka and PostgreSQL (`pts stream worker` processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from storage.energy_store import monthly_totals
+from tests.integration.stream.kafka_support import (
+    Worker,
+    consume_all,
+    create_topics,
+    delete_topics,
+    keyed,
+    produce,
+    wait_all_committed,
+    wait_for_members,
+)
+from tests.support import MeterSeries, batch_bytes, daily_batches, register_fleet, solar_series
+
+pytestmark = pytest.mark.integration
+
+# March 2026 in New York: DST starts on Mar 8; local month = [Mar 1 05:00Z, Apr 1 04:00Z)
+START = datetime(2026, 2, 28, 5, tzinfo=UTC)
+MAR = datetime(2026, 3, 1, 5, tzinfo=UTC)
+APR = datetime(2026, 4, 1, 4, tzinfo=UTC)
+END = datetime(2026, 4, 1, 8, tzinfo=UTC)
+
+
+@pytest.fixture
+async def topics(kafka_bootstrap: str) -> AsyncIterator[tuple[str, str]]:
+    raw, dead = await create_topics(kafka_bootstrap)
+    yield raw, dead
+    await delete_topics(kafka_bootstrap, raw, dead)
+
+
+class Fleet:
+    """Worker processes of one consumer group on a test's private topics."""
+
+    def __init__(self, db: str, bootstrap: str, topics: tuple[str, str], tmp: Path) -> None:
+        self.db, self.bootstrap, self.tmp = db, bootstrap, tmp
+        self.raw, self.dead = topics
+        self.group = f"pts-stream-test-{uuid.uuid4().hex[:8]}"
+        self.workers: list[Worker] = []
+
+    def start(self, name: str) -> Worker:
+        worker = Worker(name, self.db, self.bootstrap, self.raw, self.dead, self.group, self.tmp)
+        self.workers.append(worker)
+        return worker
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+
+@pytest.fixture
+async def fleet(
+    fresh_db: str, kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
+) -> AsyncIterator[Fleet]:
+    f = Fleet(fresh_db, kafka_bootstrap, topics, tmp_path)
+    yield f
+    f.stop()
+    await delete_topics(kafka_bootstrap, f"{f.group}-__assignor-__leader")
+
+
+def assert_exact(db: str, series: list[MeterSeries]) -> None:
+    with psycopg.connect(db) as conn:
+        totals = monthly_totals(conn)
+    for s in series:
+        assert totals[(s.meter_id, "2026-03")] == s.truth(MAR, APR), s.meter_id
+        assert totals[(s.meter_id, "2026-02")] == s.truth(START, MAR), s.meter_id
+
+
+async def test_month_exact_in_order(fleet: Fleet) -> None:
+    """Five meters over March (DST start) through Kafka and one worker: totals exact."""
+    series = [solar_series(f"K{i}", START, END, seed=i) for i in range(5)]
+    with psycopg.connect(fleet.db) as conn:
+        register_fleet(conn, [s.meter_id for s in series])
+    worker = fleet.start("w1")
+    sent = await produce(
+        fleet.bootstrap, fleet.raw, keyed(b for s in series for b in daily_batches(s))
+    )
+    await wait_all_committed(fleet.bootstrap, fleet.group, fleet.raw, 90, [worker])
+    assert sent == 5 * 33
+    assert_exact(fleet.db, series)
+
+
+async def test_month_exact_with_redelivery_shuffle_late_day_rollover_and_swap(
+    fleet: Fleet,
+) -> None:
+    """Each message twice, shuffled within the hour, a late day, a rollover, a meter swap."""
+    rnd = random.Random(5)
+    series = [
+        solar_series("ROLL", START, END, seed=7, first_register=2**32 - 600_000),
+        solar_series("SWAP", START, END, seed=8, swap_at=datetime(2026, 3, 14, 15, tzinfo=UTC)),
+        *(solar_series(f"P{i}", START, END, seed=20 + i) for i in range(3)),
+    ]
+    late_day = datetime(2026, 3, 20, tzinfo=UTC)
+    deliveries: list[list[Any]] = []
+    late: list[list[Any]] = []
+    for s in series:
+        for batch in daily_batches(s, shuffle_within_hour=rnd):
+            target = late if batch[0].ts.replace(hour=0, minute=0) == late_day else deliveries
+            target += [batch, batch]
+    rnd.shuffle(deliveries)
+    noon = series[-1].readings[300]
+    altered = type(noon).model_validate(
+        noon.model_copy(update={"energy_wh": noon.energy_wh + 7, "content_hash": ""}).model_dump()
+    )
+    with psycopg.connect(fleet.db) as conn:
+        register_fleet(conn, [s.meter_id for s in series])
+    worker = fleet.start("w1")
+    await produce(fleet.bootstrap, fleet.raw, keyed([*deliveries, *late, [altered]]))
+    await wait_all_committed(fleet.bootstrap, fleet.group, fleet.raw, 120, [worker])
+    assert_exact(fleet.db, series)
+    with psycopg.connect(fleet.db) as conn:
+        stored = conn.execute("SELECT count(*) FROM readings").fetchone()
+        conflicts = conn.execute("SELECT meter_id, ts, energy_wh FROM reading_conflicts").fetchall()
+        flags = dict(
+            conn.execute(
+                "SELECT meter_id, array_agg(DISTINCT f ORDER BY f) FROM meter_month_energy, "
+                "unnest(flags) f GROUP BY meter_id"
+            ).fetchall()
+        )
+    assert stored == (sum(len(s.readings) for s in series),)
+    assert conflicts == [(noon.meter_id, noon.ts, noon.energy_wh + 7)]
+    assert flags == {"ROLL": ["rollover"], "SWAP": ["meter_replaced"]}
+
+
+async def test_two_workers_one_killed_mid_stream(fleet: Fleet) -> None:
+    """Two workers in one group; one is SIGKILLed mid-stream; the survivor finishes exactly."""
+    series = [solar_series(f"W{i}", START, END, seed=40 + i) for i in range(6)]
+    with psycopg.connect(fleet.db) as conn:
+        register_fleet(conn, [s.meter_id for s in series])
+    messages = keyed(b for s in series for b in daily_batches(s))
+    random.Random(3).shuffle(messages)  # per meter the order changes too: any order is fine
+    expected = sum(len(s.readings) for s in series)
+    first, second = fleet.start("w1"), fleet.start("w2")
+    await wait_for_members(fleet.bootstrap, fleet.group, 2, 60)
+    await produce(fleet.bootstrap, fleet.raw, messages)
+    with psycopg.connect(fleet.db, autocommit=True) as conn:
+        for _ in range(600):
+            row = conn.execute("SELECT count(*) FROM readings").fetchone()
+            stored_at_kill = row[0] if row else 0
+            if stored_at_kill >= expected // 4:
+                break
+            await asyncio.sleep(0.05)
+    first.kill()
+    await wait_all_committed(fleet.bootstrap, fleet.group, fleet.raw, 150, [second])
+    assert 0 < stored_at_kill < expected  # killed mid-stream
+    assert_exact(fleet.db, series)
+    with psycopg.connect(fleet.db) as conn:
+        assert conn.execute("SELECT count(*) FROM readings").fetchone() == (expected,)
+
+
+async def test_bad_messages_end_in_the_dead_letter_topic_and_the_worker_keeps_going(
+    fleet: Fleet,
+) -> None:
+    """Malformed JSON, wrong types and an unknown meter are dead-lettered with their reason."""
+    good = solar_series("D1", START, MAR, seed=1)
+    wrong = json.loads(batch_bytes(good.readings[10:12]))
+    wrong["readings"][0]["ts"] = "yesterday"
+    unknown = solar_series("NOPE", START, START, seed=1)
+    with psycopg.connect(fleet.db) as conn:
+        register_fleet(conn, ["D1"])
+    worker = fleet.start("w1")
+    bad = [
+        (b"D1", b"{not json"),
+        (b"D1", json.dumps(wrong).encode()),
+        (b"NOPE", batch_bytes(unknown.readings)),
+    ]
+    await produce(fleet.bootstrap, fleet.raw, [*bad, (b"D1", batch_bytes(good.readings[:8]))])
+    await wait_all_committed(fleet.bootstrap, fleet.group, fleet.raw, 90, [worker])
+    records: list[Any] = await consume_all(fleet.bootstrap, fleet.dead, 3, 30)
+    got = sorted(
+        (dict(r.headers)["reason_code"].decode(), r.value, dict(r.headers)["reason"].decode())
+        for r in records
+    )
+    assert [(code, value) for code, value, _ in got] == [
+        ("malformed_json", b"{not json"),
+        ("schema_invalid", json.dumps(wrong).encode()),
+        ("unknown_meter", unknown.readings[0].model_dump_json().encode()),
+    ]
+    assert "readings.0.ts" in got[1][2]
+    assert "'NOPE' is not registered" in got[2][2]
+    with psycopg.connect(fleet.db) as conn:
+        stored = conn.execute("SELECT count(*) FROM readings").fetchone()
+        dead = conn.execute(
+            "SELECT reason_code, source_topic, source_offset FROM dead_letters ORDER BY reason_code"
+        ).fetchall()
+    assert stored == (8,)
+    assert dead == [
+        ("malformed_json", fleet.raw, 0),
+        ("schema_invalid", fleet.raw, 1),
+        ("unknown_meter", fleet.raw, 0),
+    ]
+    assert worker.proc.poll() is None

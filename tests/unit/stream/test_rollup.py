@@ -1,0 +1,51 @@
+"""Which local days new readings touch, and their recomputed rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from stream.energy import Anomaly, PowerLimit, RegisterPoint
+from stream.rollup import DayRow, fetch_range, months_of, recompute_days, touched_days
+
+NY = ZoneInfo("America/New_York")
+
+
+def test_touched_days_reach_the_stored_neighbours() -> None:
+    """A late reading on Mar 10 between stored ones on Mar 9 and Mar 12 touches Mar 9-12."""
+    late = datetime(2026, 3, 10, 17, tzinfo=UTC)
+    before = datetime(2026, 3, 9, 20, tzinfo=UTC)
+    after = datetime(2026, 3, 12, 15, tzinfo=UTC)
+    assert touched_days(late, late, before, after, NY) == (date(2026, 3, 9), date(2026, 3, 12))
+    assert touched_days(late, late, None, None, NY) == (date(2026, 3, 10), date(2026, 3, 10))
+
+
+def test_fetch_range_spans_local_midnights_across_dst() -> None:
+    """Mar 7-8 local: from 05:00 UTC on the 7th to 04:00 UTC on the 9th (EDT from the 8th)."""
+    assert fetch_range(date(2026, 3, 7), date(2026, 3, 8), NY) == (
+        datetime(2026, 3, 7, 5, tzinfo=UTC),
+        datetime(2026, 3, 9, 4, tzinfo=UTC),
+    )
+
+
+def test_recompute_days_splits_across_midnight_and_flags() -> None:
+    """2,000 Wh from 23:00 to 01:00 local splits 1,000/1,000; 10 kW × 1.2 flags 12,001 Wh/h."""
+    t0 = datetime(2026, 3, 10, 3, tzinfo=UTC)  # 23:00 EDT on Mar 9
+    points = [
+        RegisterPoint(t0, 0),
+        RegisterPoint(t0 + timedelta(hours=2), 2_000),
+        RegisterPoint(t0 + timedelta(hours=3), 14_001),
+    ]
+    got = recompute_days(points, NY, date(2026, 3, 9), date(2026, 3, 10), PowerLimit(Decimal(10)))
+    assert got.days == [
+        DayRow(date(2026, 3, 9), 1_000, 1, ("interpolated",)),
+        DayRow(date(2026, 3, 10), 13_001, 2, ("implausible_power", "interpolated")),
+    ]
+    assert [i.flags for i in got.intervals] == [frozenset(), {Anomaly.IMPLAUSIBLE_POWER}]
+
+
+def test_months_of_days() -> None:
+    """Distinct first days of the months, sorted."""
+    days = [date(2026, 3, 31), date(2026, 2, 28), date(2026, 3, 1)]
+    assert months_of(days) == [date(2026, 2, 1), date(2026, 3, 1)]

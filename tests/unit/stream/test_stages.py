@@ -1,0 +1,124 @@
+"""Validation stages: one call shape, a decision per reading."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from schemas.reading import QualityFlag, Reading, Source
+from stream.directory import MeterInfo, StaticDirectory
+from stream.errors import ReasonCode
+from stream.stages import (
+    ClockSkewFlagger,
+    Decision,
+    Dedupe,
+    KeyMatches,
+    KnownMeter,
+    NotAfter,
+    NotInFuture,
+    ProviderOwnsMeter,
+    Verdict,
+    default_pipeline,
+    run_pipeline,
+)
+
+T = datetime(2026, 3, 10, 15, tzinfo=UTC)
+DIRECTORY = StaticDirectory(
+    [MeterInfo("M1", "S1", "America/New_York", Decimal("50"), 2**32, "das-a")]
+)
+
+
+def reading(meter_id: str = "M1", wh: int = 1_000, **kw: object) -> Reading:
+    fields: dict[str, object] = {
+        "meter_id": meter_id,
+        "ts": T,
+        "energy_wh": wh,
+        "source": Source.DAS,
+        "source_id": "das-a",
+        "seq": 1,
+        "received_at": T,
+    }
+    fields.update(kw)
+    return Reading.model_validate(fields)
+
+
+def test_known_meter_accepts_a_registered_meter() -> None:
+    """A registered meter passes unchanged."""
+    r = reading()
+    assert KnownMeter(DIRECTORY)(r) == Decision(Verdict.ACCEPT, r)
+
+
+def test_unknown_meter_is_rejected_with_its_reason() -> None:
+    """An unregistered meter is refused and told to register."""
+    d = KnownMeter(DIRECTORY)(reading("M9"))
+    assert (d.verdict, d.code) == (Verdict.REJECT, ReasonCode.UNKNOWN_METER)
+    assert d.reason == "meter 'M9' is not registered; register it before reporting"
+
+
+def test_a_provider_may_not_report_another_providers_meter() -> None:
+    """das-b reporting das-a's meter is refused; gateway readings are not checked."""
+    foreign = ProviderOwnsMeter(DIRECTORY)(reading(source_id="das-b"))
+    assert (foreign.verdict, foreign.code) == (Verdict.REJECT, ReasonCode.PROVIDER_MISMATCH)
+    gateway = reading(source=Source.GATEWAY, source_id="gw-1")
+    assert ProviderOwnsMeter(DIRECTORY)(gateway).verdict is Verdict.ACCEPT
+
+
+def test_timestamp_later_than_receipt_plus_tolerance_is_refused() -> None:
+    """15 minutes of tolerance: 15 min ahead passes, 15 min 1 s ahead does not."""
+    stage = NotInFuture(timedelta(minutes=15))
+    ok = reading(ts=T + timedelta(minutes=15))
+    late = reading(ts=T + timedelta(minutes=15, seconds=1))
+    assert stage(ok).verdict is Verdict.ACCEPT
+    assert (stage(late).verdict, stage(late).code) == (
+        Verdict.REJECT,
+        ReasonCode.FUTURE_TIMESTAMP,
+    )
+
+
+def test_timestamp_after_processing_time_is_refused() -> None:
+    """NotAfter compares with the instant the engine hands it."""
+    stage = NotAfter(T, timedelta(minutes=5))
+    assert stage(reading(ts=T + timedelta(minutes=5))).verdict is Verdict.ACCEPT
+    assert stage(reading(ts=T + timedelta(minutes=6))).code is ReasonCode.FUTURE_TIMESTAMP
+
+
+def test_clock_skew_is_flagged_not_refused() -> None:
+    """Received 6 minutes after its stamp: accepted with CLOCK_SKEW; the hash is unchanged."""
+    r = reading(received_at=T + timedelta(minutes=6))
+    d = ClockSkewFlagger(timedelta(minutes=5))(r)
+    assert d.verdict is Verdict.ACCEPT
+    assert d.reading.flags == {QualityFlag.CLOCK_SKEW}
+    assert d.reading.content_hash == r.content_hash
+
+
+def test_replayed_readings_are_not_skewed() -> None:
+    """A spool replay is late on purpose."""
+    r = reading(received_at=T + timedelta(hours=6), flags={QualityFlag.REPLAYED})
+    assert ClockSkewFlagger()(r).reading.flags == {QualityFlag.REPLAYED}
+
+
+def test_key_must_name_the_meter() -> None:
+    """A Kafka key for another meter is refused; no key is not checked."""
+    assert KeyMatches(b"M2")(reading()).code is ReasonCode.KEY_MISMATCH
+    assert KeyMatches(None)(reading()).verdict is Verdict.ACCEPT
+
+
+def test_dedupe_tells_duplicates_from_conflicts() -> None:
+    """Same key and hash: duplicate; same key, other hash: conflict."""
+    stage = Dedupe()
+    assert stage(reading()).verdict is Verdict.ACCEPT
+    assert stage(reading()).verdict is Verdict.DUPLICATE
+    assert stage(reading(wh=1_001)).verdict is Verdict.CONFLICT
+
+
+def test_pipeline_stops_at_the_first_refusal() -> None:
+    """Unknown meter wins over the future timestamp that comes later in the list."""
+    r = reading("M9", ts=T + timedelta(hours=1))
+    assert run_pipeline(default_pipeline(DIRECTORY), r).code is ReasonCode.UNKNOWN_METER
+
+
+def test_pipeline_passes_the_flagged_reading_on() -> None:
+    """A stage's changed reading is what the next stage and the caller see."""
+    r = reading(received_at=T + timedelta(minutes=30))
+    d = run_pipeline(default_pipeline(DIRECTORY), r)
+    assert (d.verdict, d.reading.flags) == (Verdict.ACCEPT, {QualityFlag.CLOCK_SKEW})
