@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from itertools import pairwise
@@ -125,16 +125,18 @@ def split_interval(
 
     Returns (piece start, energy) pairs whose energies sum exactly to the interval's: the
     register is interpolated at each boundary and floored, so every piece is a difference of
-    interpolated integer registers.
+    interpolated integer registers. Durations are measured in UTC: Python subtracts two
+    datetimes of one zone by wall clock, which would be an hour off across a DST change.
     """
     inside = [b for b in boundaries if interval.start < b < interval.end]
     if not inside:
         return [(interval.start, interval.energy_wh)]
-    span = _micros(interval.end - interval.start)
+    origin = interval.start.astimezone(UTC)
+    span = _micros(interval.end.astimezone(UTC) - origin)
     pieces = []
     start, done = interval.start, 0
     for boundary in inside:
-        reached = interval.energy_wh * _micros(boundary - interval.start) // span
+        reached = interval.energy_wh * _micros(boundary.astimezone(UTC) - origin) // span
         pieces.append((start, reached - done))
         start, done = boundary, reached
     pieces.append((start, interval.energy_wh - done))

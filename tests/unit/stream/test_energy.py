@@ -76,3 +76,18 @@ def test_split_ignores_boundaries_on_the_ends() -> None:
     """A boundary at the interval's end leaves it whole (it belongs to the earlier bucket)."""
     interval = Interval(T, T + timedelta(hours=1), 700)
     assert split_interval(interval, [T, T + timedelta(hours=1)]) == [(T, 700)]
+
+
+def test_split_across_dst_measures_real_time_not_wall_clock() -> None:
+    """Ends in New York local time across the fall-back hour split like their UTC twins."""
+    from zoneinfo import ZoneInfo
+
+    ny = ZoneInfo("America/New_York")
+    start_utc = datetime(2026, 11, 1, 4, tzinfo=UTC)  # 00:00 EDT
+    end_utc = start_utc + timedelta(hours=4)  # 03:00 EST: 4 real hours, 3 on the wall clock
+    boundary = start_utc + timedelta(hours=1)
+    in_utc = split_interval(Interval(start_utc, end_utc, 400), [boundary])
+    local = Interval(start_utc.astimezone(ny), end_utc.astimezone(ny), 400)
+    in_local = split_interval(local, [boundary.astimezone(ny)])
+    assert [e for _, e in in_utc] == [100, 300]
+    assert [e for _, e in in_local] == [100, 300]
