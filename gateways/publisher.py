@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 import ssl
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,17 +68,42 @@ class MqttPublisher:
         self.acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         self.connected = threading.Event()
         self.last_refusal: str | None = None
+        self._started = False
+        self._failure_logged = False
 
     def start(self) -> None:
-        try:
-            self._client.connect_async(self._host, self._port, keepalive=30)
-        except (OSError, ValueError) as exc:  # pragma: no cover - connect_async only records
-            log.error("mqtt_connect_failed", reason=str(exc))
+        """Connect once now, so that a refusal is logged with its reason; then paho's network
+        thread keeps the connection, reconnecting with backoff. A certificate that does not
+        verify is permanent until the configuration changes: it is logged as an error and no
+        reconnect loop is started (readings stay in the spool)."""
+        tls_error: str | None = None
+        # paho drops a half-open TLS socket without closing it when the handshake fails; the
+        # socket is freed with the exception, and its ResourceWarning is paho's, not ours.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            try:
+                self._client.connect(self._host, self._port, keepalive=30)
+            except ssl.SSLError as exc:
+                tls_error = str(exc)
+            except (OSError, ValueError) as exc:
+                self.last_refusal = str(exc)
+                self._failure_logged = True
+                log.warning("mqtt_connect_failed", reason=str(exc), host=self._host,
+                            port=self._port, retrying=True)  # fmt: skip
+                self._client.connect_async(self._host, self._port, keepalive=30)
+        if tls_error is not None:
+            self.last_refusal = tls_error
+            log.error("mqtt_connect_failed", reason=tls_error, host=self._host, port=self._port,
+                      retrying=False)  # fmt: skip
+            return
         self._client.loop_start()
+        self._started = True
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        if self._started:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._started = False
 
     def publish(self, topic: str, payload: bytes) -> int:
         """Queue a QoS 1 message; return its message id (acknowledged later through `acks`)."""
@@ -92,10 +118,13 @@ class MqttPublisher:
             log.error("mqtt_connect_refused", reason=str(rc), host=self._host, port=self._port)
             return
         self.connected.set()
+        self._failure_logged = False
         log.info("mqtt_connected", host=self._host, port=self._port)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
-        log.warning("mqtt_connect_failed", host=self._host, port=self._port)
+        if not self._failure_logged:  # once per outage, not once per retry
+            self._failure_logged = True
+            log.warning("mqtt_connect_failed", host=self._host, port=self._port, retrying=True)
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: object, flags: object, rc: ReasonCode, props: object

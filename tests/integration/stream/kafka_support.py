@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from schemas.reading import Reading
 from tests.support import batch_bytes
@@ -147,6 +148,8 @@ async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int,
     await admin.start()
     try:
         found = await admin.list_consumer_group_offsets(group)
+    except GroupCoordinatorNotAvailableError:
+        return {}  # a fresh broker is still creating __consumer_offsets: nothing committed
     finally:
         await admin.close()
     return {tp.partition: meta.offset for tp, meta in found.items() if tp.topic == topic}
@@ -196,7 +199,12 @@ async def wait_for_members(bootstrap: str, group: str, members: int, within_s: f
     try:
         deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
-            described = await admin.describe_consumer_groups([group])
+            try:
+                described = await admin.describe_consumer_groups([group])
+            except GroupCoordinatorNotAvailableError:
+                # a fresh broker creates __consumer_offsets on first use: ask again
+                await asyncio.sleep(0.5)
+                continue
             groups = described[0].groups if described else []
             if groups and groups[0][2] == "Stable" and len(groups[0][5]) == members:
                 return
