@@ -28,8 +28,7 @@ test:  ## the whole test suite against the real services (make services-up first
 test-all:  ## install, start the services, lint, type-check, run every test, stop the services
 	$(MAKE) install
 	bash deploy/local/kafka.sh install
-	$(MAKE) services-up
-	$(MAKE) check test; status=$$?; $(MAKE) services-down; exit $$status
+	$(MAKE) services-up check test; status=$$?; $(MAKE) services-down; exit $$status
 
 test-unit:  ## only the tests that need no service
 	$(PYTHON) -m pytest -m "not integration" $(PYTEST_ARGS)

@@ -151,7 +151,8 @@ start() {
   local t0=$SECONDS
   while ((SECONDS - t0 < START_TIMEOUT)); do
     if ready; then log "running on 127.0.0.1:$PORT ($(version), KRaft, pid $(<"$PIDFILE"))"; return 0; fi
-    broker_pid >/dev/null || { log "ERROR: the broker process exited during startup"; break; }
+    # (kill -0, not broker_pid: right after the fork the child is not yet exec'd into java)
+    kill -0 "$(<"$PIDFILE")" 2>/dev/null || { log "ERROR: the broker process exited during startup"; break; }
     sleep 0.3
   done
   ((SECONDS - t0 < START_TIMEOUT)) || log "ERROR: no metadata answer on 127.0.0.1:$PORT within ${START_TIMEOUT}s"
