@@ -27,6 +27,7 @@ class Recorder:
 
     def __init__(self, host: str, port: int, topic: str = "pts/v1/+/+/readings") -> None:
         self.received: dict[str, dict[str, int]] = defaultdict(dict)
+        self.by_seq: dict[int, set[tuple[str, str]]] = defaultdict(set)  # seq -> readings
         self.messages = 0
         self._lock = threading.Lock()
         self._ready = threading.Event()
@@ -34,15 +35,19 @@ class Recorder:
             CallbackAPIVersion.VERSION2, client_id=f"rec-{uuid.uuid4().hex[:6]}"
         )
         self.client.username_pw_set("pts-test", "pts-test-secret")
-        self.client.on_connect = lambda c, u, f, rc, p: (
-            c.subscribe(topic, qos=1),
-            self._ready.set(),
-        )
+        self._topic = topic
+        self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.connect(host, port)
         self.client.loop_start()
         assert self._ready.wait(10), "recorder could not connect"
         time.sleep(0.2)
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: object, rc: object, props: object
+    ) -> None:
+        client.subscribe(self._topic, qos=1)
+        self._ready.set()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         batch = json.loads(message.payload)
@@ -50,6 +55,7 @@ class Recorder:
             self.messages += 1
             for r in batch["readings"]:
                 self.received[r["meter_id"]][r["ts"]] = r["energy_wh"]
+                self.by_seq[r["seq"]].add((r["meter_id"], r["ts"]))
 
     def stop(self) -> None:
         self.client.loop_stop()

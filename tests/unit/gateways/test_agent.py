@@ -1,0 +1,69 @@
+"""Agent pieces without I/O: the batch payload built from spooled JSON, the YAML config."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gateways.agent import batch_payload
+from gateways.agent_config import load_config
+from gateways.errors import ConfigError
+from gateways.publisher import readings_topic
+from gateways.sample import MeterSample
+from gateways.spool import Spool
+from schemas.reading import ReadingBatch, Source
+
+T0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+def test_batch_payload_is_a_reading_batch_of_the_spooled_readings(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", "gw-3")
+    samples = [
+        MeterSample(
+            meter_id="M1",
+            ts=T0 + timedelta(minutes=5 * i),
+            gateway_ts=T0,
+            energy_wh=1000 + i,
+            unit_id=1,
+            scale_factor=-1,
+            raw_words=(0, i),
+            register_modulus_wh=None,
+        )
+        for i in range(3)
+    ]
+    readings = spool.add(samples)
+    payload = batch_payload("gw-3", [body for _, _, body in spool.pending(10)])
+    batch = ReadingBatch.model_validate_json(payload)
+    assert batch.source is Source.GATEWAY
+    assert batch.source_id == "gw-3"
+    assert batch.readings == tuple(readings)
+    assert [r.content_hash for r in batch.readings] == [r.content_hash for r in readings]
+    spool.close()
+
+
+def test_topic_is_per_gateway_and_meter() -> None:
+    assert readings_topic("gw-3", "MTR-1") == "pts/v1/gw-3/MTR-1/readings"
+
+
+def test_config_loads_from_yaml_and_rejects_unknown_keys(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(
+        "gateway_id: site-042\ninterval_s: 60\nspool_path: /tmp/s.db\n"
+        "mqtt: {host: broker, port: 8883, username: site-042, password: pw, ca_file: /ca.crt}\n"
+        "meters:\n  - {meter_id: MTR-1, host: 192.0.2.10, port: 502, unit_id: 1, map: sunspec}\n"
+    )
+    config = load_config(path)
+    assert (config.gateway_id, config.interval_s, config.spool_path) == (
+        "site-042", 60, Path("/tmp/s.db"),
+    )  # fmt: skip
+    assert (config.mqtt.host, config.mqtt.port, config.mqtt.ca_file) == (
+        "broker", 8883, Path("/ca.crt"),
+    )  # fmt: skip
+    assert [(m.meter_id, m.host, m.port, m.unit_id) for m in config.meters] == [
+        ("MTR-1", "192.0.2.10", 502, 1)
+    ]
+    path.write_text("gateway_id: site-042\nmeters: []\nmqtt: {hostname: x}\n")
+    with pytest.raises(ConfigError, match="hostname"):
+        load_config(path)
