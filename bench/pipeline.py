@@ -1,6 +1,6 @@
 """Pipeline benchmark: MQTT in → rows committed, beside each stage's own ceiling.
 
-    python bench/pipeline.py [--messages 5000] [--readings 10] [--meters 50]
+    python bench/pipeline.py [--messages 5000] [--readings 10] [--meters 50] [--rounds 3]
 
 Same payloads (ReadingBatch JSON, `--readings` readings of one meter each) in every run, on
 the real Mosquitto, Kafka and PostgreSQL, measured in this one run:
@@ -13,9 +13,11 @@ the real Mosquitto, Kafka and PostgreSQL, measured in this one run:
    `pts stream worker` (own process: core, idempotent writer, interval/day/month rollups)
    → PostgreSQL; done when every reading is committed. `--workers` stream workers share
    one consumer group on a 4-partition topic.
-Prints readings/s for each and the pipeline's share of the slowest ceiling. MQTT, Kafka and
-COPY helpers come from bench/bridge.py and storage.writer, so the ceilings are measured the
-same way as there.
+Every measurement is repeated `--rounds` times (fresh databases and topics each round; the
+machine is shared and single figures swing by a third): prints the median, min and max
+readings/s of each and the pipeline's median as a share of the slowest ceiling's median.
+MQTT, Kafka and COPY helpers come from bench/bridge.py and storage.writer, so the ceilings
+are measured the same way as there.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import asyncio
 import importlib.util
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -265,26 +268,17 @@ def end_to_end(
                 proc.kill()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--messages", type=int, default=5_000)
-    parser.add_argument("--readings", type=int, default=10, help="readings per message")
-    parser.add_argument("--meters", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=1, help="stream workers (one group)")
-    args = parser.parse_args()
-    bb = load_bridge_bench()
-    run_id = uuid.uuid4().hex[:8]
-    root, topics = f"test/bench-{run_id}", f"bench.{run_id}."
-    messages = make_messages(root, args.messages, args.readings, args.meters)
+def measure_once(
+    bb: ModuleType,
+    args: argparse.Namespace,
+    messages: list[tuple[str, bytes]],
+    root: str,
+    topics: str,
+    logs: Path,
+) -> dict[str, float]:
+    """One round of every measurement: seconds per figure (fresh databases and topics)."""
     readings = args.messages * args.readings
     meters = [f"bm-{m}" for m in range(args.meters)]
-    logs = Path(os.environ.get("TMPDIR", "/tmp")) / f"pts-bench-{run_id}"
-    logs.mkdir(parents=True)
-    size = sum(len(p) for _, p in messages) / len(messages)
-    print(
-        f"{args.messages} messages x {args.readings} readings ({size:.0f} B each), "
-        f"{args.meters} meters"
-    )
     copy_url, e2e_url = fresh_database(meters), fresh_database(meters)
     try:
         mqtt_s = bb.raw_mqtt(root, messages)
@@ -305,21 +299,61 @@ def main() -> None:
         asyncio.run(bb.delete_topics(topics))
         drop_database(copy_url)
         drop_database(e2e_url)
-    ceilings = {
-        "raw MQTT pub/sub (QoS 1)": mqtt_s,
-        "raw Kafka produce (idempotent, acks=all)": produce_s,
-        "raw Kafka consume": consume_s,
-        "raw COPY (binary, 200 messages/transaction)": copy_many_s,
+    return {
+        MQTT: mqtt_s,
+        PRODUCE: produce_s,
+        CONSUME: consume_s,
+        COPY_MANY: copy_many_s,
+        COPY_ONE: copy_one_s,
+        PIPELINE: e2e_s,
     }
-    rows = [
-        *ceilings.items(),
-        ("(raw COPY, 1 message/transaction)", copy_one_s),
-        (f"pipeline MQTT → rows committed ({args.workers} worker(s))", e2e_s),
-    ]
-    for name, seconds in rows:
-        print(f"  {name:52s} {readings / seconds:11,.0f} readings/s")
-    slowest = max(ceilings, key=lambda k: ceilings[k])
-    print(f"  pipeline = {ceilings[slowest] / e2e_s:.0%} of the slowest ceiling ({slowest})")
+
+
+MQTT = "raw MQTT pub/sub (QoS 1)"
+PRODUCE = "raw Kafka produce (idempotent, acks=all)"
+CONSUME = "raw Kafka consume"
+COPY_MANY = "raw COPY (binary, 200 messages/transaction)"
+COPY_ONE = "(raw COPY, 1 message/transaction)"
+PIPELINE = "pipeline MQTT → rows committed"
+CEILINGS = (MQTT, PRODUCE, CONSUME, COPY_MANY)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5_000)
+    parser.add_argument("--readings", type=int, default=10, help="readings per message")
+    parser.add_argument("--meters", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=1, help="stream workers (one group)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of every measurement; medians are shown"
+    )
+    args = parser.parse_args()
+    bb = load_bridge_bench()
+    readings = args.messages * args.readings
+    rounds: list[dict[str, float]] = []
+    for n in range(args.rounds):
+        run_id = uuid.uuid4().hex[:8]
+        root, topics = f"test/bench-{run_id}", f"bench.{run_id}."
+        messages = make_messages(root, args.messages, args.readings, args.meters)
+        logs = Path(os.environ.get("TMPDIR", "/tmp")) / f"pts-bench-{run_id}"
+        logs.mkdir(parents=True)
+        if n == 0:
+            size = sum(len(p) for _, p in messages) / len(messages)
+            print(
+                f"{args.messages} messages x {args.readings} readings ({size:.0f} B each), "
+                f"{args.meters} meters, {args.workers} stream worker(s), {args.rounds} round(s)"
+            )
+        rounds.append(measure_once(bb, args, messages, root, topics, logs))
+        print(f"  round {n + 1}: pipeline {readings / rounds[-1][PIPELINE]:,.0f} readings/s")
+    rates = {name: sorted(readings / r[name] for r in rounds) for name in rounds[0]}
+    print(f"  {'readings/s':52s} {'median':>11s} {'min':>9s} {'max':>9s}")
+    for name, values in rates.items():
+        print(
+            f"  {name:52s} {statistics.median(values):11,.0f} {values[0]:9,.0f} {values[-1]:9,.0f}"
+        )
+    slowest = min(CEILINGS, key=lambda k: statistics.median(rates[k]))
+    share = statistics.median(rates[PIPELINE]) / statistics.median(rates[slowest])
+    print(f"  pipeline median = {share:.0%} of the slowest ceiling's median ({slowest})")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,7 +106,13 @@ class Bridge:
         self._slots = threading.Semaphore(source.capacity)
         self._closing = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._received: asyncio.Queue[_Received] | None = None
+        # Received messages cross from the paho thread to the loop through a deque; the loop
+        # is woken (one call_soon_threadsafe, one syscall) only when the pump sleeps on an
+        # empty inbox, not once per message.
+        self._inbox: deque[_Received] = deque()
+        self._inbox_lock = threading.Lock()
+        self._pump_asleep = False
+        self._inbox_ready: asyncio.Event | None = None
         self._acking: _Pending | None = None
         self._pumping = False
         self._client = self._build_client()
@@ -179,19 +186,36 @@ class Bridge:
         while not self._slots.acquire(timeout=0.5):
             if self._closing.is_set():
                 return  # never acked: the broker redelivers it to the next session
-        if self._closing.is_set() or self._loop is None or self._received is None:
+        if self._closing.is_set() or self._loop is None or self._inbox_ready is None:
             self._slots.release()
             return
         payload = message.payload
-        item = _Received(message.mid, message.qos, message.topic, bytes(payload), message.dup)
-        self._loop.call_soon_threadsafe(self._received.put_nowait, item)
+        self._inbox.append(
+            _Received(message.mid, message.qos, message.topic, bytes(payload), message.dup)
+        )
+        with self._inbox_lock:
+            wake, self._pump_asleep = self._pump_asleep, False
+        if wake:
+            self._loop.call_soon_threadsafe(self._inbox_ready.set)
 
     # --- asyncio side --------------------------------------------------------------------
 
-    async def _pump(self, pending: asyncio.Queue[_Pending]) -> None:
-        assert self._received is not None
+    async def _next_received(self) -> _Received:
+        """The oldest message from the paho thread, sleeping while there is none."""
+        assert self._inbox_ready is not None
         while True:
-            received = await self._received.get()
+            if self._inbox:
+                return self._inbox.popleft()
+            with self._inbox_lock:
+                if self._inbox:
+                    continue
+                self._pump_asleep = True
+                self._inbox_ready.clear()
+            await self._inbox_ready.wait()
+
+    async def _pump(self, pending: asyncio.Queue[_Pending]) -> None:
+        while True:
+            received = await self._next_received()
             self._pumping = True
             entry = _Pending(received)
             for record in route_message(
@@ -238,13 +262,9 @@ class Bridge:
         self, pending: asyncio.Queue[_Pending], tasks: list[asyncio.Task[None]]
     ) -> None:
         """On a clean stop, finish (produce and ack) what was received, for up to 10 s."""
-        assert self._received is not None
         for _ in range(1_000):
             if any(t.done() for t in tasks) or (
-                self._received.empty()
-                and pending.empty()
-                and not self._pumping
-                and self._acking is None
+                not self._inbox and pending.empty() and not self._pumping and self._acking is None
             ):
                 return
             await asyncio.sleep(0.01)
@@ -252,7 +272,7 @@ class Bridge:
     async def run(self, stop: asyncio.Event) -> BridgeStats:
         """Bridge until `stop` is set; raise KafkaUnavailableError if Kafka stops acking."""
         self._loop = asyncio.get_running_loop()
-        self._received = asyncio.Queue()
+        self._inbox_ready = asyncio.Event()
         pending: asyncio.Queue[_Pending] = asyncio.Queue()
         connect_properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         connect_properties.SessionExpiryInterval = self.source.session_expiry_s

@@ -29,6 +29,25 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:19092"
     kafka_readings_topic: str = "readings.raw"
     kafka_dead_letter_topic: str = "readings.dead-letter"
+    stream_max_batch: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="stream worker: most Kafka messages stored in one database transaction",
+    )
+    stream_batch_window_s: float = Field(
+        default=0.2,
+        gt=0,
+        le=10,
+        description="stream worker: longest wait to fill a batch (adds at most this latency)",
+    )
+    stream_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="stream worker: batches in flight at once (one computes while another "
+        "waits on the database; helps when the database is remote)",
+    )
     local_dir: Path = Field(
         default=PROJECT_ROOT / ".local",
         description="where local services and the embedded default keep their data",

@@ -76,7 +76,8 @@ def content_hash(meter_id: str, ts: datetime, energy_wh: int) -> str:
     Provenance (sequence numbers, receive time, which gateway) is left out on purpose:
     a redelivery by another path is a duplicate, not a conflict.
     """
-    payload = f"{meter_id}|{ts.astimezone(UTC).isoformat()}|{energy_wh}".encode()
+    utc = ts if ts.tzinfo is UTC else ts.astimezone(UTC)
+    payload = f"{meter_id}|{utc.isoformat()}|{energy_wh}".encode()
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
@@ -86,14 +87,18 @@ class Reading(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     meter_id: MeterId
-    ts: UtcDatetime = Field(description="reading time by the meter clock (UTC)")
+    # ts and received_at are turned to UTC by the model validator below, in the one Python
+    # call a reading costs anyway (an AfterValidator each would double the decode time).
+    ts: AwareDatetime = Field(description="reading time by the meter clock (UTC)")
     energy_wh: int = Field(ge=0, description="cumulative energy register, Wh (delivered/export)")
     source: Source
     source_id: str = Field(
         min_length=1, max_length=128, description="gateway_id, provider_id or user id"
     )
     seq: int = Field(ge=0, description="per-source monotonically increasing sequence number")
-    received_at: UtcDatetime = Field(description="when the source received it (its own clock)")
+    received_at: AwareDatetime = Field(
+        description="when the source received it (its own clock, UTC)"
+    )
     unit_id: int | None = Field(default=None, ge=0, le=255, description="Modbus unit id")
     scale_factor: int | None = Field(
         default=None, ge=-10, le=10, description="power of ten applied to the raw register"
@@ -111,7 +116,12 @@ class Reading(BaseModel):
     content_hash: str = Field(default="", description="blake2b of (meter_id, ts, energy_wh)")
 
     @model_validator(mode="after")
-    def _fill_or_check_hash(self) -> Reading:
+    def _to_utc_and_hash(self) -> Reading:
+        """Normalise both instants to UTC, then fill the content hash or check it."""
+        if self.ts.tzinfo is not UTC:
+            object.__setattr__(self, "ts", self.ts.astimezone(UTC))
+        if self.received_at.tzinfo is not UTC:
+            object.__setattr__(self, "received_at", self.received_at.astimezone(UTC))
         expected = content_hash(self.meter_id, self.ts, self.energy_wh)
         if not self.content_hash:
             object.__setattr__(self, "content_hash", expected)

@@ -26,7 +26,7 @@ IntervalRowTuple = tuple[datetime, datetime, int, Sequence[str]]
 DeadLetterRow = tuple[str, str, bytes, int]
 
 # (meter_id, lo, hi) per meter, passed as three parallel arrays
-_SPANS = "unnest(%(m)s::text[], %(lo)s::timestamptz[], %(hi)s::timestamptz[]) AS q(m, lo, hi)"
+_SPANS = "unnest(%(m)b::text[], %(lo)b::timestamptz[], %(hi)b::timestamptz[]) AS q(m, lo, hi)"
 _NEIGHBOURS = f"""
 SELECT q.m,
        (SELECT max(ts) FROM readings r WHERE r.meter_id = q.m AND r.ts < q.lo),
@@ -55,7 +55,7 @@ SELECT q.m, q.d, ins.wh, ins.n,
                    AND i.interval_start >= q.lo), '{}'),
        a.interval_start, a.interval_end, a.energy_wh, a.flags,
        b.interval_start, b.interval_end, b.energy_wh, b.flags
-FROM unnest(%(m)s::text[], %(d)s::date[], %(lo)s::timestamptz[], %(hi)s::timestamptz[])
+FROM unnest(%(m)b::text[], %(d)b::date[], %(lo)b::timestamptz[], %(hi)b::timestamptz[])
      AS q(m, d, lo, hi)
 CROSS JOIN LATERAL (
     SELECT coalesce(sum(energy_wh), 0)::bigint AS wh, count(*) AS n FROM meter_interval_energy i
@@ -72,14 +72,14 @@ LEFT JOIN LATERAL (
 ) b ON b.interval_start < q.hi
 """
 _LOCK_METERS = (
-    "SELECT pg_advisory_xact_lock(7413002, hashtext(m)) FROM unnest(%s::text[]) m ORDER BY m"
+    "SELECT pg_advisory_xact_lock(7413002, hashtext(m)) FROM unnest(%b::text[]) m ORDER BY m"
 )
 _UPSERT_INTERVALS = """
 INSERT INTO meter_interval_energy (meter_id, interval_start, interval_end, energy_wh, flags,
                                    computed_at)
 SELECT m, s, e, wh, string_to_array(f, ','), now()
-FROM unnest(%(m)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[],
-            %(whs)s::bigint[], %(flags)s::text[]) AS t(m, s, e, wh, f)
+FROM unnest(%(m)b::text[], %(starts)b::timestamptz[], %(ends)b::timestamptz[],
+            %(whs)b::bigint[], %(flags)b::text[]) AS t(m, s, e, wh, f)
 ON CONFLICT (meter_id, interval_end) DO UPDATE SET interval_start = EXCLUDED.interval_start,
     energy_wh = EXCLUDED.energy_wh, flags = EXCLUDED.flags, computed_at = now()
 WHERE (meter_interval_energy.interval_start, meter_interval_energy.energy_wh,
@@ -89,8 +89,8 @@ WHERE (meter_interval_energy.interval_start, meter_interval_energy.energy_wh,
 _UPSERT_DAYS = """
 INSERT INTO meter_day_energy (meter_id, day, energy_wh, intervals, flags, computed_at)
 SELECT m, d, wh, n, string_to_array(f, ','), now()
-FROM unnest(%(m)s::text[], %(days)s::date[], %(whs)s::bigint[], %(ns)s::int[],
-            %(flags)s::text[]) AS t(m, d, wh, n, f)
+FROM unnest(%(m)b::text[], %(days)b::date[], %(whs)b::bigint[], %(ns)b::int[],
+            %(flags)b::text[]) AS t(m, d, wh, n, f)
 ON CONFLICT (meter_id, day) DO UPDATE SET energy_wh = EXCLUDED.energy_wh,
     intervals = EXCLUDED.intervals, flags = EXCLUDED.flags, computed_at = now()
 """
@@ -102,7 +102,7 @@ SELECT q.m, q.month, coalesce(sum(d.energy_wh), 0), count(d.day),
                  WHERE d2.meter_id = q.m AND d2.day >= q.month
                    AND d2.day < (q.month + interval '1 month')), '{}'),
        now()
-FROM unnest(%(m)s::text[], %(months)s::date[]) AS q(m, month)
+FROM unnest(%(m)b::text[], %(months)b::date[]) AS q(m, month)
 LEFT JOIN meter_day_energy d
        ON d.meter_id = q.m AND d.day >= q.month AND d.day < (q.month + interval '1 month')
 GROUP BY q.m, q.month

@@ -70,7 +70,7 @@ _CREATE_STAGING = (
 )
 _COPY = f"COPY pts_staging ({_COLS}) FROM STDIN (FORMAT BINARY)"
 _COPY_DIRECT = f"COPY readings ({_COLS}) FROM STDIN (FORMAT BINARY)"
-_ENSURE_PARTITIONS = "SELECT pts_ensure_reading_partition(m) FROM unnest(%s::timestamptz[]) m"
+_ENSURE_PARTITIONS = "SELECT pts_ensure_reading_partition(m) FROM unnest(%b::timestamptz[]) m"
 _INSERT = (
     f"INSERT INTO readings ({_COLS}) "
     f"SELECT DISTINCT ON (meter_id, ts) {_COLS} FROM pts_staging ORDER BY meter_id, ts, ord "
@@ -119,7 +119,7 @@ def reading_to_row(reading: Reading) -> ReadingRow:
         list(reading.raw_words),
         reading.register_modulus_wh,
         reading.event.value if reading.event else None,
-        sorted(flag.value for flag in reading.flags),
+        sorted(flag.value for flag in reading.flags) if reading.flags else [],
         reading.content_hash,
     )
 
@@ -130,10 +130,8 @@ def _has_repeated_key(rows: Sequence[ReadingRow]) -> bool:
 
 def _months(rows: Sequence[ReadingRow]) -> list[datetime]:
     """One instant in each UTC month the rows fall in (the partitions they need)."""
-    return [
-        datetime(y, m, 1, tzinfo=UTC)
-        for y, m in {(r[1].astimezone(UTC).year, r[1].astimezone(UTC).month) for r in rows}
-    ]
+    utc = (r[1] if r[1].tzinfo is UTC else r[1].astimezone(UTC) for r in rows)
+    return [datetime(y, m, 1, tzinfo=UTC) for y, m in {(u.year, u.month) for u in utc}]
 
 
 def write_rows(

@@ -28,5 +28,8 @@ def worker(ctx: click.Context, app_id: str, loglevel: str) -> None:
         readings_topic=settings.kafka_readings_topic,
         dead_letter_topic=settings.kafka_dead_letter_topic,
         datadir=settings.local_dir / "faust" / app_id,
+        max_batch=settings.stream_max_batch,
+        within_s=settings.stream_batch_window_s,
+        concurrency=settings.stream_concurrency,
     )
     run_worker(engine, loglevel)

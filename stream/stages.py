@@ -1,8 +1,10 @@
 """Validation stages: each is configured once and called per reading, returning a Decision.
 
-A decision is ACCEPT (possibly with the reading flagged, e.g. CLOCK_SKEW), DUPLICATE,
+A stage returns None when the reading passes unchanged (the common case, and free: no object
+per reading), or a decision: ACCEPT with the reading flagged (e.g. CLOCK_SKEW), DUPLICATE,
 CONFLICT (same key, other content: kept and recorded, never overwriting) or REJECT with a
-reason code and a message. A pipeline is a list of stages; the first non-ACCEPT decision wins.
+reason code and a message. A pipeline is a list of stages; the first decision other than
+ACCEPT wins.
 The Faust agent, the in-process engine and the tests share it (stream.core).
 
 Readings that pass are stored raw. Anomalies that need neighbours (a register going down
@@ -50,7 +52,8 @@ class Decision:
 
 
 class Stage(Protocol):
-    def __call__(self, reading: Reading) -> Decision: ...
+    def __call__(self, reading: Reading) -> Decision | None:
+        """None: the reading passes unchanged; otherwise what the stage decided."""
 
 
 class KnownMeter:
@@ -59,14 +62,14 @@ class KnownMeter:
     def __init__(self, directory: MeterDirectory) -> None:
         self._directory = directory
 
-    def __call__(self, reading: Reading) -> Decision:
+    def __call__(self, reading: Reading) -> Decision | None:
         if self._directory.get(reading.meter_id) is None:
             return Decision.reject(
                 reading,
                 ReasonCode.UNKNOWN_METER,
                 f"meter {reading.meter_id!r} is not registered; register it before reporting",
             )
-        return Decision.accept(reading)
+        return None
 
 
 class ProviderOwnsMeter:
@@ -75,9 +78,9 @@ class ProviderOwnsMeter:
     def __init__(self, directory: MeterDirectory) -> None:
         self._directory = directory
 
-    def __call__(self, reading: Reading) -> Decision:
+    def __call__(self, reading: Reading) -> Decision | None:
         if reading.source is not Source.DAS:
-            return Decision.accept(reading)
+            return None
         info = self._directory.get(reading.meter_id)
         if info is not None and info.provider_id != reading.source_id:
             return Decision.reject(
@@ -86,7 +89,7 @@ class ProviderOwnsMeter:
                 f"provider {reading.source_id!r} reported meter {reading.meter_id!r}, which is "
                 f"reported by {info.provider_id!r}",
             )
-        return Decision.accept(reading)
+        return None
 
 
 class NotInFuture:
@@ -95,7 +98,7 @@ class NotInFuture:
     def __init__(self, tolerance: timedelta = timedelta(minutes=15)) -> None:
         self._tolerance = tolerance
 
-    def __call__(self, reading: Reading) -> Decision:
+    def __call__(self, reading: Reading) -> Decision | None:
         if reading.ts > reading.received_at + self._tolerance:
             return Decision.reject(
                 reading,
@@ -104,7 +107,7 @@ class NotInFuture:
                 f"{reading.received_at.isoformat()} by more than {self._tolerance}; "
                 "check the meter clock",
             )
-        return Decision.accept(reading)
+        return None
 
 
 class NotAfter:
@@ -116,7 +119,7 @@ class NotAfter:
     def __init__(self, now: datetime, tolerance: timedelta = timedelta(minutes=15)) -> None:
         self._limit = now + tolerance
 
-    def __call__(self, reading: Reading) -> Decision:
+    def __call__(self, reading: Reading) -> Decision | None:
         if reading.ts > self._limit:
             return Decision.reject(
                 reading,
@@ -124,7 +127,7 @@ class NotAfter:
                 f"reading at {reading.ts.isoformat()} is in the future (limit "
                 f"{self._limit.isoformat()}); check the meter and gateway clocks",
             )
-        return Decision.accept(reading)
+        return None
 
 
 class ClockSkewFlagger:
@@ -136,7 +139,7 @@ class ClockSkewFlagger:
     def __init__(self, limit: timedelta = timedelta(minutes=5)) -> None:
         self._limit = limit
 
-    def __call__(self, reading: Reading) -> Decision:
+    def __call__(self, reading: Reading) -> Decision | None:
         lag = reading.received_at - reading.ts
         if (
             lag > self._limit
@@ -145,7 +148,7 @@ class ClockSkewFlagger:
         ):
             flagged = reading.model_copy(update={"flags": reading.flags | {QualityFlag.CLOCK_SKEW}})
             return Decision.accept(flagged)
-        return Decision.accept(reading)
+        return None
 
 
 class KeyMatches:
@@ -154,7 +157,7 @@ class KeyMatches:
     def __init__(self, key: bytes | None) -> None:
         self._key = None if key is None else key.decode(errors="replace")
 
-    def __call__(self, reading: Reading) -> Decision:
+    def __call__(self, reading: Reading) -> Decision | None:
         if self._key is not None and self._key != reading.meter_id:
             return Decision.reject(
                 reading,
@@ -162,7 +165,7 @@ class KeyMatches:
                 f"message key {self._key!r} but reading of meter {reading.meter_id!r}; "
                 "key each message by its meter_id",
             )
-        return Decision.accept(reading)
+        return None
 
 
 class Dedupe:
@@ -176,12 +179,12 @@ class Dedupe:
     def __init__(self) -> None:
         self._seen: dict[tuple[str, datetime], str] = {}
 
-    def __call__(self, reading: Reading) -> Decision:
+    def __call__(self, reading: Reading) -> Decision | None:
         key = (reading.meter_id, reading.ts)
         known = self._seen.get(key)
         if known is None:
             self._seen[key] = reading.content_hash
-            return Decision.accept(reading)
+            return None
         if known == reading.content_hash:
             return Decision(Verdict.DUPLICATE, reading)
         return Decision(
@@ -198,9 +201,10 @@ def default_pipeline(directory: MeterDirectory) -> list[Stage]:
 
 def run_pipeline(stages: Sequence[Stage], reading: Reading) -> Decision:
     """Run the stages in order; the first decision other than ACCEPT wins."""
-    decision = Decision.accept(reading)
     for stage in stages:
-        decision = stage(decision.reading)
-        if decision.verdict is not Verdict.ACCEPT:
-            return decision
-    return decision
+        decision = stage(reading)
+        if decision is not None:
+            if decision.verdict is not Verdict.ACCEPT:
+                return decision
+            reading = decision.reading
+    return Decision(Verdict.ACCEPT, reading)

@@ -17,6 +17,7 @@ from stream.stages import (
     NotAfter,
     NotInFuture,
     ProviderOwnsMeter,
+    Stage,
     Verdict,
     default_pipeline,
     run_pipeline,
@@ -42,25 +43,31 @@ def reading(meter_id: str = "M1", wh: int = 1_000, **kw: object) -> Reading:
     return Reading.model_validate(fields)
 
 
+def decide(stage: Stage, r: Reading) -> Decision:
+    """What a pipeline of this one stage decides (a stage alone returns None to pass)."""
+    return run_pipeline([stage], r)
+
+
 def test_known_meter_accepts_a_registered_meter() -> None:
     """A registered meter passes unchanged."""
     r = reading()
-    assert KnownMeter(DIRECTORY)(r) == Decision(Verdict.ACCEPT, r)
+    assert KnownMeter(DIRECTORY)(r) is None
+    assert decide(KnownMeter(DIRECTORY), r) == Decision(Verdict.ACCEPT, r)
 
 
 def test_unknown_meter_is_rejected_with_its_reason() -> None:
     """An unregistered meter is refused and told to register."""
-    d = KnownMeter(DIRECTORY)(reading("M9"))
+    d = decide(KnownMeter(DIRECTORY), reading("M9"))
     assert (d.verdict, d.code) == (Verdict.REJECT, ReasonCode.UNKNOWN_METER)
     assert d.reason == "meter 'M9' is not registered; register it before reporting"
 
 
 def test_a_provider_may_not_report_another_providers_meter() -> None:
     """das-b reporting das-a's meter is refused; gateway readings are not checked."""
-    foreign = ProviderOwnsMeter(DIRECTORY)(reading(source_id="das-b"))
+    foreign = decide(ProviderOwnsMeter(DIRECTORY), reading(source_id="das-b"))
     assert (foreign.verdict, foreign.code) == (Verdict.REJECT, ReasonCode.PROVIDER_MISMATCH)
     gateway = reading(source=Source.GATEWAY, source_id="gw-1")
-    assert ProviderOwnsMeter(DIRECTORY)(gateway).verdict is Verdict.ACCEPT
+    assert ProviderOwnsMeter(DIRECTORY)(gateway) is None
 
 
 def test_timestamp_later_than_receipt_plus_tolerance_is_refused() -> None:
@@ -68,8 +75,8 @@ def test_timestamp_later_than_receipt_plus_tolerance_is_refused() -> None:
     stage = NotInFuture(timedelta(minutes=15))
     ok = reading(ts=T + timedelta(minutes=15))
     late = reading(ts=T + timedelta(minutes=15, seconds=1))
-    assert stage(ok).verdict is Verdict.ACCEPT
-    assert (stage(late).verdict, stage(late).code) == (
+    assert stage(ok) is None
+    assert (decide(stage, late).verdict, decide(stage, late).code) == (
         Verdict.REJECT,
         ReasonCode.FUTURE_TIMESTAMP,
     )
@@ -78,14 +85,14 @@ def test_timestamp_later_than_receipt_plus_tolerance_is_refused() -> None:
 def test_timestamp_after_processing_time_is_refused() -> None:
     """NotAfter compares with the instant the engine hands it."""
     stage = NotAfter(T, timedelta(minutes=5))
-    assert stage(reading(ts=T + timedelta(minutes=5))).verdict is Verdict.ACCEPT
-    assert stage(reading(ts=T + timedelta(minutes=6))).code is ReasonCode.FUTURE_TIMESTAMP
+    assert stage(reading(ts=T + timedelta(minutes=5))) is None
+    assert decide(stage, reading(ts=T + timedelta(minutes=6))).code is ReasonCode.FUTURE_TIMESTAMP
 
 
 def test_clock_skew_is_flagged_not_refused() -> None:
     """Received 6 minutes after its stamp: accepted with CLOCK_SKEW; the hash is unchanged."""
     r = reading(received_at=T + timedelta(minutes=6))
-    d = ClockSkewFlagger(timedelta(minutes=5))(r)
+    d = decide(ClockSkewFlagger(timedelta(minutes=5)), r)
     assert d.verdict is Verdict.ACCEPT
     assert d.reading.flags == {QualityFlag.CLOCK_SKEW}
     assert d.reading.content_hash == r.content_hash
@@ -94,21 +101,21 @@ def test_clock_skew_is_flagged_not_refused() -> None:
 def test_replayed_readings_are_not_skewed() -> None:
     """A spool replay is late on purpose."""
     r = reading(received_at=T + timedelta(hours=6), flags={QualityFlag.REPLAYED})
-    assert ClockSkewFlagger()(r).reading.flags == {QualityFlag.REPLAYED}
+    assert decide(ClockSkewFlagger(), r).reading.flags == {QualityFlag.REPLAYED}
 
 
 def test_key_must_name_the_meter() -> None:
     """A Kafka key for another meter is refused; no key is not checked."""
-    assert KeyMatches(b"M2")(reading()).code is ReasonCode.KEY_MISMATCH
-    assert KeyMatches(None)(reading()).verdict is Verdict.ACCEPT
+    assert decide(KeyMatches(b"M2"), reading()).code is ReasonCode.KEY_MISMATCH
+    assert KeyMatches(None)(reading()) is None
 
 
 def test_dedupe_tells_duplicates_from_conflicts() -> None:
     """Same key and hash: duplicate; same key, other hash: conflict."""
     stage = Dedupe()
-    assert stage(reading()).verdict is Verdict.ACCEPT
-    assert stage(reading()).verdict is Verdict.DUPLICATE
-    assert stage(reading(wh=1_001)).verdict is Verdict.CONFLICT
+    assert stage(reading()) is None
+    assert decide(stage, reading()).verdict is Verdict.DUPLICATE
+    assert decide(stage, reading(wh=1_001)).verdict is Verdict.CONFLICT
 
 
 def test_pipeline_stops_at_the_first_refusal() -> None:
