@@ -172,8 +172,12 @@ async def delete_topics(prefix: str) -> None:
         await admin.close()
 
 
-def bridged(root: str, messages: list[tuple[str, bytes]], topic: str) -> float:
-    env = {
+PTS = [sys.executable, "-c", "import sys; from pts.cli import main; sys.exit(main(sys.argv[1:]))"]
+
+
+def bridge_env(topic: str) -> dict[str, str]:
+    """The environment of a bench `pts bridge run` producing to `topic`."""
+    return {
         **os.environ,
         "PTS_MQTT_USERNAME": USER[0],
         "PTS_MQTT_PASSWORD": USER[1],
@@ -181,27 +185,26 @@ def bridged(root: str, messages: list[tuple[str, bytes]], topic: str) -> float:
         "PTS_KAFKA_DEAD_LETTER_TOPIC": topic + ".dead",
         "PTS_LOG_LEVEL": "warning",
     }
-    cmd = [
-        sys.executable,
-        "-c",
-        "import sys; from pts.cli import main; sys.exit(main(sys.argv[1:]))",
+
+
+def bridge_args(root: str) -> list[str]:
+    """`pts bridge run` arguments: one shared group, a short session, a fresh client id."""
+    return [
+        "bridge",
+        "run",
+        "--topic-root",
+        root,
+        "--share-group",
+        "bench",
+        "--session-expiry",
+        "60",
+        "--client-id",
+        f"bench-bridge-{uuid.uuid4().hex[:8]}",
     ]
-    bridge = subprocess.Popen(
-        [
-            *cmd,
-            "bridge",
-            "run",
-            "--topic-root",
-            root,
-            "--share-group",
-            "bench",
-            "--session-expiry",
-            "60",
-            "--client-id",
-            f"bench-bridge-{uuid.uuid4().hex[:8]}",
-        ],
-        env=env,
-    )
+
+
+def bridged(root: str, messages: list[tuple[str, bytes]], topic: str) -> float:
+    bridge = subprocess.Popen([*PTS, *bridge_args(root)], env=bridge_env(topic))
     try:
         asyncio.run(count_records(topic, 0, 0))  # create the topic and warm up metadata
         time.sleep(3)  # the bridge connects and subscribes

@@ -167,14 +167,11 @@ def reset_readings(url: str) -> str:
     return url
 
 
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-c",
-        "import sys; from pts.cli import main; sys.exit(main(sys.argv[1:]))",
-    ]
+def start(
+    pts: list[str], args: list[str], env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [*cmd, *args], env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        [*pts, *args], env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
 
 
@@ -207,36 +204,13 @@ def end_to_end(
     logs: Path,
     workers: int,
 ) -> float:
-    env = {
-        **os.environ,
-        "PTS_MQTT_USERNAME": bb.USER[0],
-        "PTS_MQTT_PASSWORD": bb.USER[1],
-        "PTS_KAFKA_READINGS_TOPIC": topic,
-        "PTS_KAFKA_DEAD_LETTER_TOPIC": topic + ".dead",
-        "PTS_DATABASE_URL": url,
-        "PTS_LOCAL_DIR": str(logs),
-        "PTS_LOG_LEVEL": "warning",
-    }
+    env = bb.bridge_env(topic) | {"PTS_DATABASE_URL": url, "PTS_LOCAL_DIR": str(logs)}
     asyncio.run(create_topic(topic, partitions=4))
-    bridge = start(
-        [
-            "bridge",
-            "run",
-            "--topic-root",
-            root,
-            "--share-group",
-            "bench",
-            "--session-expiry",
-            "60",
-            "--client-id",
-            f"bench-bridge-{uuid.uuid4().hex[:8]}",
-        ],
-        env,
-        logs / "bridge.log",
-    )
+    bridge = start(bb.PTS, bb.bridge_args(root), env, logs / "bridge.log")
     app_id = f"{topic}.stream"  # Faust's internal topics then share the bench prefix
     procs = [
         start(
+            bb.PTS,
             ["stream", "worker", "--app-id", app_id, "--loglevel", "warning"],
             env,
             logs / f"worker-{n}.log",

@@ -190,41 +190,36 @@ async def day_parts(
     return out
 
 
+async def _upsert_unnested(
+    aconn: psycopg.AsyncConnection[Any],
+    sql: str,
+    names: Sequence[str],
+    rows: Sequence[tuple[str, tuple[Any, ...]]],
+) -> None:
+    """Run an `unnest` upsert: `m` is the meter ids, `names` name the tuple's columns, one
+    array each; the last column is a list of flags, sent comma-joined."""
+    if not rows:
+        return
+    columns = list(zip(*(r for _, r in rows), strict=True))
+    params: dict[str, list[Any]] = {"m": [m for m, _ in rows]}
+    params |= {name: list(col) for name, col in zip(names[:-1], columns, strict=False)}
+    params[names[-1]] = [",".join(flags) for flags in columns[-1]]
+    await aconn.execute(sql, params)
+
+
 async def upsert_intervals(
     aconn: psycopg.AsyncConnection[Any], rows: Sequence[tuple[str, IntervalRowTuple]]
 ) -> None:
     """Upsert (meter_id, interval) rows keyed by (meter_id, interval_end): a late reading
     between two stored ones re-splits the interval it lands in (the later part keeps the key)."""
-    if not rows:
-        return
-    await aconn.execute(
-        _UPSERT_INTERVALS,
-        {
-            "m": [m for m, _ in rows],
-            "starts": [r[0] for _, r in rows],
-            "ends": [r[1] for _, r in rows],
-            "whs": [r[2] for _, r in rows],
-            "flags": [",".join(r[3]) for _, r in rows],
-        },
-    )
+    await _upsert_unnested(aconn, _UPSERT_INTERVALS, ("starts", "ends", "whs", "flags"), rows)
 
 
 async def upsert_days(
     aconn: psycopg.AsyncConnection[Any], rows: Sequence[tuple[str, DayRowTuple]]
 ) -> None:
     """Upsert recomputed (meter_id, day) rows."""
-    if not rows:
-        return
-    await aconn.execute(
-        _UPSERT_DAYS,
-        {
-            "m": [m for m, _ in rows],
-            "days": [r[0] for _, r in rows],
-            "whs": [r[1] for _, r in rows],
-            "ns": [r[2] for _, r in rows],
-            "flags": [",".join(r[3]) for _, r in rows],
-        },
-    )
+    await _upsert_unnested(aconn, _UPSERT_DAYS, ("days", "whs", "ns", "flags"), rows)
 
 
 async def refresh_months(

@@ -27,6 +27,14 @@ from storage import registry_store
 
 NY = ZoneInfo("America/New_York")
 
+# March 2026 in New York, the month the stream tests run through: DST starts on Mar 8, so the
+# local month is [MAR, APR) = [Mar 1 05:00Z, Apr 1 04:00Z); series run from START to END,
+# a few hours either side.
+START = datetime(2026, 2, 28, 5, tzinfo=UTC)
+MAR = datetime(2026, 3, 1, 5, tzinfo=UTC)
+APR = datetime(2026, 4, 1, 4, tzinfo=UTC)
+END = datetime(2026, 4, 1, 8, tzinfo=UTC)
+
 
 def register_fleet(
     conn: psycopg.Connection[Any], meter_ids: list[str], provider: str = "das-a"

@@ -25,15 +25,19 @@ from tests.integration.stream.kafka_support import (
     wait_all_committed,
     wait_for_members,
 )
-from tests.support import MeterSeries, batch_bytes, daily_batches, register_fleet, solar_series
+from tests.support import (
+    APR,
+    END,
+    MAR,
+    START,
+    MeterSeries,
+    batch_bytes,
+    daily_batches,
+    register_fleet,
+    solar_series,
+)
 
 pytestmark = pytest.mark.integration
-
-# March 2026 in New York: DST starts on Mar 8; local month = [Mar 1 05:00Z, Apr 1 04:00Z)
-START = datetime(2026, 2, 28, 5, tzinfo=UTC)
-MAR = datetime(2026, 3, 1, 5, tzinfo=UTC)
-APR = datetime(2026, 4, 1, 4, tzinfo=UTC)
-END = datetime(2026, 4, 1, 8, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -14,6 +14,10 @@ from storage.energy_store import monthly_totals
 from stream.errors import ReasonCode
 from stream.inprocess import InProcessEngine
 from tests.support import (
+    APR,
+    END,
+    MAR,
+    START,
     batch_bytes,
     daily_batches,
     hourly_batches,
@@ -23,11 +27,6 @@ from tests.support import (
 
 pytestmark = pytest.mark.integration
 
-# March 2026 in New York: DST starts on Mar 8; local month = [Mar 1 05:00Z, Apr 1 04:00Z)
-START = datetime(2026, 2, 28, 5, tzinfo=UTC)
-MAR = datetime(2026, 3, 1, 5, tzinfo=UTC)
-APR = datetime(2026, 4, 1, 4, tzinfo=UTC)
-END = datetime(2026, 4, 1, 8, tzinfo=UTC)
 NOW = datetime(2026, 4, 2, tzinfo=UTC)
 
 

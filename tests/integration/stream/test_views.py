@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import psycopg
 import pytest
 
 from stream.inprocess import InProcessEngine
-from tests.support import batch_bytes, daily_batches, register_fleet, solar_series
+from tests.support import (
+    APR,
+    END,
+    MAR,
+    START,
+    batch_bytes,
+    daily_batches,
+    register_fleet,
+    solar_series,
+)
 
 pytestmark = pytest.mark.integration
-
-START = datetime(2026, 2, 28, 5, tzinfo=UTC)
-MAR = datetime(2026, 3, 1, 5, tzinfo=UTC)
-APR = datetime(2026, 4, 1, 4, tzinfo=UTC)
-END = datetime(2026, 4, 1, 8, tzinfo=UTC)
 
 
 async def test_views_show_local_months_per_meter_and_system_to_the_analyst(fresh_db: str) -> None:
