@@ -5,7 +5,9 @@
 Same payloads (ReadingBatch JSON, `--readings` readings of one meter each) in every run, on
 the real Mosquitto, Kafka and PostgreSQL, measured in this one run:
 1. raw MQTT pub/sub: one QoS 1 publisher, one QoS 1 subscriber (ceiling of the MQTT leg);
-2. raw Kafka produce (idempotent, acks=all) and raw consume of what was produced;
+2. raw Kafka produce (idempotent, acks=all) and raw consume of what was produced; for
+   reference, Faust consuming it with the worker's settings and doing nothing
+   (bench/faust_consume.py): the framework's own share of the worker;
 3. raw binary COPY of the same readings into a freshly migrated `readings` table, 200
    messages per transaction (the stream worker's largest buffer; the ceiling) and, for
    reference, one message per transaction;
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import importlib.util
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -175,6 +178,19 @@ def start(
     )
 
 
+def faust_consume(topic: str, count: int, logs: Path) -> float:
+    """Seconds Faust alone takes to hand `count` messages to an agent (bench/faust_consume.py)."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "faust_consume.py"), "--topic", topic,
+         "--count", str(count)],
+        capture_output=True, text=True, timeout=300, check=True, cwd=logs,
+    )  # fmt: skip
+    found = re.search(r"faust_consume seconds=([0-9.]+)", out.stdout)  # Faust adds escapes
+    if found is None:
+        raise RuntimeError(f"bench/faust_consume.py printed no figure: {out.stdout[-500:]!r}")
+    return float(found.group(1))
+
+
 def committed(url: str) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT count(*) FROM readings").fetchone()
@@ -261,6 +277,7 @@ def measure_once(
         got = asyncio.run(bb.count_records(topics + "raw", len(messages), 120))
         consume_s = time.perf_counter() - t0
         assert got == len(messages), f"raw consume: {got} of {len(messages)}"
+        faust_s = faust_consume(topics + "raw", len(messages), logs)
         copy_one_s, copied = raw_copy(copy_url, [p for _, p in messages], 1)
         assert copied == readings
         copy_url = reset_readings(copy_url)
@@ -277,6 +294,7 @@ def measure_once(
         MQTT: mqtt_s,
         PRODUCE: produce_s,
         CONSUME: consume_s,
+        FAUST: faust_s,
         COPY_MANY: copy_many_s,
         COPY_ONE: copy_one_s,
         PIPELINE: e2e_s,
@@ -286,6 +304,7 @@ def measure_once(
 MQTT = "raw MQTT pub/sub (QoS 1)"
 PRODUCE = "raw Kafka produce (idempotent, acks=all)"
 CONSUME = "raw Kafka consume"
+FAUST = "(Faust consume, agent does nothing)"
 COPY_MANY = "raw COPY (binary, 200 messages/transaction)"
 COPY_ONE = "(raw COPY, 1 message/transaction)"
 PIPELINE = "pipeline MQTT → rows committed"

@@ -90,3 +90,34 @@ def compare(
     )
     verdict = Verdict.CONSISTENT if pct <= tolerance_pct else Verdict.MISMATCH
     return AuditComparison(audit, reported_wh, deviation, produced, pct, tolerance_pct, verdict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAudit:
+    """An audit as stored, with the comparison made when it was recorded."""
+
+    ts: datetime
+    register_wh: int
+    reported_wh: int | None
+    deviation_pct: Decimal | None
+    verdict: Verdict
+
+
+def mismatch_findings(stored: list[StoredAudit], start: datetime, end: datetime) -> list[str]:
+    """What a month close lists for each mismatching audit taken in [start, end)."""
+    out = []
+    for a in sorted(stored, key=lambda a: a.ts):
+        if a.verdict is not Verdict.MISMATCH or not start <= a.ts < end:
+            continue
+        if a.reported_wh is None:
+            out.append(
+                f"site audit at {a.ts.isoformat()} read {a.register_wh} Wh, below the last "
+                "reported register; amend the affected months"
+            )
+        else:
+            out.append(
+                f"site audit at {a.ts.isoformat()} read {a.register_wh} Wh against "
+                f"{a.reported_wh} Wh reported ({a.deviation_pct}% of the production, beyond "
+                "the meter's accuracy class); amend the affected months"
+            )
+    return out

@@ -24,7 +24,13 @@ from certification import change_requests as cr
 from certification.errors import MonthLockedError, Refused
 from certification.gis_export import ExportLine, quarter_months, render, require_exportable
 from certification.manual_reports import ManualReport, accept, closing_reading
-from certification.month_close import MeterMonth, Thresholds, active_meters, meter_month
+from certification.month_close import (
+    Finding,
+    MeterMonth,
+    Thresholds,
+    active_meters,
+    meter_month,
+)
 from certification.registry_rules import (
     check_meter,
     check_reporting_method,
@@ -332,6 +338,7 @@ def close_month(
                     history,
                 )
             ]
+            _add_audit_findings(conn, meters, month, system.timezone)
             energy = sum(m.energy_wh for m in meters)
             estimated = any(m.estimated for m in meters)
             result = SystemMonth(
@@ -369,6 +376,21 @@ def close_month(
         "month_closed", month=month, systems=len(report.systems), flagged=len(report.contact_list())
     )
     return report
+
+
+def _add_audit_findings(
+    conn: psycopg.Connection[Any], meters: list[MeterMonth], month: str, tz: str
+) -> None:
+    """List every mismatching site audit of the month among its meter's findings."""
+    start, end = month_bounds(month, ZoneInfo(tz))
+    for m in meters:
+        stored = [
+            audits.StoredAudit(r[1], int(r[2]), r[3], r[5], audits.Verdict(r[6]))
+            for r in store.audits(conn, m.meter_id)
+        ]
+        m.findings += [
+            Finding("audit_mismatch", text) for text in audits.mismatch_findings(stored, start, end)
+        ]
 
 
 # -- audits and amendments ------------------------------------------------------------------

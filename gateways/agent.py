@@ -2,7 +2,9 @@
 
 Order for every reading: it is written to the spool (with its sequence number) before it is
 published, and deleted from the spool only after the broker's PUBACK for the message that
-carried it. After an outage or a restart, the spool is replayed oldest first.
+carried it. After an outage or a restart, the spool is replayed oldest first, each replayed
+reading flagged REPLAYED (the flag is provenance: the content hash leaves flags out, so a
+reading that did get through before the outage stays a duplicate downstream).
 """
 
 from __future__ import annotations
@@ -23,8 +25,17 @@ from gateways.poller import MeterPoller
 from gateways.publisher import MqttPublisher, TlsSettings, readings_topic
 from gateways.sample import MeterSample
 from gateways.spool import Spool
+from schemas.reading import QualityFlag
 
 log = structlog.get_logger(__name__)
+
+
+def mark_replayed(body: str) -> str:
+    """A stored reading's JSON with the REPLAYED flag added (once)."""
+    reading = json.loads(body)
+    flags = set(reading.get("flags") or ()) | {QualityFlag.REPLAYED.value}
+    reading["flags"] = sorted(flags)
+    return json.dumps(reading, separators=(",", ":"))
 
 
 def batch_payload(gateway_id: str, bodies: list[str]) -> bytes:
@@ -61,6 +72,9 @@ class GatewayAgent:
         self.spool = spool or Spool(config.spool_path, config.gateway_id, config.spool_max_rows)
         self._inflight: OrderedDict[int, list[int]] = OrderedDict()
         self._published_upto = 0
+        # readings up to this seq go out as replays: spooled by an earlier run, while the
+        # broker was unreachable, or published before a connection was lost
+        self._replay_upto = self.spool.last_seq()
         self._was_connected = False
 
     async def run(self, stop: asyncio.Event, until: datetime | None = None) -> None:
@@ -92,6 +106,8 @@ class GatewayAgent:
         # A full spool logs and refuses; registers are cumulative, energy carries forward.
         with contextlib.suppress(SpoolFullError):
             self.spool.add(samples)
+            if not self.publisher.connected.is_set():
+                self._replay_upto = self.spool.last_seq()
         self.flush()
         return len(samples)
 
@@ -100,6 +116,7 @@ class GatewayAgent:
         self._collect_acks()
         connected = self.publisher.connected.is_set()
         if connected and not self._was_connected:
+            self._replay_upto = max(self._replay_upto, self._published_upto)
             self._published_upto = 0  # (re)connected: replay everything not yet acknowledged
             self._inflight.clear()
         self._was_connected = connected
@@ -117,7 +134,8 @@ class GatewayAgent:
                 chunk = items[start : start + self.config.max_batch]
                 if len(self._inflight) >= self.config.max_inflight:
                     return
-                payload = batch_payload(self.config.gateway_id, [b for _, b in chunk])
+                bodies = [mark_replayed(b) if s <= self._replay_upto else b for s, b in chunk]
+                payload = batch_payload(self.config.gateway_id, bodies)
                 mid = self.publisher.publish(
                     readings_topic(self.config.gateway_id, meter_id), payload
                 )

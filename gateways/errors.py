@@ -59,7 +59,11 @@ class RegisterMapError(PermanentError):
 
 
 class SpoolFullError(PermanentError):
-    """The spool is full; polling pauses until the broker takes readings again."""
+    """The spool is full: the new samples are refused (logged) and polling goes on.
+
+    No energy is lost: the register is cumulative, so the next reading stored after the
+    broker takes some carries the energy of the refused ones (their interval shape is lost).
+    """
 
 
 class ConfigError(GatewayError):

@@ -173,6 +173,7 @@ def test_audit_reading_is_compared_and_kept(fresh_db: str) -> None:
         now = datetime(2026, 8, 10, tzinfo=UTC)
         result = record_audit(conn, ADMIN, "M1", audited_at, 1_600_000, "photo-a.jpg", now)
         rows = certification_store.audits(conn, "M1")
+        closed = close_month(conn, "2026-07", ADMIN, now)
     assert (result.reported_wh, result.produced_wh, result.deviation_pct) == (
         1_620_000,
         620_000,
@@ -180,6 +181,17 @@ def test_audit_reading_is_compared_and_kept(fresh_db: str) -> None:
     )
     assert result.verdict is Verdict.MISMATCH
     assert [(r[2], r[3], r[4], r[6]) for r in rows] == [(1_600_000, 1_620_000, -20_000, "mismatch")]
+    # July's close lists the mismatch among S1's findings, so its owner is contacted
+    (july,) = closed.systems
+    assert july.findings == [
+        (
+            "audit_mismatch",
+            "M1: site audit at 2026-07-16T16:00:00+00:00 read 1600000 Wh against 1620000 Wh "
+            "reported (3.23% of the production, beyond the meter's accuracy class); amend the "
+            "affected months",
+        )
+    ]
+    assert closed.contact_list() == [("S1", "owner-1", ["audit_mismatch"])]
 
 
 def test_amendment_after_close_changes_the_next_export(fresh_db: str) -> None:

@@ -28,6 +28,7 @@ class Recorder:
     def __init__(self, host: str, port: int, topic: str = "pts/v1/+/+/readings") -> None:
         self.received: dict[str, dict[str, int]] = defaultdict(dict)
         self.by_seq: dict[int, set[tuple[str, str]]] = defaultdict(set)  # seq -> readings
+        self.replayed: set[tuple[str, str]] = set()  # (meter_id, ts) flagged REPLAYED
         self.messages = 0
         self._lock = threading.Lock()
         self._ready = threading.Event()
@@ -56,6 +57,8 @@ class Recorder:
             for r in batch["readings"]:
                 self.received[r["meter_id"]][r["ts"]] = r["energy_wh"]
                 self.by_seq[r["seq"]].add((r["meter_id"], r["ts"]))
+                if "replayed" in r["flags"]:
+                    self.replayed.add((r["meter_id"], r["ts"]))
 
     def stop(self) -> None:
         self.client.loop_stop()

@@ -97,6 +97,15 @@ async def test_broker_outage_loses_nothing(tmp_path: Path) -> None:
     assert held >= 10 * 24  # the outage's readings waited in the spool
     assert dict(recorder.received) == served(fleet)
     assert all(len(v) == 72 for v in recorder.received.values())
+    # what waited out the outage went out flagged REPLAYED; what went out at once did not
+    stamps = {(m, ts): datetime.fromisoformat(ts) for m, got in recorder.received.items()
+              for ts in got}  # fmt: skip
+    down, up = T0 + timedelta(hours=2), T0 + timedelta(hours=4)
+    before = {k for k, t in stamps.items() if t < down}
+    outage = {k for k, t in stamps.items() if down <= t < up}
+    assert len(outage) == 240
+    assert outage <= recorder.replayed
+    assert not before & recorder.replayed
 
 
 async def test_wrong_password_is_one_clear_line_and_no_crash(

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from certification.amendments import Amendment, propose, stated_wh
-from certification.audits import Verdict, compare, record
+from certification.audits import StoredAudit, Verdict, compare, mismatch_findings, record
 from certification.errors import Refused
 from certification.roles import Account, Role
 from stream.energy import RegisterPoint
@@ -106,3 +106,25 @@ def test_amendments_chain_before_and_after() -> None:
     assert second.delta_mwh == Decimal("-0.050")
     assert stated_wh(1_000_000, []) == 1_000_000
     assert stated_wh(1_000_000, [amendment(2, 1_300_000, 1_250_400), first]) == 1_250_400
+
+
+def test_only_mismatches_inside_the_month_become_findings() -> None:
+    """Consistent and pending audits say nothing; a mismatch outside [start, end) neither."""
+    start, end = datetime(2026, 7, 1, 4, tzinfo=UTC), datetime(2026, 8, 1, 4, tzinfo=UTC)
+
+    def at(day: int) -> datetime:
+        return datetime(2026, 7, day, tzinfo=UTC)
+
+    stored = [
+        StoredAudit(at(20), 900, None, None, Verdict.MISMATCH),
+        StoredAudit(at(2), 1_000, 1_010, Decimal("5.00"), Verdict.MISMATCH),
+        StoredAudit(at(3), 1_000, 1_001, Decimal("0.50"), Verdict.CONSISTENT),
+        StoredAudit(at(4), 1_000, None, None, Verdict.PENDING),
+        StoredAudit(datetime(2026, 8, 1, 4, tzinfo=UTC), 1, 9, Decimal("80.00"), Verdict.MISMATCH),
+    ]  # fmt: skip
+    assert mismatch_findings(stored, start, end) == [
+        "site audit at 2026-07-02T00:00:00+00:00 read 1000 Wh against 1010 Wh reported (5.00% "
+        "of the production, beyond the meter's accuracy class); amend the affected months",
+        "site audit at 2026-07-20T00:00:00+00:00 read 900 Wh, below the last reported register; "
+        "amend the affected months",
+    ]

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from gateways.agent import batch_payload
+from gateways.agent import batch_payload, mark_replayed
 from gateways.agent_config import load_config
 from gateways.errors import ConfigError
 from gateways.publisher import readings_topic
 from gateways.sample import MeterSample
 from gateways.spool import Spool
-from schemas.reading import ReadingBatch, Source
+from schemas.reading import QualityFlag, Reading, ReadingBatch, Source
 
 T0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
@@ -67,3 +67,19 @@ def test_config_loads_from_yaml_and_rejects_unknown_keys(tmp_path: Path) -> None
     path.write_text("gateway_id: site-042\nmeters: []\nmqtt: {hostname: x}\n")
     with pytest.raises(ConfigError, match="hostname"):
         load_config(path)
+
+
+def test_a_replayed_reading_is_flagged_and_keeps_its_hash(tmp_path: Path) -> None:
+    """mark_replayed adds REPLAYED once, keeps other flags; the content hash still holds."""
+    spool = Spool(tmp_path / "spool.db", "gw-1")
+    sample = MeterSample(
+        meter_id="M1", ts=T0, gateway_ts=T0, energy_wh=1_234, unit_id=1, scale_factor=0,
+        raw_words=(0, 1_234), register_modulus_wh=2**32, flags=frozenset({QualityFlag.CLOCK_SKEW}),
+    )  # fmt: skip
+    (stored,) = spool.add([sample])
+    ((_, _, body),) = spool.pending(10)
+    once = mark_replayed(body)
+    again = Reading.model_validate_json(mark_replayed(once))
+    assert again.flags == {QualityFlag.CLOCK_SKEW, QualityFlag.REPLAYED}
+    assert again.content_hash == stored.content_hash
+    assert again.model_copy(update={"flags": stored.flags}) == stored
