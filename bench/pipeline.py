@@ -210,6 +210,51 @@ async def create_topic(topic: str, partitions: int) -> None:
         await admin.close()
 
 
+ROLES = ("stream worker", "bridge", "publisher (this process)", "PostgreSQL", "Mosquitto", "Kafka")
+
+
+def cpu_by_pid() -> dict[int, tuple[str, float]]:
+    """(command line, CPU seconds so far) of every process this user can read (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        out[int(entry.name)] = (cmdline, (int(stat[11]) + int(stat[12])) / tick)
+    return out
+
+
+def cpu_per_role(
+    before: dict[int, tuple[str, float]],
+    after: dict[int, tuple[str, float]],
+    workers: set[int],
+    bridge: int,
+) -> dict[str, float]:
+    """CPU seconds each part of the pipeline spent between two snapshots (processes that
+    started meanwhile count from zero; short-lived ones that ended are missed)."""
+    spent = dict.fromkeys(ROLES, 0.0)
+    for pid, (cmdline, cpu) in after.items():
+        used = cpu - before.get(pid, (cmdline, 0.0))[1]
+        if pid in workers:
+            spent["stream worker"] += used
+        elif pid == bridge:
+            spent["bridge"] += used
+        elif pid == os.getpid():
+            spent["publisher (this process)"] += used
+        elif cmdline.startswith("postgres") or "/postgres " in cmdline:
+            spent["PostgreSQL"] += used
+        elif "mosquitto" in cmdline:
+            spent["Mosquitto"] += used
+        elif "kafka.Kafka" in cmdline:
+            spent["Kafka"] += used
+    return spent
+
+
 def end_to_end(
     bb: ModuleType,
     root: str,
@@ -219,7 +264,9 @@ def end_to_end(
     expected: int,
     logs: Path,
     workers: int,
-) -> float:
+) -> tuple[float, dict[str, float]]:
+    """Seconds from the first publish to the last reading committed, and the CPU seconds
+    each part spent meanwhile."""
     env = bb.bridge_env(topic) | {"PTS_DATABASE_URL": url, "PTS_LOCAL_DIR": str(logs)}
     asyncio.run(create_topic(topic, partitions=4))
     bridge = start(bb.PTS, bb.bridge_args(root), env, logs / "bridge.log")
@@ -235,6 +282,7 @@ def end_to_end(
     ]
     try:
         time.sleep(8 + 4 * workers)  # the bridge subscribes, the workers join their group
+        cpu_before = cpu_by_pid()
         start_t = time.perf_counter()
         publisher = threading.Thread(target=bb.publish, args=(messages,))
         publisher.start()
@@ -247,7 +295,8 @@ def end_to_end(
             time.sleep(0.2)
         elapsed = time.perf_counter() - start_t
         publisher.join()
-        return elapsed
+        spent = cpu_per_role(cpu_before, cpu_by_pid(), {p.pid for p in procs}, bridge.pid)
+        return elapsed, spent
     finally:
         for proc in (bridge, *procs):
             proc.terminate()
@@ -283,7 +332,7 @@ def measure_once(
         copy_url = reset_readings(copy_url)
         copy_many_s, copied = raw_copy(copy_url, [p for _, p in messages], 200)
         assert copied == readings
-        e2e_s = end_to_end(
+        e2e_s, spent = end_to_end(
             bb, root, topics + "pipeline", messages, e2e_url, readings, logs, args.workers
         )
     finally:
@@ -298,7 +347,7 @@ def measure_once(
         COPY_MANY: copy_many_s,
         COPY_ONE: copy_one_s,
         PIPELINE: e2e_s,
-    }
+    } | {f"cpu:{role}": seconds for role, seconds in spent.items()}
 
 
 MQTT = "raw MQTT pub/sub (QoS 1)"
@@ -338,12 +387,23 @@ def main() -> None:
             )
         rounds.append(measure_once(bb, args, messages, root, topics, logs))
         print(f"  round {n + 1}: pipeline {readings / rounds[-1][PIPELINE]:,.0f} readings/s")
-    rates = {name: sorted(readings / r[name] for r in rounds) for name in rounds[0]}
+    rates = {
+        name: sorted(readings / r[name] for r in rounds)
+        for name in rounds[0]
+        if not name.startswith("cpu:")
+    }
     print(f"  {'readings/s':52s} {'median':>11s} {'min':>9s} {'max':>9s}")
     for name, values in rates.items():
         print(
             f"  {name:52s} {statistics.median(values):11,.0f} {values[0]:9,.0f} {values[-1]:9,.0f}"
         )
+    print(f"  {'CPU per reading committed, end to end (µs)':52s} {'median':>11s}")
+    total = 0.0
+    for role in ROLES:
+        micros = statistics.median(r[f"cpu:{role}"] / readings * 1e6 for r in rounds)
+        total += micros
+        print(f"  {role:52s} {micros:11.1f}")
+    print(f"  {'all of them':52s} {total:11.1f}")
     slowest = min(CEILINGS, key=lambda k: statistics.median(rates[k]))
     share = statistics.median(rates[PIPELINE]) / statistics.median(rates[slowest])
     print(f"  pipeline median = {share:.0%} of the slowest ceiling's median ({slowest})")

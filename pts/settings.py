@@ -5,6 +5,7 @@ Built once at the entry point (`pts.cli`) and passed down; nothing else reads th
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field
@@ -47,6 +48,21 @@ class Settings(BaseSettings):
         le=16,
         description="stream worker: batches in flight at once (one computes while another "
         "waits on the database; helps when the database is remote)",
+    )
+    stream_future_tolerance_s: float = Field(
+        default=900,
+        ge=0,
+        description="stream: refuse readings stamped later than receipt/processing by more",
+    )
+    stream_clock_skew_s: float = Field(
+        default=300,
+        gt=0,
+        description="stream: flag CLOCK_SKEW when received later than stamped by more",
+    )
+    stream_power_tolerance: Decimal = Field(
+        default=Decimal("1.2"),
+        gt=0,
+        description="stream: flag intervals whose mean power exceeds nameplate kW DC × this",
     )
     local_dir: Path = Field(
         default=PROJECT_ROOT / ".local",

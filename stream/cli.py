@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
 import click
 
 from pts.cli import get_settings
+from pts.settings import Settings
+
+if TYPE_CHECKING:
+    from stream.stages import Limits
 
 
 @click.group()
@@ -31,5 +38,17 @@ def worker(ctx: click.Context, app_id: str, loglevel: str) -> None:
         max_batch=settings.stream_max_batch,
         within_s=settings.stream_batch_window_s,
         concurrency=settings.stream_concurrency,
+        limits=stream_limits(settings),
     )
     run_worker(engine, loglevel)
+
+
+def stream_limits(settings: Settings) -> Limits:
+    """The stream's validation limits from the settings (PTS_STREAM_*)."""
+    from stream.stages import Limits
+
+    return Limits(
+        future=timedelta(seconds=settings.stream_future_tolerance_s),
+        clock_skew=timedelta(seconds=settings.stream_clock_skew_s),
+        power_tolerance=settings.stream_power_tolerance,
+    )

@@ -20,6 +20,7 @@ from stream.errors import ReasonCode, RejectedError
 from stream.stages import (
     Dedupe,
     KeyMatches,
+    Limits,
     NotAfter,
     Stage,
     Verdict,
@@ -50,9 +51,17 @@ class Sorting:
 class Core:
     """Decode and validate messages; configured once with the registry and the stages."""
 
-    def __init__(self, directory: MeterDirectory, stages: Sequence[Stage] | None = None) -> None:
+    def __init__(
+        self,
+        directory: MeterDirectory,
+        stages: Sequence[Stage] | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self.directory = directory
-        self._stages = list(stages) if stages is not None else default_pipeline(directory)
+        self.limits = limits or Limits()
+        self._stages = (
+            list(stages) if stages is not None else default_pipeline(directory, self.limits)
+        )
 
     @staticmethod
     def decode(payload: bytes) -> ReadingBatch | Reject:
@@ -75,7 +84,7 @@ class Core:
             return Sorting(rejects=[batch])
         stages: list[Stage] = [KeyMatches(key), *self._stages]
         if now is not None:
-            stages.append(NotAfter(now))
+            stages.append(NotAfter(now, self.limits.future))
         stages.append(Dedupe())
         out = Sorting()
         for reading in batch.readings:

@@ -42,6 +42,7 @@ from stream.core import Core, Reject, Sorting
 from stream.directory import RegistryDirectory
 from stream.errors import StoreUnavailableError
 from stream.persist import Origin, persist_with_retry
+from stream.stages import Limits
 
 log = structlog.get_logger(__name__)
 
@@ -64,7 +65,9 @@ class FaustEngine:
         max_batch: int = 500,
         within_s: float = 0.2,
         concurrency: int = 1,
+        limits: Limits | None = None,
     ) -> None:
+        self.limits = limits or Limits()
         self.database_url = database_url
         self.max_batch = max_batch
         self.within_s = within_s
@@ -98,7 +101,7 @@ class FaustEngine:
         aconn = await self._connect()
         directory = RegistryDirectory()
         await directory.load(aconn)
-        core = Core(directory)
+        core = Core(directory, limits=self.limits)
         try:
             async for events in stream.take_events(self.max_batch, within=self.within_s):
                 origins = [
@@ -140,7 +143,9 @@ class FaustEngine:
                     (core.sort(b, key=e.key, now=now), o)
                     for b, e, o in zip(decoded, events, origins, strict=True)
                 ]
-                outcome = await persist_with_retry(aconn, directory, sorted_)
+                outcome = await persist_with_retry(
+                    aconn, directory, sorted_, power_tolerance=self.limits.power_tolerance
+                )
                 log.debug(
                     "messages_processed",
                     messages=len(events),

@@ -21,6 +21,7 @@ from schemas.reading import ReadingBatch
 from stream.core import Core, Reject
 from stream.directory import RegistryDirectory
 from stream.persist import Origin, Outcome, persist_with_retry
+from stream.stages import Limits
 
 
 @dataclass(slots=True)
@@ -49,11 +50,12 @@ class InProcessEngine:
         aconn: psycopg.AsyncConnection[Any],
         label: str = "inprocess",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        limits: Limits | None = None,
     ) -> None:
         self._aconn = aconn
         self._clock = clock
         self._directory = RegistryDirectory()
-        self._core = Core(self._directory)
+        self._core = Core(self._directory, limits=limits)
         self._label = label
         self.totals = Totals()
 
@@ -63,9 +65,10 @@ class InProcessEngine:
         database_url: str,
         label: str = "inprocess",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        limits: Limits | None = None,
     ) -> Self:
         aconn = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
-        engine = cls(aconn, label, clock)
+        engine = cls(aconn, label, clock, limits)
         await engine._directory.load(aconn)
         return engine
 
@@ -87,7 +90,12 @@ class InProcessEngine:
             await self._directory.refresh_for(self._aconn, {r.meter_id for r in batch.readings})
         sorting = self._core.sort(batch, key=key, now=self._clock())
         origin = Origin(self._label, None if offset is None else 0, offset)
-        outcome = await persist_with_retry(self._aconn, self._directory, [(sorting, origin)])
+        outcome = await persist_with_retry(
+            self._aconn,
+            self._directory,
+            [(sorting, origin)],
+            power_tolerance=self._core.limits.power_tolerance,
+        )
         self.totals.add(outcome)
         return outcome
 

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,6 +60,7 @@ async def persist(
     aconn: psycopg.AsyncConnection[Any],
     directory: MeterDirectory,
     messages: Sequence[tuple[Sorting, Origin]],
+    power_tolerance: Decimal = Decimal("1.2"),
 ) -> Outcome:
     """Store the sortings of one or more messages in one transaction and recompute the
     rollups they touch once (see the module docstring); the outcome sums them."""
@@ -82,7 +84,7 @@ async def persist(
             outcome.new = result.new
             outcome.duplicate += result.duplicate
             outcome.conflict = result.conflict
-            await recompute(aconn, directory, result.new_readings)
+            await recompute(aconn, directory, result.new_readings, power_tolerance)
     for sorting, origin in messages:
         for reject in sorting.rejects:
             log.warning(
@@ -101,6 +103,7 @@ async def recompute(
     aconn: psycopg.AsyncConnection[Any],
     directory: MeterDirectory,
     new_readings: Sequence[Reading],
+    power_tolerance: Decimal = Decimal("1.2"),
 ) -> None:
     """Upsert the intervals new readings change, rebuild the local days they touch from the
     stored intervals, re-sum those days' months (stream.rollup explains the windows).
@@ -134,7 +137,7 @@ async def recompute(
             RegisterPoint(ts, wh, event, modulus, QualityFlag.RESET.value in flags)
             for ts, wh, event, modulus, flags in stored[meter_id]
         ]
-        limit = PowerLimit(info.capacity_kw_dc)  # default tolerance: nameplate × 1.2
+        limit = PowerLimit(info.capacity_kw_dc, power_tolerance)
         interval_rows += [
             (meter_id, (i.start, i.end, i.energy_wh, sorted(f.value for f in i.flags)))
             for i in changed_intervals(points, before, after, limit)
@@ -164,6 +167,7 @@ async def persist_with_retry(
     messages: Sequence[tuple[Sorting, Origin]],
     attempts: int = 5,
     first_delay: float = 0.2,
+    power_tolerance: Decimal = Decimal("1.2"),
 ) -> Outcome:
     """`persist`, retried with exponential backoff on deadlocks and serialization failures.
 
@@ -173,7 +177,7 @@ async def persist_with_retry(
     delay = first_delay
     for attempt in range(1, attempts + 1):
         try:
-            return await persist(aconn, directory, messages)
+            return await persist(aconn, directory, messages, power_tolerance)
         except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
             log.warning("persist_retried", attempt=attempt, error=str(exc))
             await asyncio.sleep(delay)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
@@ -195,8 +196,23 @@ class Dedupe:
         )
 
 
-def default_pipeline(directory: MeterDirectory) -> list[Stage]:
-    return [KnownMeter(directory), ProviderOwnsMeter(directory), NotInFuture(), ClockSkewFlagger()]
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The validation limits an operator may tune (settings PTS_STREAM_*)."""
+
+    future: timedelta = timedelta(minutes=15)  # stamped later than receipt / processing by more
+    clock_skew: timedelta = timedelta(minutes=5)  # received later than stamped by more: CLOCK_SKEW
+    power_tolerance: Decimal = Decimal("1.2")  # mean power above nameplate × this: flagged
+
+
+def default_pipeline(directory: MeterDirectory, limits: Limits | None = None) -> list[Stage]:
+    limits = limits or Limits()
+    return [
+        KnownMeter(directory),
+        ProviderOwnsMeter(directory),
+        NotInFuture(limits.future),
+        ClockSkewFlagger(limits.clock_skew),
+    ]
 
 
 def run_pipeline(stages: Sequence[Stage], reading: Reading) -> Decision:

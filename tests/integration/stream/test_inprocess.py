@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import psycopg
 import pytest
 
+from schemas.reading import Reading, Source
 from storage.energy_store import monthly_totals
 from stream.errors import ReasonCode
 from stream.inprocess import InProcessEngine
+from stream.stages import Limits
 from tests.support import (
     APR,
     END,
@@ -170,3 +173,29 @@ async def test_bad_input_goes_to_dead_letters_and_good_input_still_lands(fresh_d
     ]
     assert bytes(dead[0][2]) == b"{not json"
     assert stored == (8,)
+
+
+async def test_power_tolerance_setting_decides_what_is_implausible(fresh_db: str) -> None:
+    """50 kW DC; 15 kWh in an hour is 15 kW, fine at nameplate × 1.2 (the default) and
+    implausible at × 0.25: the engine flags it with the tolerance it was given, raw kept."""
+    with psycopg.connect(fresh_db) as conn:
+        register_fleet(conn, ["M1", "M2"])
+
+    def hour(meter_id: str) -> list[Reading]:
+        return [
+            Reading(meter_id=meter_id, ts=MAR + timedelta(hours=h), energy_wh=wh,
+                    source=Source.DAS, source_id="das-a", seq=h,
+                    received_at=MAR + timedelta(hours=h))
+            for h, wh in ((0, 1_000), (1, 16_000))
+        ]  # fmt: skip
+
+    strict = Limits(power_tolerance=Decimal("0.25"))
+    async with await InProcessEngine.connect(fresh_db, clock=lambda: NOW, limits=strict) as eng:
+        await eng.submit(batch_bytes(hour("M1")))
+    async with await engine(fresh_db) as eng:
+        await eng.submit(batch_bytes(hour("M2")))
+    with psycopg.connect(fresh_db) as conn:
+        rows = conn.execute(
+            "SELECT meter_id, energy_wh, flags FROM meter_interval_energy ORDER BY meter_id"
+        ).fetchall()
+    assert rows == [("M1", 15_000, ["implausible_power"]), ("M2", 15_000, [])]

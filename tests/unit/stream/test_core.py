@@ -10,6 +10,7 @@ from schemas.reading import Reading, ReadingBatch, Source
 from stream.core import Core, Reject
 from stream.directory import MeterInfo, StaticDirectory
 from stream.errors import ReasonCode
+from stream.stages import Limits
 
 T = datetime(2026, 3, 10, 15, tzinfo=UTC)
 CORE = Core(StaticDirectory([MeterInfo("M1", "S1", "America/New_York", Decimal(50), None, "d")]))
@@ -83,3 +84,18 @@ def test_key_mismatch_rejects_each_reading_of_another_meter() -> None:
     """The Kafka key M2 does not name M1's reading."""
     got = CORE.sort(batch(r("M1", 0, 10)), key=b"M2")
     assert [x.code for x in got.rejects] == [ReasonCode.KEY_MISMATCH]
+
+
+def test_limits_from_the_settings_reach_every_stage() -> None:
+    """Future tolerance 5 min (not 15) and skew limit 10 min (not 5): a reading 6 min ahead
+    of processing is refused, one received 6 min after its stamp is not flagged."""
+    directory = StaticDirectory([MeterInfo("M1", "S1", "America/New_York", Decimal(50), None, "d")])
+    core = Core(
+        directory, limits=Limits(future=timedelta(minutes=5), clock_skew=timedelta(minutes=10))
+    )
+    ahead = r("M1", 6, 10)
+    late = r("M1", 0, 5).model_copy(update={"received_at": T + timedelta(minutes=6)})
+    got = core.sort(batch(late, ahead), now=T)
+    assert [(x.energy_wh, x.flags) for x in got.to_write] == [(5, frozenset())]
+    assert [x.code for x in got.rejects] == [ReasonCode.FUTURE_TIMESTAMP]
+    assert [x.code for x in CORE.sort(batch(ahead), now=T).rejects] == []  # default: 15 min
