@@ -11,14 +11,29 @@ import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ingest.bridge import MqttSource
+from ingest.topics import OurTopics
+
 TEST_USER = ("pts-test", "pts-test-secret")
 MOSQUITTO_SH = Path(__file__).resolve().parents[3] / "deploy" / "local" / "mosquitto.sh"
+
+
+def our_source(
+    host: str, port: int, root: str, client_id: str | None = None, **options: Any
+) -> MqttSource:
+    """A bridge source on our test broker under `root`, as the test user; no share group and
+    a 120 s session unless `options` say otherwise."""
+    settings: dict[str, Any] = {"share_group": None, "session_expiry_s": 120} | options
+    return MqttSource(
+        host, port, client_id or unique("bridge"), OurTopics(root), *TEST_USER, **settings
+    )
 
 
 def unique(prefix: str) -> str:

@@ -7,11 +7,16 @@ import asyncio
 import pytest
 from structlog.testing import capture_logs
 
-from ingest.bridge import Bridge, MqttSource
+from ingest.bridge import Bridge
 from ingest.kafka_sink import KafkaSink, KafkaTarget
-from ingest.topics import OurTopics
 from schemas.reading import Source
-from tests.integration.ingest.support import TEST_USER, Publisher, consume, unique, wait_for
+from tests.integration.ingest.support import (
+    Publisher,
+    consume,
+    our_source,
+    unique,
+    wait_for,
+)
 from tests.unit.ingest.batches import batch_json, make_batch
 
 pytestmark = pytest.mark.integration
@@ -27,15 +32,7 @@ async def test_batches_arrive_keyed_by_meter(
     target = kafka_target
     sink = KafkaSink(target)
     await sink.start()
-    source = MqttSource(
-        host,
-        port,
-        unique("bridge"),
-        OurTopics(root),
-        *TEST_USER,
-        share_group=unique("g"),
-        session_expiry_s=120,
-    )
+    source = our_source(host, port, root, share_group=unique("g"))
     bridge = Bridge(source, sink)
     stop = asyncio.Event()
     task = asyncio.create_task(bridge.run(stop))
@@ -100,15 +97,7 @@ async def test_multi_meter_batch_split(
     target = kafka_target
     sink = KafkaSink(target)
     await sink.start()
-    source = MqttSource(
-        host,
-        port,
-        unique("bridge"),
-        OurTopics(root),
-        *TEST_USER,
-        share_group=None,
-        session_expiry_s=120,
-    )
+    source = our_source(host, port, root)
     bridge = Bridge(source, sink)
     stop = asyncio.Event()
     task = asyncio.create_task(bridge.run(stop))

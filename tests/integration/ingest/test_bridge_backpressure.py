@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from ingest.bridge import Bridge, MqttSource
+from ingest.bridge import Bridge
 from ingest.envelope import Outgoing
 from ingest.errors import KafkaUnavailableError
-from ingest.topics import OurTopics
-from tests.integration.ingest.support import TEST_USER, Publisher, unique, wait_for
+from tests.integration.ingest.support import Publisher, our_source, unique, wait_for
 from tests.unit.ingest.batches import batch_json, make_batch
 
 pytestmark = pytest.mark.integration
@@ -50,16 +49,7 @@ async def test_slow_kafka_bounds_what_is_held(mqtt_broker: tuple[str, int]) -> N
     host, port = mqtt_broker
     root = f"test/{unique('bp')}"
     sink = GatedSink()
-    source = MqttSource(
-        host,
-        port,
-        unique("bridge"),
-        OurTopics(root),
-        *TEST_USER,
-        share_group=None,
-        capacity=5,
-        session_expiry_s=120,
-    )
+    source = our_source(host, port, root, capacity=5)
     bridge = Bridge(source, sink)
     stop = asyncio.Event()
     task = asyncio.create_task(bridge.run(stop))
@@ -90,15 +80,7 @@ async def test_failed_produce_is_not_acked(mqtt_broker: tuple[str, int]) -> None
     client_id = unique("bridge")
     failing = GatedSink(fail=True)
     first = Bridge(
-        MqttSource(
-            host,
-            port,
-            client_id,
-            OurTopics(root),
-            *TEST_USER,
-            share_group=None,
-            session_expiry_s=120,
-        ),
+        our_source(host, port, root, client_id),
         failing,
     )
     task = asyncio.create_task(first.run(asyncio.Event()))
@@ -116,15 +98,7 @@ async def test_failed_produce_is_not_acked(mqtt_broker: tuple[str, int]) -> None
     healthy = GatedSink()
     healthy.gate.set()
     second = Bridge(
-        MqttSource(
-            host,
-            port,
-            client_id,
-            OurTopics(root),
-            *TEST_USER,
-            share_group=None,
-            session_expiry_s=120,
-        ),
+        our_source(host, port, root, client_id),
         healthy,
     )
     stop = asyncio.Event()
