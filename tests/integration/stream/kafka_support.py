@@ -53,7 +53,15 @@ class Worker:
     """One `pts stream worker` process on private topics."""
 
     def __init__(
-        self, name: str, db_url: str, bootstrap: str, raw: str, dead: str, app_id: str, tmp: Path
+        self,
+        name: str,
+        db_url: str,
+        bootstrap: str,
+        raw: str,
+        dead: str,
+        app_id: str,
+        tmp: Path,
+        settings: dict[str, str] | None = None,
     ) -> None:
         env = dict(
             os.environ,
@@ -63,7 +71,7 @@ class Worker:
             PTS_KAFKA_DEAD_LETTER_TOPIC=dead,
             PTS_LOCAL_DIR=str(tmp / name),
             PTS_LOG_FORMAT="json",
-        )
+        ) | (settings or {})
         self.log_path = tmp / f"{name}.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(

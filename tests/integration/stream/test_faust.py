@@ -56,8 +56,10 @@ class Fleet:
         self.group = f"pts-stream-test-{uuid.uuid4().hex[:8]}"
         self.workers: list[Worker] = []
 
-    def start(self, name: str) -> Worker:
-        worker = Worker(name, self.db, self.bootstrap, self.raw, self.dead, self.group, self.tmp)
+    def start(self, name: str, settings: dict[str, str] | None = None) -> Worker:
+        worker = Worker(
+            name, self.db, self.bootstrap, self.raw, self.dead, self.group, self.tmp, settings
+        )
         self.workers.append(worker)
         return worker
 
@@ -101,7 +103,8 @@ async def test_month_exact_in_order(fleet: Fleet) -> None:
 async def test_month_exact_with_redelivery_shuffle_late_day_rollover_and_swap(
     fleet: Fleet,
 ) -> None:
-    """Each message twice, shuffled within the hour, a late day, a rollover, a meter swap."""
+    """Each message twice, shuffled within the hour, a late day, a rollover, a meter swap;
+    the worker keeps two small batches in flight at once (they commit out of order)."""
     rnd = random.Random(5)
     series = [
         solar_series("ROLL", START, END, seed=7, first_register=2**32 - 600_000),
@@ -122,7 +125,7 @@ async def test_month_exact_with_redelivery_shuffle_late_day_rollover_and_swap(
     )
     with psycopg.connect(fleet.db) as conn:
         register_fleet(conn, [s.meter_id for s in series])
-    worker = fleet.start("w1")
+    worker = fleet.start("w1", {"PTS_STREAM_CONCURRENCY": "2", "PTS_STREAM_MAX_BATCH": "16"})
     await produce(fleet.bootstrap, fleet.raw, keyed([*deliveries, *late, [altered]]))
     await wait_all_committed(fleet.bootstrap, fleet.group, fleet.raw, 120, [worker])
     assert_exact(fleet.db, series)
