@@ -69,7 +69,9 @@ class GatewayAgent:
         self.publisher = publisher or MqttPublisher(
             mqtt.host, mqtt.port, f"pts-gw-{config.gateway_id}", mqtt.username, mqtt.password, tls
         )
-        self.spool = spool or Spool(config.spool_path, config.gateway_id, config.spool_max_rows)
+        self.spool = spool or Spool(
+            config.spool_path, config.gateway_id, config.spool_max_rows, config.spool_max_bytes
+        )
         self._inflight: OrderedDict[int, list[int]] = OrderedDict()
         self._published_upto = 0
         # readings up to this seq go out as replays: spooled by an earlier run, while the

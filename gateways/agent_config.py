@@ -28,6 +28,7 @@ class GatewayConfig(BaseModel):
     interval_s: int = Field(default=300, ge=1)
     spool_path: Path = Path("spool.sqlite")
     spool_max_rows: int = Field(default=2_000_000, ge=1)
+    spool_max_bytes: int = Field(default=1024**3, ge=1024, description="reading JSON held, at most")
     max_batch: int = Field(default=500, ge=1, le=10_000)
     max_inflight: int = Field(default=1000, ge=1, le=10_000)
     timeout_s: float = 1.0

@@ -4,7 +4,9 @@ Every reading is written here, with its per-gateway sequence number, before it i
 a row is deleted only after the broker acknowledged (PUBACK) the message that carried it.
 Sequence numbers live in the same database and survive restarts and power loss.
 
-Bounded: at 80% of `max_rows` a warning is logged; when full, `add` refuses new readings
+Bounded by rows and by bytes of reading JSON (`max_rows`, `max_bytes`, whichever is reached
+first; the file itself is larger by SQLite's overhead): at 80% of a bound a warning is logged;
+when full, `add` refuses new readings
 (SpoolFullError) and the agent keeps polling but does not store them. No energy is lost by
 that: registers are cumulative, so the next reading that fits still carries all the energy;
 only the resolution between the last stored reading and it is lost, and the log says so.
@@ -34,7 +36,13 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', 0);
 
 
 class Spool:
-    def __init__(self, path: Path, gateway_id: str, max_rows: int = 2_000_000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        gateway_id: str,
+        max_rows: int = 2_000_000,
+        max_bytes: int = 1024**3,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -42,11 +50,17 @@ class Spool:
         self._db.executescript(_SCHEMA)
         self.gateway_id = gateway_id
         self.max_rows = max_rows
+        self.max_bytes = max_bytes
         self._warned = False
+        row = self._db.execute("SELECT count(*), total(length(body)) FROM spool").fetchone()
+        self._rows, self._bytes = int(row[0]), int(row[1])  # kept up to date by add and ack
 
     def count(self) -> int:
-        row = self._db.execute("SELECT count(*) FROM spool").fetchone()
-        return int(row[0])
+        return self._rows
+
+    def size_bytes(self) -> int:
+        """Size of the reading JSON held (characters; bytes for the ASCII ids PTS uses)."""
+        return self._bytes
 
     def last_seq(self) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
@@ -56,16 +70,6 @@ class Spool:
         """Store samples as readings with the next sequence numbers; return them."""
         if not samples:
             return []
-        held = self.count()
-        if held + len(samples) > self.max_rows:
-            log.error("spool_full", held=held, max_rows=self.max_rows, refused=len(samples))
-            raise SpoolFullError(
-                f"spool holds {held} of {self.max_rows} readings; {len(samples)} not stored "
-                "(energy is not lost: the next stored reading carries the register forward)"
-            )
-        if not self._warned and held + len(samples) >= 0.8 * self.max_rows:
-            self._warned = True
-            log.warning("spool_nearly_full", held=held, max_rows=self.max_rows)
         first = self.last_seq() + 1
         readings = [
             Reading(
@@ -84,15 +88,40 @@ class Spool:
             )
             for i, s in enumerate(samples)
         ]
+        rows = [(r.seq, r.meter_id, r.model_dump_json()) for r in readings]
+        size = sum(len(body) for _, _, body in rows)  # characters, as SQLite's length() counts
+        rows_after, bytes_after = self._rows + len(rows), self._bytes + size
+        if rows_after > self.max_rows or bytes_after > self.max_bytes:
+            log.error(
+                "spool_full",
+                held=self._rows,
+                held_bytes=self._bytes,
+                max_rows=self.max_rows,
+                max_bytes=self.max_bytes,
+                refused=len(rows),
+            )
+            raise SpoolFullError(
+                f"spool holds {self._rows} of {self.max_rows} readings, {self._bytes} of "
+                f"{self.max_bytes} bytes; {len(rows)} not stored (energy is not lost: the next "
+                "stored reading carries the register forward)"
+            )
+        nearly = rows_after >= 0.8 * self.max_rows or bytes_after >= 0.8 * self.max_bytes
+        if nearly and not self._warned:
+            self._warned = True
+            log.warning(
+                "spool_nearly_full",
+                held=rows_after,
+                held_bytes=bytes_after,
+                max_rows=self.max_rows,
+                max_bytes=self.max_bytes,
+            )
         with self._transaction():
-            self._db.executemany(
-                "INSERT INTO spool (seq, meter_id, body) VALUES (?, ?, ?)",
-                [(r.seq, r.meter_id, r.model_dump_json()) for r in readings],
-            )
+            self._db.executemany("INSERT INTO spool (seq, meter_id, body) VALUES (?, ?, ?)", rows)
             self._db.execute(
-                "UPDATE meta SET value = ? WHERE key = 'last_seq'", (first + len(samples) - 1,)
+                "UPDATE meta SET value = ? WHERE key = 'last_seq'", (first + len(rows) - 1,)
             )
-        if held + len(samples) < 0.8 * self.max_rows:
+        self._rows, self._bytes = rows_after, bytes_after
+        if not nearly:
             self._warned = False
         return readings
 
@@ -105,8 +134,16 @@ class Spool:
 
     def ack(self, seqs: Sequence[int]) -> None:
         """Delete readings the broker acknowledged."""
+        freed = rows = 0
         with self._transaction():
-            self._db.executemany("DELETE FROM spool WHERE seq = ?", [(s,) for s in seqs])
+            for seq in seqs:
+                row = self._db.execute(
+                    "DELETE FROM spool WHERE seq = ? RETURNING length(body)", (seq,)
+                ).fetchone()
+                if row is not None:
+                    rows, freed = rows + 1, freed + int(row[0])
+        self._rows -= rows
+        self._bytes -= freed
 
     def close(self) -> None:
         self._db.close()

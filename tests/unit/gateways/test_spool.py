@@ -97,3 +97,24 @@ def test_sequence_numbers_strictly_increase(
         spool.ack(sorted(acks))
         spool.close()
     assert seen == list(range(1, len(seen) + 1))
+
+
+def test_bytes_bound_refuses_and_an_ack_makes_room_again(tmp_path: Path) -> None:
+    """A spool of three readings' worth of JSON: the fourth is refused; acking one frees its
+    bytes; reopening the file counts what is held again."""
+    probe = Spool(tmp_path / "probe.db", "gw-7")
+    (one,) = probe.add([sample("M1", 0, 100)])
+    size = probe.size_bytes()
+    probe.close()
+    assert size == len(one.model_dump_json())
+    spool = Spool(tmp_path / "s.db", "gw-7", max_bytes=3 * size + 2)
+    spool.add([sample("M1", i, 100 + i) for i in range(3)])
+    with pytest.raises(SpoolFullError, match="bytes"):
+        spool.add([sample("M1", 3, 103)])
+    spool.ack([1])
+    assert (spool.count(), spool.size_bytes()) == (2, 2 * size)
+    spool.add([sample("M1", 3, 103)])
+    spool.close()
+    reopened = Spool(tmp_path / "s.db", "gw-7", max_bytes=3 * size + 2)
+    assert (reopened.count(), reopened.size_bytes()) == (3, 3 * size)
+    reopened.close()
