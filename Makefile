@@ -48,8 +48,11 @@ services-status:  ## are they running?
 	-bash deploy/local/mosquitto.sh status
 	-bash deploy/local/kafka.sh status
 
-bench:  ## the benchmarks (print figures beside their ceilings; never gate CI)
+bench:  ## every benchmark against the running services (make services-up first; never gates CI)
 	$(PYTHON) bench/storage.py
+	$(PYTHON) bench/bridge.py
+	$(PYTHON) bench/gateway.py
+	$(PYTHON) bench/pipeline.py
 
 demo:  ## the main job on the embedded default: install, then a simulated month end to end
 	$(PYTHON) -m pip install -q -e .

@@ -1,6 +1,6 @@
 """Pipeline benchmark: MQTT in → rows committed, beside each stage's own ceiling.
 
-    python bench/pipeline.py [--messages 5000] [--readings 10] [--meters 50] [--rounds 3]
+    python bench/pipeline.py [--messages 10000] [--readings 10] [--meters 50] [--rounds 3]
 
 Same payloads (ReadingBatch JSON, `--readings` readings of one meter each) in every run, on
 the real Mosquitto, Kafka and PostgreSQL, measured in this one run:
@@ -362,7 +362,7 @@ CEILINGS = (MQTT, PRODUCE, CONSUME, COPY_MANY)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--messages", type=int, default=5_000)
+    parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--readings", type=int, default=10, help="readings per message")
     parser.add_argument("--meters", type=int, default=50)
     parser.add_argument("--workers", type=int, default=1, help="stream workers (one group)")
