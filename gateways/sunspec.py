@@ -12,7 +12,9 @@ Energy registers (offsets count from the model's first data word, after id and l
   TotWh_SF at 118 (after the three 23-register phase groups at 39–107, ThrotPct 108 and
   ThrotSrc 109–110, then A_SF 111 … Tmp_SF 120). Value and scale factor are 102 registers
   apart: one request. uint64 serves 0xFFFF_FFFF_FFFF_FFFF when not implemented.
-Delivered energy (what a solar meter exports: TotWhExp, TotWhInj) is read.
+Delivered energy (what a solar meter exports: TotWhExp, TotWhInj) is read. The offsets are
+recomputed from the SunSpec models' point lists (sunspec/models json/model_203.json and
+model_701.json) in tests/unit/gateways/test_sunspec_offsets.py.
 """
 
 from __future__ import annotations
