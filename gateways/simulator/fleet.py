@@ -1,7 +1,10 @@
 """A fleet of simulated meters behind real Modbus TCP servers on loopback.
 
 Each server port serves up to `units_per_port` meters as distinct unit ids, framed as Modbus
-TCP (MBAP) or as RTU over TCP. Time comes from a Clock: a SteppedClock for exact, fast
+TCP (MBAP), as RTU over TCP, or as RTU on a serial line: framing "rtu" opens a pseudo-terminal
+per group of meters, and the gateway opens its other end as a serial port (pyserial, termios),
+exactly as it would open /dev/ttyUSB0 (no baud-rate timing: a pty delivers bytes at once).
+Time comes from a Clock: a SteppedClock for exact, fast
 simulations, a SimulatedClock for accelerated real time, the SystemClock for the CLI.
 
 Ground truth: every energy value served is recorded per meter (meter clock ts, Wh), and the
@@ -12,8 +15,11 @@ it truly registered between two instants (`true_energy_wh`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import os
 import random
+import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +36,7 @@ from gateways.simulator.solar import SolarProfile
 
 log = structlog.get_logger(__name__)
 
-Framing = Literal["tcp", "rtu-over-tcp"]
+Framing = Literal["tcp", "rtu-over-tcp", "rtu"]
 CAPACITIES_W = (8_000, 9_500, 25_000, 50_000, 120_000, 400_000)
 
 
@@ -51,9 +57,11 @@ class MeterFleet:
     units_per_port: int = 10
     framing: Framing = "tcp"
     ports: list[int] = field(default_factory=list)
+    serial_ports: list[str] = field(default_factory=list)  # framing "rtu": the pty device paths
     requests: int = 0  # read requests answered (for benchmarks)
     _servers: list[asyncio.Server] = field(default_factory=list)
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _lines: list[tuple[asyncio.Task[None], int]] = field(default_factory=list)  # task, slave fd
 
     def by_port(self) -> list[dict[int, SimulatedMeter]]:
         groups: list[dict[int, SimulatedMeter]] = []
@@ -64,6 +72,12 @@ class MeterFleet:
         return groups
 
     async def start(self) -> None:
+        if self.framing == "rtu":
+            for units in self.by_port():
+                self.serial_ports.append(await self._open_line(units))
+            log.info("simulator_started", meters=len(self.meters), serial_ports=self.serial_ports,
+                     framing=self.framing)  # fmt: skip
+            return
         for index, units in enumerate(self.by_port()):
             port = self.base_port + index if self.base_port else 0
             server = await asyncio.start_server(
@@ -74,8 +88,31 @@ class MeterFleet:
         log.info("simulator_started", meters=len(self.meters), ports=self.ports,
                  framing=self.framing)  # fmt: skip
 
+    async def _open_line(self, units: dict[int, SimulatedMeter]) -> str:
+        """A pseudo-terminal whose far end is these meters' RTU bus; returns the device path."""
+        master, slave = os.openpty()
+        tty.setraw(slave)  # no echo, no line editing: bytes as on the wire
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(master, "rb", buffering=0)
+        )
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(os.dup(master), "wb", buffering=0)
+        )
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        # the slave stays open here too, so the line survives the gateway closing its port
+        self._lines.append((asyncio.create_task(self._serve(reader, writer, units)), slave))
+        return os.ttyname(slave)
+
     async def stop(self) -> None:
         """Stop listening and drop every open connection, as a stopped device would."""
+        for task, slave in self._lines:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            os.close(slave)
+        self._lines.clear()
         for server in self._servers:
             server.close()
         for writer in list(self._writers):
@@ -83,6 +120,10 @@ class MeterFleet:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+
+    def serial_port_of(self, meter: SimulatedMeter) -> str:
+        """The device path of the pseudo-terminal a meter answers on (framing "rtu")."""
+        return self.serial_ports[self.meters.index(meter) // self.units_per_port]
 
     def address_of(self, meter: SimulatedMeter) -> tuple[str, int]:
         index = self.meters.index(meter) // self.units_per_port
@@ -115,7 +156,7 @@ class MeterFleet:
         units: dict[int, SimulatedMeter],
     ) -> None:
         parse: Callable[[bytearray], list[ReadRequest | tuple[int, int, int]]]
-        parse = rtu_frames.parse_requests if self.framing == "rtu-over-tcp" else (
+        parse = rtu_frames.parse_requests if self.framing != "tcp" else (
             modbus_pdu.parse_requests)  # fmt: skip
         buffer = bytearray()
         self._writers.add(writer)
@@ -136,7 +177,7 @@ class MeterFleet:
     def _answer(
         self, request: ReadRequest | tuple[int, int, int], units: dict[int, SimulatedMeter]
     ) -> bytes | None:
-        rtu = self.framing == "rtu-over-tcp"
+        rtu = self.framing != "tcp"
         exception = rtu_frames.exception_response if rtu else modbus_pdu.exception_response
         if not isinstance(request, ReadRequest):
             tid, unit, function = request
