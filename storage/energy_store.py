@@ -48,17 +48,15 @@ CROSS JOIN LATERAL (
 ) p
 """
 _DAY_PARTS = """
-SELECT q.m, q.d, ins.wh, ins.n,
-       coalesce((SELECT array_agg(DISTINCT f ORDER BY f) FROM meter_interval_energy i,
-                 unnest(i.flags) f
-                 WHERE i.meter_id = q.m AND i.interval_end > q.lo AND i.interval_end <= q.hi
-                   AND i.interval_start >= q.lo), '{}'),
+SELECT q.m, q.d, ins.wh, ins.n, ins.flags,
        a.interval_start, a.interval_end, a.energy_wh, a.flags,
        b.interval_start, b.interval_end, b.energy_wh, b.flags
 FROM unnest(%(m)b::text[], %(d)b::date[], %(lo)b::timestamptz[], %(hi)b::timestamptz[])
      AS q(m, d, lo, hi)
 CROSS JOIN LATERAL (
-    SELECT coalesce(sum(energy_wh), 0)::bigint AS wh, count(*) AS n FROM meter_interval_energy i
+    SELECT coalesce(sum(energy_wh), 0)::bigint AS wh, count(*) AS n,
+           string_agg(array_to_string(flags, ','), ',') FILTER (WHERE flags <> '{}') AS flags
+    FROM meter_interval_energy i
     WHERE i.meter_id = q.m AND i.interval_end > q.lo AND i.interval_end <= q.hi
       AND i.interval_start >= q.lo
 ) ins
@@ -190,7 +188,8 @@ async def day_parts(
             crossing.append((r[5], r[6], int(r[7]), list(r[8])))
         if r[9] is not None and r[10] != r[6]:
             crossing.append((r[9], r[10], int(r[11]), list(r[12])))
-        out[(r[0], r[1])] = DayParts(int(r[2]), int(r[3]), list(r[4]), crossing)
+        flags = sorted(set(r[4].split(","))) if r[4] else []  # one scan: comma-joined
+        out[(r[0], r[1])] = DayParts(int(r[2]), int(r[3]), flags, crossing)
     return out
 
 
