@@ -274,6 +274,28 @@ async def record_dead_letters(
         )
 
 
+async def dead_letters_to_redrive(
+    aconn: psycopg.AsyncConnection[Any], reason_code: str, limit: int
+) -> list[tuple[int, bytes]]:
+    """(id, payload) of dead letters with this reason not re-driven yet, oldest first."""
+    cur = await aconn.execute(
+        "SELECT id, payload FROM dead_letters WHERE reason_code = %s AND redriven_at IS NULL "
+        "ORDER BY id LIMIT %s",
+        (reason_code, limit),
+    )
+    return [(int(r[0]), bytes(r[1])) for r in await cur.fetchall()]
+
+
+async def mark_redriven(
+    aconn: psycopg.AsyncConnection[Any], dead_letter_id: int, result: str
+) -> None:
+    """Record that a dead letter was re-driven, and what became of it."""
+    await aconn.execute(
+        "UPDATE dead_letters SET redriven_at = now(), redrive_result = %s WHERE id = %s",
+        (result, dead_letter_id),
+    )
+
+
 async def load_directory_rows(aconn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
     """(meter_id, system_id, timezone, capacity_kw_dc, register_modulus_wh, das_provider_id)."""
     cur = await aconn.execute(_DIRECTORY)

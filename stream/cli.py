@@ -9,6 +9,7 @@ import click
 
 from pts.cli import get_settings
 from pts.settings import Settings
+from stream.errors import REDRIVABLE
 
 if TYPE_CHECKING:
     from stream.stages import Limits
@@ -52,3 +53,32 @@ def stream_limits(settings: Settings) -> Limits:
         clock_skew=timedelta(seconds=settings.stream_clock_skew_s),
         power_tolerance=settings.stream_power_tolerance,
     )
+
+
+@stream.command()
+@click.option(
+    "--reason",
+    "reason_code",
+    default="unknown_meter",
+    show_default=True,
+    type=click.Choice(sorted(code.value for code in REDRIVABLE)),
+    help="which dead letters to send through again",
+)
+@click.option("--meter", "meter_id", default=None, help="only this meter's")
+@click.option("--limit", default=100_000, show_default=True, type=click.IntRange(min=1))
+@click.pass_context
+def redrive(ctx: click.Context, reason_code: str, meter_id: str | None, limit: int) -> None:
+    """Send refused readings through the stream again once their cause is fixed."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from stream.errors import ReasonCode
+    from stream.redrive import redrive as run_redrive
+
+    settings = get_settings(ctx)
+    report = asyncio.run(
+        run_redrive(
+            settings.database_url, ReasonCode(reason_code), datetime.now(UTC), meter_id, limit
+        )
+    )
+    click.echo(report.summary())

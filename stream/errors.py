@@ -32,6 +32,18 @@ class ReasonCode(StrEnum):
     KEY_MISMATCH = "key_mismatch"
 
 
+# refusals whose cause lies outside the payload (the registry, the clock, the producer's key):
+# fixed there, the stored payload can be sent through again (stream.redrive)
+REDRIVABLE = frozenset(
+    {
+        ReasonCode.UNKNOWN_METER,
+        ReasonCode.PROVIDER_MISMATCH,
+        ReasonCode.FUTURE_TIMESTAMP,
+        ReasonCode.KEY_MISMATCH,
+    }
+)
+
+
 class StreamError(Exception):
     """Base of stream errors."""
 

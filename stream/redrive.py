@@ -1,0 +1,108 @@
+"""Re-drive dead letters once their cause is fixed: nothing refused is lost for good.
+
+A reading refused because its meter was not registered yet (or registered to another
+provider, or stamped ahead of the clock, or sent under another meter's key) is kept in
+`dead_letters` with its payload. After the registry is put right, `pts stream redrive
+--reason unknown_meter` sends each such payload through the same core and storage again
+(stream.inprocess) and marks the dead letter with when and what came of it: `stored`,
+`duplicate`, `conflict`, or `rejected: <code>` (the new refusal is a dead letter of its own,
+source `redrive`, so fixing it and re-driving again works the same way). Payload defects
+(malformed JSON, wrong types, negative registers) cannot be fixed by re-driving and are refused.
+
+Idempotent: a re-drive interrupted before a letter was marked stores nothing twice (the
+writer dedupes on (meter_id, ts)); marked letters are not taken again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+from pydantic import ValidationError
+
+from schemas.reading import Reading, ReadingBatch
+from storage import energy_store
+from stream.errors import REDRIVABLE, ReasonCode
+from stream.inprocess import InProcessEngine
+from stream.persist import Outcome
+
+
+def message_of(payload: bytes, dead_letter_id: int, now: datetime) -> tuple[bytes, str] | None:
+    """The message to submit again and its meter (the key), or None if the payload is not a
+    reading or a batch. A single refused reading travels in a batch of its own."""
+    try:
+        batch = ReadingBatch.model_validate_json(payload)
+    except ValidationError:
+        try:
+            reading = Reading.model_validate_json(payload)
+        except ValidationError:
+            return None
+        batch = ReadingBatch(
+            batch_id=f"redrive-{dead_letter_id}",
+            source=reading.source,
+            source_id=reading.source_id,
+            sent_at=now,
+            readings=(reading,),
+        )
+        return batch.model_dump_json().encode(), reading.meter_id
+    return payload, batch.readings[0].meter_id
+
+
+def result_of(outcome: Outcome) -> str:
+    """What to record on the dead letter after its payload went through again."""
+    if outcome.rejects:
+        return "rejected: " + ",".join(sorted({r.code.value for r in outcome.rejects}))
+    if outcome.conflict:
+        return "conflict"
+    return "stored" if outcome.new else "duplicate"
+
+
+@dataclass(slots=True)
+class RedriveReport:
+    reason_code: ReasonCode
+    results: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        if not self.results:
+            return f"no {self.reason_code.value} dead letters waiting"
+        parts = ", ".join(f"{n} {result}" for result, n in sorted(self.results.items()))
+        return f"re-drove {sum(self.results.values())} {self.reason_code.value}: {parts}"
+
+
+async def redrive(
+    database_url: str,
+    reason_code: ReasonCode,
+    now: datetime,
+    meter_id: str | None = None,
+    limit: int = 100_000,
+) -> RedriveReport:
+    """Send the waiting dead letters with `reason_code` (of `meter_id` only, if given)
+    through the core again; mark each with its result."""
+    if reason_code not in REDRIVABLE:
+        raise ValueError(
+            f"{reason_code.value} is a defect of the payload itself; re-driving cannot fix it "
+            f"(re-drivable: {', '.join(sorted(r.value for r in REDRIVABLE))})"
+        )
+    report = RedriveReport(reason_code)
+    async with (
+        await psycopg.AsyncConnection.connect(database_url, autocommit=True) as aconn,
+        await InProcessEngine.connect(database_url, label="redrive", clock=lambda: now) as engine,
+    ):
+        for dead_letter_id, payload in await energy_store.dead_letters_to_redrive(
+            aconn, reason_code.value, limit
+        ):
+            message = message_of(payload, dead_letter_id, now)
+            if message is None:
+                result = "not a reading"
+            elif meter_id is not None and message[1] != meter_id:
+                continue
+            else:
+                outcome = await engine.submit(
+                    message[0], key=message[1].encode(), offset=dead_letter_id
+                )
+                result = result_of(outcome)
+            await energy_store.mark_redriven(aconn, dead_letter_id, result)
+            report.results[result] += 1
+    return report
