@@ -82,3 +82,26 @@ def redrive(ctx: click.Context, reason_code: str, meter_id: str | None, limit: i
         )
     )
     click.echo(report.summary())
+
+
+@stream.command()
+@click.option("--app-id", default="pts-stream", show_default=True, help="Kafka consumer group")
+@click.pass_context
+def status(ctx: click.Context, app_id: str) -> None:
+    """Consumer lag per partition and the dead letters waiting."""
+    import asyncio
+
+    import psycopg
+
+    from stream.status import consumer_lag, dead_letters_waiting, render
+
+    settings = get_settings(ctx)
+
+    async def gather() -> str:
+        topic = settings.kafka_readings_topic
+        lags = await consumer_lag(settings.kafka_bootstrap, app_id, topic)
+        async with await psycopg.AsyncConnection.connect(settings.database_url) as aconn:
+            waiting = await dead_letters_waiting(aconn)
+        return render(topic, app_id, lags, waiting)
+
+    click.echo(asyncio.run(gather()))

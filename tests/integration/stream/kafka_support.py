@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from schemas.reading import Reading
+from stream.status import committed_offsets, end_offsets
 from tests.support import batch_bytes
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -133,34 +134,6 @@ async def wait_for(
             return
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {within_s}s waiting for {what}")
-
-
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        if not parts:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic) or set()
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
-        return {tp.partition: off for tp, off in ends.items()}
-    finally:
-        await consumer.stop()
-
-
-async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        found = await admin.list_consumer_group_offsets(group)
-    except GroupCoordinatorNotAvailableError:
-        return {}  # a fresh broker is still creating __consumer_offsets: nothing committed
-    finally:
-        await admin.close()
-    return {tp.partition: meta.offset for tp, meta in found.items() if tp.topic == topic}
 
 
 async def wait_all_committed(

@@ -13,7 +13,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 
+from pts.cli import cli
 from storage.energy_store import monthly_totals
 from tests.integration.stream.kafka_support import (
     Worker,
@@ -98,6 +100,20 @@ async def test_month_exact_in_order(fleet: Fleet) -> None:
     await wait_all_committed(fleet.bootstrap, fleet.group, fleet.raw, 90, [worker])
     assert sent == 5 * 33
     assert_exact(fleet.db, series)
+    # what an operator sees: every partition committed to its end, nothing waiting
+    status = await asyncio.to_thread(  # the command runs its own event loop
+        CliRunner().invoke, cli, ["stream", "status", "--app-id", fleet.group],
+        env={"PTS_DATABASE_URL": fleet.db, "PTS_KAFKA_BOOTSTRAP": fleet.bootstrap,
+             "PTS_KAFKA_READINGS_TOPIC": fleet.raw},
+    )  # fmt: skip
+    assert status.exit_code == 0, status.output
+    lines = status.output.splitlines()
+    assert lines[0] == f"{fleet.raw}, consumer group {fleet.group}:"
+    assert lines[-2:] == ["  total lag 0 messages", "dead letters waiting: none"]
+    rows = [line.split() for line in lines[2:-2]]  # partition, committed ('-': never), end, lag
+    assert [row[3] for row in rows] == ["0"] * len(rows)
+    assert all(row[1] == row[2] or (row[1], row[2]) == ("-", "0") for row in rows)
+    assert sum(int(row[2]) for row in rows) == sent
 
 
 async def test_month_exact_with_redelivery_shuffle_late_day_rollover_and_swap(

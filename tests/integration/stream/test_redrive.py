@@ -14,6 +14,7 @@ from storage.energy_store import monthly_totals
 from stream.errors import ReasonCode
 from stream.inprocess import InProcessEngine
 from stream.redrive import redrive
+from stream.status import dead_letters_waiting
 from tests.support import (
     APR,
     MAR,
@@ -36,6 +37,11 @@ def pending(db: str) -> list[tuple[str, str | None, str | None]]:
     return [(r[0], r[1] and "marked", r[2]) for r in rows]
 
 
+async def waiting(db: str) -> dict[str, int]:
+    async with await psycopg.AsyncConnection.connect(db) as aconn:
+        return await dead_letters_waiting(aconn)
+
+
 async def test_unknown_meter_readings_are_redriven_after_registration(fresh_db: str) -> None:
     """M2 reports three days across the DST change before it is registered: every reading is
     refused and kept. A re-drive before registration refuses them again (kept, marked); after
@@ -50,6 +56,7 @@ async def test_unknown_meter_readings_are_redriven_after_registration(fresh_db: 
             await engine.submit(batch_bytes(batch), offset=n)
     refused = len(late.readings)
     assert pending(fresh_db) == [("inprocess", None, None)] * refused
+    assert await waiting(fresh_db) == {"unknown_meter": refused}
 
     early = await redrive(fresh_db, ReasonCode.UNKNOWN_METER, NOW)
     assert early.summary() == f"re-drove {refused} unknown_meter: {refused} rejected: unknown_meter"
@@ -74,6 +81,7 @@ async def test_unknown_meter_readings_are_redriven_after_registration(fresh_db: 
 
     again = await redrive(fresh_db, ReasonCode.UNKNOWN_METER, NOW)
     assert again.summary() == "no unknown_meter dead letters waiting"
+    assert await waiting(fresh_db) == {}
 
 
 async def test_payload_defects_are_not_redriven(fresh_db: str) -> None:
