@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from schemas.reading import ReadingEvent
+from storage.writer import copy_unless_stored_async
 
 # (ts, energy_wh, event, register_modulus_wh, flags)
 PointRow = tuple[datetime, int, ReadingEvent | None, int | None, list[str]]
@@ -88,6 +89,7 @@ _COPY_INTERVALS = (
     "COPY meter_interval_energy (meter_id, interval_start, interval_end, energy_wh, flags) "
     "FROM STDIN (FORMAT BINARY)"
 )
+_INTERVAL_TYPES = ("text", "timestamptz", "timestamptz", "int8", "text[]")
 _UPSERT_DAYS = """
 INSERT INTO meter_day_energy (meter_id, day, energy_wh, intervals, flags, computed_at)
 SELECT m, d, wh, n, string_to_array(f, ','), now()
@@ -222,19 +224,14 @@ async def upsert_intervals(
     """
     if not rows:
         return
-    try:
-        async with (
-            aconn.transaction(),
-            aconn.cursor() as cur,
-            cur.copy(_COPY_INTERVALS) as copy,
-        ):
-            copy.set_types(["text", "timestamptz", "timestamptz", "int8", "text[]"])
-            for meter_id, (start, end, wh, flags) in rows:
-                await copy.write_row((meter_id, start, end, wh, list(flags)))
-        return
-    except psycopg.errors.UniqueViolation:
-        pass  # some interval is stored already: re-split through the upsert
-    await _upsert_unnested(aconn, _UPSERT_INTERVALS, ("starts", "ends", "whs", "flags"), rows)
+    copied = await copy_unless_stored_async(
+        aconn,
+        _COPY_INTERVALS,
+        _INTERVAL_TYPES,
+        ((meter_id, start, end, wh, list(flags)) for meter_id, (start, end, wh, flags) in rows),
+    )
+    if not copied:  # some interval is stored already: re-split through the upsert
+        await _upsert_unnested(aconn, _UPSERT_INTERVALS, ("starts", "ends", "whs", "flags"), rows)
 
 
 async def upsert_days(

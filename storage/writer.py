@@ -15,7 +15,7 @@ the first row for a key wins; a later row with other content is a conflict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -124,6 +124,38 @@ def reading_to_row(reading: Reading) -> ReadingRow:
     )
 
 
+def copy_unless_stored(
+    conn: psycopg.Connection[Any], sql: str, types: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> bool:
+    """Binary-COPY `rows` in a savepoint; False, with nothing written, when some row's unique
+    key is stored already (the caller then takes its deduplicating path)."""
+    try:
+        with conn.transaction(), conn.cursor() as cur, cur.copy(sql) as copy:
+            copy.set_types(list(types))
+            for row in rows:
+                copy.write_row(row)
+        return True
+    except psycopg.errors.UniqueViolation:
+        return False
+
+
+async def copy_unless_stored_async(
+    aconn: psycopg.AsyncConnection[Any],
+    sql: str,
+    types: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> bool:
+    """The async twin of `copy_unless_stored`."""
+    try:
+        async with aconn.transaction(), aconn.cursor() as cur, cur.copy(sql) as copy:
+            copy.set_types(list(types))
+            for row in rows:
+                await copy.write_row(row)
+        return True
+    except psycopg.errors.UniqueViolation:
+        return False
+
+
 def _has_repeated_key(rows: Sequence[ReadingRow]) -> bool:
     return len({(row[0], row[1]) for row in rows}) != len(rows)
 
@@ -143,15 +175,9 @@ def write_rows(
     repeated = _has_repeated_key(rows)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(_ENSURE_PARTITIONS, (_months(rows),))
-        if not repeated:
-            try:
-                with conn.transaction(), cur.copy(_COPY_DIRECT) as copy:
-                    copy.set_types(list(COPY_TYPES))
-                    for row in rows:
-                        copy.write_row(row)
-                return len(rows), 0, [(r[0], r[1]) for r in rows]
-            except psycopg.errors.UniqueViolation:
-                pass  # some keys are stored already: dedupe through the staging table
+        if not repeated and copy_unless_stored(conn, _COPY_DIRECT, COPY_TYPES, rows):
+            return len(rows), 0, [(r[0], r[1]) for r in rows]
+        # some keys are stored already (or repeat in the batch): dedupe through staging
         cur.execute(_CREATE_STAGING)
         with cur.copy(_COPY) as copy:
             copy.set_types(list(COPY_TYPES))
@@ -184,15 +210,9 @@ async def write_readings_async(
     repeated = _has_repeated_key(rows)
     async with aconn.transaction(), aconn.cursor() as cur:
         await cur.execute(_ENSURE_PARTITIONS, (_months(rows),))
-        if not repeated:
-            try:
-                async with aconn.transaction(), cur.copy(_COPY_DIRECT) as copy:
-                    copy.set_types(list(COPY_TYPES))
-                    for row in rows:
-                        await copy.write_row(row)
-                return WriteResult(len(rows), 0, 0, list(readings))
-            except psycopg.errors.UniqueViolation:
-                pass  # some keys are stored already: dedupe through the staging table
+        if not repeated and await copy_unless_stored_async(aconn, _COPY_DIRECT, COPY_TYPES, rows):
+            return WriteResult(len(rows), 0, 0, list(readings))
+        # some keys are stored already (or repeat in the batch): dedupe through staging
         await cur.execute(_CREATE_STAGING)
         async with cur.copy(_COPY) as copy:
             copy.set_types(list(COPY_TYPES))
