@@ -38,12 +38,15 @@ class Anomaly(StrEnum):
 Flag = QualityFlag | Anomaly
 
 
+DEFAULT_POWER_TOLERANCE = Decimal("1.2")  # nameplate × this; PTS_STREAM_POWER_TOLERANCE
+
+
 @dataclass(frozen=True, slots=True)
 class PowerLimit:
     """The engineering-feasibility limit: DC nameplate × tolerance."""
 
     capacity_kw_dc: Decimal
-    tolerance: Decimal = Decimal("1.2")
+    tolerance: Decimal = DEFAULT_POWER_TOLERANCE
 
     def exceeded(self, energy_wh: int, start: datetime, end: datetime) -> bool:
         """Mean power over (start, end] above the limit (compared exactly, in integers)."""

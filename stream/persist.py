@@ -30,7 +30,7 @@ from storage import energy_store
 from storage.writer import write_readings_async
 from stream.core import Reject, Sorting
 from stream.directory import MeterDirectory
-from stream.energy import Interval, PowerLimit, RegisterPoint
+from stream.energy import DEFAULT_POWER_TOLERANCE, Interval, PowerLimit, RegisterPoint
 from stream.errors import StoreUnavailableError
 from stream.rollup import changed_intervals, day_bounds, day_from_parts, parse_flag, touched_days
 
@@ -60,7 +60,7 @@ async def persist(
     aconn: psycopg.AsyncConnection[Any],
     directory: MeterDirectory,
     messages: Sequence[tuple[Sorting, Origin]],
-    power_tolerance: Decimal = Decimal("1.2"),
+    power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE,
 ) -> Outcome:
     """Store the sortings of one or more messages in one transaction and recompute the
     rollups they touch once (see the module docstring); the outcome sums them."""
@@ -103,7 +103,7 @@ async def recompute(
     aconn: psycopg.AsyncConnection[Any],
     directory: MeterDirectory,
     new_readings: Sequence[Reading],
-    power_tolerance: Decimal = Decimal("1.2"),
+    power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE,
 ) -> None:
     """Upsert the intervals new readings change, rebuild the local days they touch from the
     stored intervals, re-sum those days' months (stream.rollup explains the windows).
@@ -167,7 +167,7 @@ async def persist_with_retry(
     messages: Sequence[tuple[Sorting, Origin]],
     attempts: int = 5,
     first_delay: float = 0.2,
-    power_tolerance: Decimal = Decimal("1.2"),
+    power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE,
 ) -> Outcome:
     """`persist`, retried with exponential backoff on deadlocks and serialization failures.
 

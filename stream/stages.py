@@ -24,7 +24,11 @@ from typing import Protocol
 
 from schemas.reading import QualityFlag, Reading, Source
 from stream.directory import MeterDirectory
+from stream.energy import DEFAULT_POWER_TOLERANCE
 from stream.errors import ReasonCode
+
+FUTURE_TOLERANCE = timedelta(minutes=15)  # PTS_STREAM_FUTURE_TOLERANCE_S
+CLOCK_SKEW_LIMIT = timedelta(minutes=5)  # PTS_STREAM_CLOCK_SKEW_S
 
 
 class Verdict(StrEnum):
@@ -96,7 +100,7 @@ class ProviderOwnsMeter:
 class NotInFuture:
     """Refuse readings stamped later than their receive time plus a clock tolerance."""
 
-    def __init__(self, tolerance: timedelta = timedelta(minutes=15)) -> None:
+    def __init__(self, tolerance: timedelta = FUTURE_TOLERANCE) -> None:
         self._tolerance = tolerance
 
     def __call__(self, reading: Reading) -> Decision | None:
@@ -117,7 +121,7 @@ class NotAfter:
     `now` is given per message by the engine (the core reads no clock).
     """
 
-    def __init__(self, now: datetime, tolerance: timedelta = timedelta(minutes=15)) -> None:
+    def __init__(self, now: datetime, tolerance: timedelta = FUTURE_TOLERANCE) -> None:
         self._limit = now + tolerance
 
     def __call__(self, reading: Reading) -> Decision | None:
@@ -137,7 +141,7 @@ class ClockSkewFlagger:
     Store-and-forward replays (flagged REPLAYED) are late on purpose and are not skewed.
     """
 
-    def __init__(self, limit: timedelta = timedelta(minutes=5)) -> None:
+    def __init__(self, limit: timedelta = CLOCK_SKEW_LIMIT) -> None:
         self._limit = limit
 
     def __call__(self, reading: Reading) -> Decision | None:
@@ -200,9 +204,9 @@ class Dedupe:
 class Limits:
     """The validation limits an operator may tune (settings PTS_STREAM_*)."""
 
-    future: timedelta = timedelta(minutes=15)  # stamped later than receipt / processing by more
-    clock_skew: timedelta = timedelta(minutes=5)  # received later than stamped by more: CLOCK_SKEW
-    power_tolerance: Decimal = Decimal("1.2")  # mean power above nameplate × this: flagged
+    future: timedelta = FUTURE_TOLERANCE  # stamped later than receipt / processing by more
+    clock_skew: timedelta = CLOCK_SKEW_LIMIT  # received later than stamped by more: CLOCK_SKEW
+    power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE  # mean power above nameplate × this
 
 
 def default_pipeline(directory: MeterDirectory, limits: Limits | None = None) -> list[Stage]:
