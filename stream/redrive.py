@@ -29,25 +29,23 @@ from stream.inprocess import InProcessEngine
 from stream.persist import Outcome
 
 
-def message_of(payload: bytes, dead_letter_id: int, now: datetime) -> tuple[bytes, str] | None:
-    """The message to submit again and its meter (the key), or None if the payload is not a
-    reading or a batch. A single refused reading travels in a batch of its own."""
+def message_of(payload: bytes, dead_letter_id: int, now: datetime) -> ReadingBatch | None:
+    """The batch to submit again, or None if the payload is not a reading or a batch. A
+    single refused reading travels in a batch of its own (validated once, here)."""
     try:
-        batch = ReadingBatch.model_validate_json(payload)
+        return ReadingBatch.model_validate_json(payload)
     except ValidationError:
         try:
             reading = Reading.model_validate_json(payload)
         except ValidationError:
             return None
-        batch = ReadingBatch(
-            batch_id=f"redrive-{dead_letter_id}",
-            source=reading.source,
-            source_id=reading.source_id,
-            sent_at=now,
-            readings=(reading,),
-        )
-        return batch.model_dump_json().encode(), reading.meter_id
-    return payload, batch.readings[0].meter_id
+    return ReadingBatch(
+        batch_id=f"redrive-{dead_letter_id}",
+        source=reading.source,
+        source_id=reading.source_id,
+        sent_at=now,
+        readings=(reading,),
+    )
 
 
 def result_of(outcome: Outcome) -> str:
@@ -93,16 +91,14 @@ async def redrive(
         for dead_letter_id, payload in await energy_store.dead_letters_to_redrive(
             aconn, reason_code.value, limit
         ):
-            message = message_of(payload, dead_letter_id, now)
-            if message is None:
+            batch = message_of(payload, dead_letter_id, now)
+            if batch is None:
                 result = "not a reading"
-            elif meter_id is not None and message[1] != meter_id:
+            elif meter_id is not None and batch.readings[0].meter_id != meter_id:
                 continue
             else:
-                outcome = await engine.submit(
-                    message[0], key=message[1].encode(), offset=dead_letter_id
-                )
-                result = result_of(outcome)
+                key = batch.readings[0].meter_id.encode()
+                result = result_of(await engine.submit(batch, key=key, offset=dead_letter_id))
             await energy_store.mark_redriven(aconn, dead_letter_id, result)
             report.results[result] += 1
     return report
