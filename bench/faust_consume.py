@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import faust
+
+# bench/storage.py would shadow the `storage` package: keep this folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
+from pts.settings import Settings  # noqa: E402 - after the sys.path fix above
+from stream.faust_app import make_app  # noqa: E402 - after the sys.path fix above
 
 
 def main() -> None:
@@ -27,20 +35,14 @@ def main() -> None:
     parser.add_argument("--topic", required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--bootstrap", default="127.0.0.1:19092")
-    parser.add_argument("--max-batch", type=int, default=500)
-    parser.add_argument("--within", type=float, default=0.2)
+    defaults = Settings.model_fields
+    parser.add_argument("--max-batch", type=int, default=defaults["stream_max_batch"].default)
+    parser.add_argument("--within", type=float, default=defaults["stream_batch_window_s"].default)
     args = parser.parse_args()
-    app = faust.App(
+    app = make_app(
         f"bench-faust-{uuid.uuid4().hex[:8]}",
-        broker=f"kafka://{args.bootstrap}",
-        value_serializer="raw",
-        key_serializer="raw",
-        web_enabled=False,
-        datadir=tempfile.mkdtemp(prefix="pts-bench-faust-"),
-        store="memory://",
-        broker_commit_every=10_000,
-        broker_commit_interval=1.0,
-        consumer_auto_offset_reset="earliest",
+        args.bootstrap,
+        Path(tempfile.mkdtemp(prefix="pts-bench-faust-")),
     )
     topic = app.topic(args.topic, key_type=bytes, value_type=bytes, allow_empty=True)
     seen = 0

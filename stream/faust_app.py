@@ -49,6 +49,30 @@ log = structlog.get_logger(__name__)
 EXIT_CRASHED = 70  # EX_SOFTWARE: an unexpected error; nothing was acknowledged
 
 
+def make_app(app_id: str, bootstrap: str, datadir: Path, session_timeout_s: float = 10.0) -> Any:
+    """The Faust app with the stream worker's settings (bench/faust_consume.py measures it)."""
+    datadir.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        app_id,
+        broker=f"kafka://{bootstrap}",
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        datadir=str(datadir),
+        store="memory://",
+        broker_session_timeout=session_timeout_s,
+        broker_heartbeat_interval=min(3.0, session_timeout_s / 3),
+        # Commit acknowledged offsets once a second (and every 10,000 events): committing
+        # every 100 events stalled the consumer on each commit and halved what Faust
+        # delivers (bench/faust_consume.py); a crash redelivers at most a second of
+        # events, which the database side absorbs (idempotent writer and rollups).
+        broker_commit_every=10_000,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+    )
+
+
 class FaustEngine:
     """Wires the core, the database and the Kafka topics into one Faust app."""
 
@@ -71,26 +95,7 @@ class FaustEngine:
         self.database_url = database_url
         self.max_batch = max_batch
         self.within_s = within_s
-        datadir.mkdir(parents=True, exist_ok=True)
-        self.app = faust.App(
-            app_id,
-            broker=f"kafka://{bootstrap}",
-            value_serializer="raw",
-            key_serializer="raw",
-            web_enabled=False,
-            datadir=str(datadir),
-            store="memory://",
-            broker_session_timeout=session_timeout_s,
-            broker_heartbeat_interval=min(3.0, session_timeout_s / 3),
-            # Commit acknowledged offsets once a second (and every 10,000 events): committing
-            # every 100 events stalled the consumer on each commit and halved what Faust
-            # delivers (bench/faust_consume.py); a crash redelivers at most a second of
-            # events, which the database side absorbs (idempotent writer and rollups).
-            broker_commit_every=10_000,
-            broker_commit_interval=1.0,
-            consumer_auto_offset_reset="earliest",
-            producer_acks=-1,
-        )
+        self.app = make_app(app_id, bootstrap, datadir, session_timeout_s)
         self.readings = self.app.topic(
             readings_topic, key_type=bytes, value_type=bytes, allow_empty=True
         )
