@@ -61,7 +61,10 @@ class MeterFleet:
     requests: int = 0  # read requests answered (for benchmarks)
     _servers: list[asyncio.Server] = field(default_factory=list)
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
-    _lines: list[tuple[asyncio.Task[None], int]] = field(default_factory=list)  # task, slave fd
+    # framing "rtu": per line, the serving task, the pty's read transport and its slave fd
+    _lines: list[tuple[asyncio.Task[None], asyncio.BaseTransport, int]] = field(
+        default_factory=list
+    )
 
     def by_port(self) -> list[dict[int, SimulatedMeter]]:
         groups: list[dict[int, SimulatedMeter]] = []
@@ -94,7 +97,7 @@ class MeterFleet:
         tty.setraw(slave)  # no echo, no line editing: bytes as on the wire
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(
+        incoming, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(master, "rb", buffering=0)
         )
         transport, protocol = await loop.connect_write_pipe(
@@ -102,15 +105,17 @@ class MeterFleet:
         )
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         # the slave stays open here too, so the line survives the gateway closing its port
-        self._lines.append((asyncio.create_task(self._serve(reader, writer, units)), slave))
+        serving = asyncio.create_task(self._serve(reader, writer, units))
+        self._lines.append((serving, incoming, slave))
         return os.ttyname(slave)
 
     async def stop(self) -> None:
         """Stop listening and drop every open connection, as a stopped device would."""
-        for task, slave in self._lines:
+        for task, incoming, slave in self._lines:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await task  # closes the writing side
+            incoming.close()
             os.close(slave)
         self._lines.clear()
         for server in self._servers:
