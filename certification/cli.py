@@ -1,7 +1,7 @@
 """`pts registry | report | month | audit | srec`: the certification commands.
 
 Each command opens one connection to the configured database, runs one workflow from
-certification.service and prints what it decided. A refusal prints its code and reason and
+certification.workflows and prints what it decided. A refusal prints its code and reason and
 exits with status 2. `--now` (ISO time, default: the clock) makes runs reproducible.
 """
 
@@ -18,12 +18,23 @@ import click
 import psycopg
 import yaml
 
-from certification import service
 from certification.certification_report import plain_decimal
 from certification.change_requests import Status
 from certification.errors import Refused
 from certification.manual_reports import ManualReport
 from certification.month_close import Thresholds
+from certification.workflows.accounts import account
+from certification.workflows.amend_month import amend as amend_month
+from certification.workflows.change_requests import (
+    decide_change_request,
+    request_rec_owner_change,
+)
+from certification.workflows.close_month import close_month
+from certification.workflows.export_quarter import export_quarter
+from certification.workflows.load_registry import load_registry
+from certification.workflows.record_audit import record_audit
+from certification.workflows.submit_report import submit_manual_report
+from certification.workflows.trace_certificates import certification_report
 from pts.cli import get_settings
 
 _T = TypeVar("_T")
@@ -72,7 +83,7 @@ def registry_load(ctx: click.Context, file: Path) -> None:
     """Load a registry YAML file (providers, accounts, approved_meters, systems, meters)."""
     data = yaml.safe_load(file.read_text()) or {}
     with _connection(ctx) as conn:
-        counts = _run(lambda: service.load_registry(conn, data, _manual_max(ctx)))
+        counts = _run(lambda: load_registry(conn, data, _manual_max(ctx)))
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
@@ -96,7 +107,7 @@ def request_rec_owner(
     """Open a REC Owner change request (one open request per system)."""
     with _connection(ctx) as conn:
         request = _run(
-            lambda: service.request_rec_owner_change(
+            lambda: request_rec_owner_change(
                 conn, account_id, system_id, request_id, new_owner, contract, _now(now_text)
             )
         )
@@ -121,7 +132,7 @@ def decide(
     """Approve or cancel (admin) or withdraw (requester) a change request."""
     with _connection(ctx) as conn:
         system = _run(
-            lambda: service.decide_change_request(
+            lambda: decide_change_request(
                 conn, account_id, system_id, request_id, Status(status), _now(now_text)
             )
         )
@@ -159,9 +170,7 @@ def submit(
     at = _now(at_text) if at_text else now
     entry = ManualReport(meter_id, register_wh, at, photo, meter_replacement, old_register_wh)
     with _connection(ctx) as conn:
-        reading = _run(
-            lambda: service.submit_manual_report(conn, account_id, entry, now, _manual_max(ctx))
-        )
+        reading = _run(lambda: submit_manual_report(conn, account_id, entry, now, _manual_max(ctx)))
     click.echo(f"accepted {reading.meter_id} {reading.energy_wh} Wh at {reading.ts.isoformat()}")
 
 
@@ -193,10 +202,8 @@ def close(
     factor = max_capacity_factor or str(get_settings(ctx).erratic_max_capacity_factor)
     thresholds = Thresholds(max_capacity_factor=Decimal(factor))
     with _connection(ctx) as conn:
-        admin = _run(lambda: service.account(conn, account_id))
-        result = _run(
-            lambda: service.close_month(conn, month_text, admin, _now(now_text), thresholds)
-        )
+        admin = _run(lambda: account(conn, account_id))
+        result = _run(lambda: close_month(conn, month_text, admin, _now(now_text), thresholds))
     click.echo("system,energy_wh,estimated,minted,carry")
     for s in result.systems:
         click.echo(
@@ -232,9 +239,9 @@ def record(
 ) -> None:
     """Record an audit reading and compare it with the reports."""
     with _connection(ctx) as conn:
-        admin = _run(lambda: service.account(conn, account_id))
+        admin = _run(lambda: account(conn, account_id))
         result = _run(
-            lambda: service.record_audit(
+            lambda: record_audit(
                 conn, admin, meter_id, _now(at_text), register_wh, evidence, _now(now_text)
             )
         )
@@ -265,9 +272,9 @@ def amend(
 ) -> None:
     """Amend a closed month (append-only; the next export carries the adjustment)."""
     with _connection(ctx) as conn:
-        admin = _run(lambda: service.account(conn, account_id))
+        admin = _run(lambda: account(conn, account_id))
         amendment_id = _run(
-            lambda: service.amend(
+            lambda: amend_month(
                 conn, admin, system_id, month_text, energy_wh, reason, evidence, _now(now_text)
             )
         )
@@ -291,8 +298,8 @@ def export(
     """Write the NEPOOL GIS upload (unitID,MM/YYYY,MWh) for a quarter, e.g. 2026Q3."""
     zone = get_settings(ctx).default_timezone
     with _connection(ctx) as conn:
-        admin = _run(lambda: service.account(conn, account_id))
-        content = _run(lambda: service.export_quarter(conn, quarter, admin, _now(now_text), zone))
+        admin = _run(lambda: account(conn, account_id))
+        content = _run(lambda: export_quarter(conn, quarter, admin, _now(now_text), zone))
     out.write_text(content)
     click.echo(f"{len(content.splitlines())} lines written to {out}")
 
@@ -304,6 +311,6 @@ def export(
 def srec_report(ctx: click.Context, system_id: str | None, account_id: str | None) -> None:
     """Every certificate traced to the readings it came from, amendments included."""
     with _connection(ctx) as conn:
-        viewer = None if account_id is None else _run(lambda: service.account(conn, account_id))
-        text = _run(lambda: service.certification_report(conn, system_id, viewer))
+        viewer = None if account_id is None else _run(lambda: account(conn, account_id))
+        text = _run(lambda: certification_report(conn, system_id, viewer))
     click.echo(text, nl=False)

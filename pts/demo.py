@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from certification.roles import Account, Role
-from certification.service import CloseReport, close_month, draft_export
+from certification.workflows.close_month import CloseReport, close_month
+from certification.workflows.export_quarter import draft_export
 from gateways.clock import SteppedClock
 from gateways.meters import MeterConfig
 from gateways.poller import MeterPoller

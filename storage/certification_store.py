@@ -4,11 +4,114 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+
+
+class PointRow(NamedTuple):
+    """A reading as month close and audits use it."""
+
+    ts: datetime
+    energy_wh: int
+    event: str | None
+    register_modulus_wh: int | None
+    flags: list[str]
+
+
+class AccountRow(NamedTuple):
+    account_id: str
+    role: str
+    name: str
+    email: str
+
+
+class LastReading(NamedTuple):
+    ts: datetime
+    energy_wh: int
+    event: str | None
+
+
+class CloseSummary(NamedTuple):
+    """A system-month as closed (`month_close`)."""
+
+    energy_wh: int
+    estimated: bool
+    findings: list[dict[str, str]]
+
+
+class ClosedEnergy(NamedTuple):
+    """A closed system-month's energy (`closes_for`)."""
+
+    system_id: str
+    month: str
+    energy_wh: int
+    estimated: bool
+
+
+class ClosedMonthRow(NamedTuple):
+    """A system's closed month with its per-meter detail (`closes_of`)."""
+
+    month: str
+    energy_wh: int
+    estimated: bool
+    meters: list[dict[str, Any]]
+
+
+class LedgerRow(NamedTuple):
+    system_id: str
+    month: str
+    entry: str
+    mwh: Decimal
+    factor: Decimal
+    carry_in: Decimal
+    minted: int
+    carry_out: Decimal
+
+
+class AmendmentRow(NamedTuple):
+    amendment_id: int
+    system_id: str
+    month: str
+    before_wh: int
+    after_wh: int
+    reason: str
+    evidence: str
+    amended_by: str
+    amended_at: datetime
+    exported_in: str | None
+
+
+class UnexportedAmendment(NamedTuple):
+    amendment_id: int
+    system_id: str
+    month: str
+    before_wh: int
+    after_wh: int
+
+
+class AuditRow(NamedTuple):
+    audit_id: int
+    ts: datetime
+    register_wh: int
+    reported_wh: int | None
+    deviation_wh: int | None
+    deviation_pct: Decimal | None
+    verdict: str
+
+
+class ChangeRequestRow(NamedTuple):
+    request_id: str
+    system_id: str
+    requested_by: str
+    new_rec_owner_id: str
+    transfer_contract: str | None
+    created_at: datetime
+    status: str
+    decided_by: str | None
+    decided_at: datetime | None
+
 
 _POINTS = """
 (SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings
@@ -24,11 +127,10 @@ UNION ALL
 
 def month_points(
     conn: psycopg.Connection[Any], meter_id: str, lo: datetime, hi: datetime
-) -> list[tuple[datetime, int, str | None, int | None, list[str]]]:
-    """(ts, energy_wh, event, modulus, flags) of a meter's readings in [lo, hi), plus the one
-    before and the one at or after `hi`."""
+) -> list[PointRow]:
+    """A meter's readings in [lo, hi), plus the one before and the one at or after `hi`."""
     rows = conn.execute(_POINTS, {"m": meter_id, "lo": lo, "hi": hi}).fetchall()
-    return [(r[0], int(r[1]), r[2], r[3], list(r[4])) for r in rows]
+    return [PointRow(r[0], int(r[1]), r[2], r[3], list(r[4])) for r in rows]
 
 
 def closed_months(conn: psycopg.Connection[Any], month: str) -> set[str]:
@@ -63,14 +165,13 @@ def save_close(
     )
 
 
-def month_close(
-    conn: psycopg.Connection[Any], system_id: str, month: str
-) -> tuple[Any, ...] | None:
-    return conn.execute(
+def month_close(conn: psycopg.Connection[Any], system_id: str, month: str) -> CloseSummary | None:
+    row = conn.execute(
         "SELECT energy_wh, estimated, findings FROM month_closes WHERE system_id = %s "
         "AND month = %s",
         (system_id, month),
     ).fetchone()
+    return None if row is None else CloseSummary(int(row[0]), bool(row[1]), list(row[2]))
 
 
 def amended_energy(conn: psycopg.Connection[Any], system_id: str, month: str) -> int | None:
@@ -128,31 +229,40 @@ def add_ledger(
     )
 
 
-def ledger(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
-    return conn.execute(
+def _ledger_row(r: tuple[Any, ...]) -> LedgerRow:
+    return LedgerRow(
+        r[0], r[1], r[2], Decimal(r[3]), Decimal(r[4]), Decimal(r[5]), int(r[6]), Decimal(r[7])
+    )
+
+
+def ledger(conn: psycopg.Connection[Any]) -> list[LedgerRow]:
+    rows = conn.execute(
         "SELECT system_id, month, entry, mwh, factor, carry_in, minted, carry_out "
         "FROM srec_ledger ORDER BY system_id, seq"
     ).fetchall()
+    return [_ledger_row(r) for r in rows]
 
 
-def closes_for(conn: psycopg.Connection[Any], months: list[str]) -> list[tuple[Any, ...]]:
-    """(system_id, month, energy_wh as closed, estimated) for the months given."""
-    return conn.execute(
+def closes_for(conn: psycopg.Connection[Any], months: list[str]) -> list[ClosedEnergy]:
+    """Every system's close of the months given (energy as closed)."""
+    rows = conn.execute(
         "SELECT system_id, month, energy_wh, estimated FROM month_closes WHERE month = ANY(%s) "
         "ORDER BY system_id, month",
         (months,),
     ).fetchall()
+    return [ClosedEnergy(r[0], r[1], int(r[2]), bool(r[3])) for r in rows]
 
 
 def unexported_amendments(
     conn: psycopg.Connection[Any], months: list[str]
-) -> list[tuple[Any, ...]]:
+) -> list[UnexportedAmendment]:
     """Amendments of the quarter's months or earlier ones, not yet carried by an export."""
-    return conn.execute(
+    rows = conn.execute(
         "SELECT amendment_id, system_id, month, before_wh, after_wh FROM amendments "
         "WHERE exported_in IS NULL AND month <= %s ORDER BY amendment_id",
         (max(months),),
     ).fetchall()
+    return [UnexportedAmendment(int(r[0]), r[1], r[2], int(r[3]), int(r[4])) for r in rows]
 
 
 def mark_exported(conn: psycopg.Connection[Any], amendment_ids: list[int], quarter: str) -> None:
@@ -183,11 +293,11 @@ def upsert_accounts(conn: psycopg.Connection[Any], rows: list[tuple[str, str, st
         )
 
 
-def get_account(conn: psycopg.Connection[Any], account_id: str) -> tuple[str, str, str, str] | None:
+def get_account(conn: psycopg.Connection[Any], account_id: str) -> AccountRow | None:
     row = conn.execute(
         "SELECT account_id, role, name, email FROM accounts WHERE account_id = %s", (account_id,)
     ).fetchone()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return None if row is None else AccountRow(row[0], row[1], row[2], row[3])
 
 
 def account_contacts(conn: psycopg.Connection[Any]) -> dict[str, tuple[str, str]]:
@@ -211,15 +321,13 @@ def approved_models(conn: psycopg.Connection[Any]) -> dict[str, str]:
     return {r[0]: r[1] for r in rows}
 
 
-def last_reading(
-    conn: psycopg.Connection[Any], meter_id: str
-) -> tuple[datetime, int, str | None] | None:
-    """(ts, energy_wh, event) of the meter's latest reading."""
+def last_reading(conn: psycopg.Connection[Any], meter_id: str) -> LastReading | None:
+    """The meter's latest reading."""
     row = conn.execute(
         "SELECT ts, energy_wh, event FROM readings WHERE meter_id = %s ORDER BY ts DESC LIMIT 1",
         (meter_id,),
     ).fetchone()
-    return None if row is None else (row[0], int(row[1]), row[2])
+    return None if row is None else LastReading(row[0], int(row[1]), row[2])
 
 
 def add_manual_report(
@@ -239,9 +347,7 @@ def add_manual_report(
     )
 
 
-def points_until(
-    conn: psycopg.Connection[Any], meter_id: str, ts: datetime
-) -> list[tuple[datetime, int, str | None, int | None, list[str]]]:
+def points_until(conn: psycopg.Connection[Any], meter_id: str, ts: datetime) -> list[PointRow]:
     """Every reading of the meter at or before `ts`, plus the first one after it."""
     rows = conn.execute(
         "(SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings "
@@ -250,7 +356,7 @@ def points_until(
         " WHERE meter_id = %(m)s AND ts > %(t)s ORDER BY ts LIMIT 1)",
         {"m": meter_id, "t": ts},
     ).fetchall()
-    return [(r[0], int(r[1]), r[2], r[3], list(r[4])) for r in rows]
+    return [PointRow(r[0], int(r[1]), r[2], r[3], list(r[4])) for r in rows]
 
 
 def add_audit(conn: psycopg.Connection[Any], row: dict[str, Any]) -> int:
@@ -266,15 +372,27 @@ def add_audit(conn: psycopg.Connection[Any], row: dict[str, Any]) -> int:
     return int(found[0])
 
 
-def audits(conn: psycopg.Connection[Any], meter_id: str) -> list[tuple[Any, ...]]:
-    return conn.execute(
+def audits(conn: psycopg.Connection[Any], meter_id: str) -> list[AuditRow]:
+    rows = conn.execute(
         "SELECT audit_id, ts, register_wh, reported_wh, deviation_wh, deviation_pct, verdict "
         "FROM audit_readings WHERE meter_id = %s ORDER BY audit_id",
         (meter_id,),
     ).fetchall()
+    return [
+        AuditRow(
+            int(r[0]),
+            r[1],
+            int(r[2]),
+            None if r[3] is None else int(r[3]),
+            None if r[4] is None else int(r[4]),
+            None if r[5] is None else Decimal(r[5]),
+            r[6],
+        )
+        for r in rows
+    ]
 
 
-def save_change_request(conn: psycopg.Connection[Any], row: dict[str, Any]) -> None:
+def save_change_request(conn: psycopg.Connection[Any], row: ChangeRequestRow) -> None:
     conn.execute(
         "INSERT INTO change_requests (request_id, system_id, requested_by, new_rec_owner_id, "
         "transfer_contract, created_at, status, decided_by, decided_at) VALUES (%(request_id)s,"
@@ -282,39 +400,42 @@ def save_change_request(conn: psycopg.Connection[Any], row: dict[str, Any]) -> N
         "%(created_at)s, %(status)s, %(decided_by)s, %(decided_at)s) ON CONFLICT (request_id) "
         "DO UPDATE SET status = EXCLUDED.status, decided_by = EXCLUDED.decided_by, "
         "decided_at = EXCLUDED.decided_at",
-        row,
+        row._asdict(),
     )
 
 
-def change_requests(conn: psycopg.Connection[Any], system_id: str) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT request_id, system_id, requested_by, new_rec_owner_id, transfer_contract, "
-            "created_at, status, decided_by, decided_at FROM change_requests "
-            "WHERE system_id = %s ORDER BY created_at",
-            (system_id,),
-        )
-        return cur.fetchall()
+def change_requests(conn: psycopg.Connection[Any], system_id: str) -> list[ChangeRequestRow]:
+    rows = conn.execute(
+        "SELECT request_id, system_id, requested_by, new_rec_owner_id, transfer_contract, "
+        "created_at, status, decided_by, decided_at FROM change_requests "
+        "WHERE system_id = %s ORDER BY created_at",
+        (system_id,),
+    ).fetchall()
+    return [ChangeRequestRow(*r) for r in rows]
 
 
-def amendments(conn: psycopg.Connection[Any], system_id: str) -> list[tuple[Any, ...]]:
-    """(amendment_id, system_id, month, before_wh, after_wh, reason, evidence, amended_by,
-    amended_at, exported_in) in order."""
-    return conn.execute(
+def amendments(conn: psycopg.Connection[Any], system_id: str) -> list[AmendmentRow]:
+    """A system's amendments in order."""
+    rows = conn.execute(
         "SELECT amendment_id, system_id, month, before_wh, after_wh, reason, evidence, "
         "amended_by, amended_at, exported_in FROM amendments WHERE system_id = %s "
         "ORDER BY amendment_id",
         (system_id,),
     ).fetchall()
+    return [
+        AmendmentRow(int(r[0]), r[1], r[2], int(r[3]), int(r[4]), r[5], r[6], r[7], r[8], r[9])
+        for r in rows
+    ]
 
 
-def closes_of(conn: psycopg.Connection[Any], system_id: str) -> list[tuple[Any, ...]]:
-    """(month, energy_wh, estimated, meters) of a system's closed months."""
-    return conn.execute(
+def closes_of(conn: psycopg.Connection[Any], system_id: str) -> list[ClosedMonthRow]:
+    """A system's closed months in order."""
+    rows = conn.execute(
         "SELECT month, energy_wh, estimated, meters FROM month_closes WHERE system_id = %s "
         "ORDER BY month",
         (system_id,),
     ).fetchall()
+    return [ClosedMonthRow(r[0], int(r[1]), bool(r[2]), list(r[3])) for r in rows]
 
 
 def history(conn: psycopg.Connection[Any], system_id: str, month: str) -> list[int]:
@@ -327,12 +448,13 @@ def history(conn: psycopg.Connection[Any], system_id: str, month: str) -> list[i
     return [int(r[0]) for r in rows]
 
 
-def ledger_of(conn: psycopg.Connection[Any], system_id: str) -> list[tuple[Any, ...]]:
-    return conn.execute(
+def ledger_of(conn: psycopg.Connection[Any], system_id: str) -> list[LedgerRow]:
+    rows = conn.execute(
         "SELECT system_id, month, entry, mwh, factor, carry_in, minted, carry_out "
         "FROM srec_ledger WHERE system_id = %s ORDER BY seq",
         (system_id,),
     ).fetchall()
+    return [_ledger_row(r) for r in rows]
 
 
 def exported_quarters(conn: psycopg.Connection[Any]) -> set[str]:

@@ -23,15 +23,11 @@ import pytest
 
 from certification.errors import MonthLockedError, Refused
 from certification.roles import Account, Role
-from certification.service import (
-    CloseReport,
-    amend,
-    certification_report,
-    close_month,
-    draft_export,
-    export_quarter,
-    load_registry,
-)
+from certification.workflows.amend_month import amend
+from certification.workflows.close_month import CloseReport, close_month
+from certification.workflows.export_quarter import draft_export, export_quarter
+from certification.workflows.load_registry import load_registry
+from certification.workflows.trace_certificates import certification_report
 from schemas import Reading, Source
 from storage import certification_store
 from storage.writer import write_readings

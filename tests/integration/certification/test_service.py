@@ -17,17 +17,14 @@ from certification.audits import Verdict
 from certification.errors import Refused
 from certification.manual_reports import ManualReport
 from certification.roles import Account, Role
-from certification.service import (
-    amend,
-    certification_report,
-    close_month,
-    decide_change_request,
-    export_quarter,
-    load_registry,
-    record_audit,
-    request_rec_owner_change,
-    submit_manual_report,
-)
+from certification.workflows.amend_month import amend
+from certification.workflows.change_requests import decide_change_request, request_rec_owner_change
+from certification.workflows.close_month import close_month
+from certification.workflows.export_quarter import export_quarter
+from certification.workflows.load_registry import load_registry
+from certification.workflows.record_audit import record_audit
+from certification.workflows.submit_report import submit_manual_report
+from certification.workflows.trace_certificates import certification_report
 from schemas import Reading, Source
 from storage import certification_store, registry_store
 from storage.writer import write_readings
@@ -159,7 +156,7 @@ def test_rec_owner_change_through_the_registry(fresh_db: str) -> None:
     assert (twice.value.code, by_owner.value.code) == ("request_already_open", "admin_only")
     assert system is not None
     assert system.effective_rec_owner_id == "buyer-9"
-    assert [(r["request_id"], r["status"], r["decided_by"]) for r in requests] == [
+    assert [(r.request_id, r.status, r.decided_by) for r in requests] == [
         ("r1", "approved", "staff-1")
     ]
 

@@ -1,0 +1,99 @@
+"""Load a registry document: providers, accounts, approved meters, systems, meters.
+
+Load the stored registry, decide with certification.registry_rules (the whole document is
+refused if anything in it fails), save every record.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import structlog
+from pydantic import ValidationError
+
+from certification.errors import Refused
+from certification.registry_rules import check_meter, check_reporting_method
+from certification.roles import Role
+from schemas.registry import AccuracyClass, DasProvider, Meter, System
+from storage import certification_store as store
+from storage import registry_store
+
+log = structlog.get_logger(__name__)
+
+
+def load_registry(
+    conn: psycopg.Connection[Any], data: dict[str, Any], manual_max_kw_dc: Decimal
+) -> dict[str, int]:
+    """Validate a registry document (providers, accounts, approved_meters, systems, meters)
+    against the registry rules and store it; refuse the whole document if anything fails."""
+    problems: list[str] = []
+
+    def parse(kind: str, model: type[Any], raw: dict[str, Any]) -> Any:
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            problems.append(f"{kind} {raw}: {exc.errors()[0]['msg']}")
+            return None
+
+    providers = [parse("provider", DasProvider, p) for p in data.get("providers", [])]
+    systems = [parse("system", System, s) for s in data.get("systems", [])]
+    meters = [parse("meter", Meter, m) for m in data.get("meters", [])]
+    accounts = [
+        (a["account_id"], Role(a["role"]).value, a.get("name", ""), a.get("email", ""))
+        for a in data.get("accounts", [])
+    ]
+    approved = {
+        str(m["model"]): AccuracyClass(str(m["accuracy_class"]))
+        for m in data.get("approved_meters", [])
+    }
+    with conn.transaction():
+        known_approved = {k: AccuracyClass(v) for k, v in store.approved_models(conn).items()}
+        approved_all = {**known_approved, **approved}
+        by_provider = {p.provider_id: p for p in registry_store.list_providers(conn)}
+        by_provider.update({p.provider_id: p for p in providers if p is not None})
+        by_system = {s.system_id: s for s in registry_store.list_systems(conn)}
+        by_system.update({s.system_id: s for s in systems if s is not None})
+        units: dict[str, str] = {}
+        for known in by_system.values():
+            if known.gis_unit_id and units.setdefault(known.gis_unit_id, known.system_id) != (
+                known.system_id
+            ):
+                problems.append(
+                    f"system {known.system_id}: NEPOOL GIS unit {known.gis_unit_id} is already "
+                    f"{units[known.gis_unit_id]}'s"
+                )
+        for s in systems:
+            if s is None:
+                continue
+            try:
+                provider = by_provider.get(s.das_provider_id or "")
+                check_reporting_method(s, manual_max_kw_dc, provider)
+            except Refused as refusal:
+                problems.append(f"system {s.system_id}: {refusal}")
+        for m in meters:
+            if m is None:
+                continue
+            owner = by_system.get(m.system_id)
+            if owner is None:
+                problems.append(f"meter {m.meter_id}: system {m.system_id} is not registered")
+                continue
+            try:
+                check_meter(owner, m, approved_all)
+            except Refused as refusal:
+                problems.append(f"meter {m.meter_id}: {refusal}")
+        if problems:
+            raise Refused("registry_refused", "; ".join(problems))
+        store.upsert_accounts(conn, accounts)
+        store.upsert_approved_models(conn, [(k, v.value) for k, v in approved.items()])
+        registry_store.upsert(conn, [*providers, *systems, *meters])
+    counts = {
+        "providers": len(providers),
+        "accounts": len(accounts),
+        "approved_meters": len(approved),
+        "systems": len(systems),
+        "meters": len(meters),
+    }
+    log.info("registry_loaded", **counts)
+    return counts

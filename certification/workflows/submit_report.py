@@ -1,0 +1,69 @@
+"""Take a manual monthly report: load the meter, its system and its last reading, decide with
+certification.manual_reports, save the reading (and the replaced meter's closing reading)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import structlog
+
+from certification.errors import Refused
+from certification.manual_reports import ManualReport, accept, closing_reading
+from certification.workflows.accounts import account
+from schemas.reading import Reading, Source
+from storage import certification_store as store
+from storage import registry_store
+from storage.writer import write_readings
+
+log = structlog.get_logger(__name__)
+
+
+def submit_manual_report(
+    conn: psycopg.Connection[Any],
+    account_id: str,
+    report: ManualReport,
+    now: datetime,
+    manual_max_kw_dc: Decimal,
+) -> Reading:
+    """Accept a manual monthly report and store it as a `manual` reading."""
+    with conn.transaction():
+        who = account(conn, account_id)
+        meter = registry_store.get_meter(conn, report.meter_id)
+        if meter is None:
+            raise Refused("unknown_meter", f"no meter {report.meter_id!r} is registered")
+        system = registry_store.get_system(conn, meter.system_id)
+        assert system is not None  # meters reference systems
+        provider = registry_store.get_provider(conn, system.das_provider_id or "")
+        found = store.last_reading(conn, meter.meter_id)
+        last = None
+        if found is not None:
+            last = Reading(
+                meter_id=meter.meter_id,
+                ts=found.ts,
+                energy_wh=found.energy_wh,
+                source=Source.MANUAL,
+                source_id="history",
+                seq=0,
+                received_at=found.ts,
+            )
+        seq = int(now.timestamp() * 1000)
+        reading = accept(who, system, meter, report, last, now, manual_max_kw_dc, provider, seq)
+        closing = closing_reading(who, meter, report, now, seq)
+        write_readings(conn, [reading] if closing is None else [closing, reading])
+        month = reading.ts.astimezone(ZoneInfo(system.timezone)).strftime("%Y-%m")
+        store.add_manual_report(
+            conn,
+            meter.meter_id,
+            reading.ts,
+            month,
+            report.photo_ref,
+            report.meter_replacement,
+            who.account_id,
+            now,
+        )
+    log.info("manual_report_accepted", meter_id=meter.meter_id, energy_wh=reading.energy_wh)
+    return reading
