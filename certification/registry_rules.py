@@ -23,6 +23,8 @@ def required_accuracy(capacity_kw_dc: Decimal, reporting: ReportingMethod) -> De
 
 
 def check_meter(system: System, meter: Meter, approved_models: dict[str, AccuracyClass]) -> None:
+    """A meter must be of an approved model, and meet the system's tier both by the class its
+    model is approved at and by the class its row declares (the worse of the two counts)."""
     if meter.model not in approved_models:
         raise Refused(
             "meter_not_approved",
@@ -30,12 +32,20 @@ def check_meter(system: System, meter: Meter, approved_models: dict[str, Accurac
             "count as revenue meters",
         )
     needed = required_accuracy(system.capacity_kw_dc, system.reporting_method)
-    if meter.accuracy_class.percent > needed:
-        raise Refused(
-            "meter_accuracy_too_low",
-            f"a {system.capacity_kw_dc} kW DC system needs a ±{needed}% meter; "
-            f"{meter.model} is ±{meter.accuracy_class.percent}%",
-        )
+    approved = approved_models[meter.model].percent
+    declared = meter.accuracy_class.percent
+    if max(approved, declared) <= needed:
+        return
+    stated = (
+        f"{meter.model} is approved at ±{approved}% (its meter row declares ±{declared}%)"
+        if approved > declared
+        else f"{meter.model} is ±{declared}%"
+    )
+    raise Refused(
+        "meter_accuracy_too_low",
+        f"a {system.capacity_kw_dc} kW DC system needs a ±{needed}% meter; {stated}; install "
+        f"a meter of an approved model of ±{needed}% or better",
+    )
 
 
 def check_reporting_method(

@@ -275,3 +275,18 @@ def test_meter_replacement_with_the_old_meters_final_register() -> None:
         accept(REP, system(), METER, backwards, LAST, NOW, Decimal(10))
     assert caught.value.code == "register_went_backwards"
     assert closing_reading(REP, METER, report(5_900_000), NOW) is None
+
+
+def test_approved_class_is_compared_with_the_tier() -> None:
+    """A model approved at ±2% is refused on a 500 kW system even when its meter row declares
+    0.5: the approved list's class binds (the worse of the two is the meter's accuracy)."""
+    big = system("500", ReportingMethod.AUTOMATIC)
+    declared_fine = METER.model_copy(update={"accuracy_class": AccuracyClass.PCT_0_5})
+    with pytest.raises(Refused) as caught:
+        check_meter(big, declared_fine, {"ACME-1": AccuracyClass.PCT_2})
+    assert caught.value.code == "meter_accuracy_too_low"
+    assert caught.value.message == (
+        "a 500 kW DC system needs a ±1.0% meter; ACME-1 is approved at ±2.0% "
+        "(its meter row declares ±0.5%); install a meter of an approved model of ±1.0% or better"
+    )
+    check_meter(big, declared_fine, {"ACME-1": AccuracyClass.PCT_0_5})
