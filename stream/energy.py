@@ -1,19 +1,29 @@
 """Interval energy from cumulative register readings: integer Wh, exact.
 
 Between two successive readings of a meter the energy is the register difference, except:
-- the register wrapped at its modulus (it went down by more than half the modulus):
-  energy = current + modulus − previous, flagged ROLLOVER;
-- the reading is flagged RESET, or the register fell below half its last value (it was
-  cleared): energy = current, flagged RESET;
-- the register went down by less than that without rollover, reset or swap (a glitch):
-  energy 0, flagged NON_MONOTONIC — the rebound after a dip then counts at most the dip;
 - the current reading opens a newly installed meter (ReadingEvent.OPENING) on the same
   logical meter: energy = 0 across the swap, flagged METER_REPLACED (what the old meter
-  registered until its CLOSING read was already counted).
+  registered until its CLOSING read was already counted);
+- the reading is flagged RESET by its source (the meter said it was cleared): energy =
+  current, flagged RESET;
+- the register went down and wrapping at its modulus is *plausible*: energy = current +
+  modulus − previous, flagged ROLLOVER;
+- otherwise a register that went down, or (with a modulus) went up by more than half the
+  modulus where that is not plausible either (a restart restoring a value from before the
+  last wrap), made a **backwards step**: energy 0 until staff resolve it, flagged RESET
+  when the register fell below half its last value (it looks cleared), else NON_MONOTONIC.
+  Month close holds such a month (finding backwards_register).
+
+A forward movement of `f` Wh is plausible when the meter's system can produce it in the
+time elapsed: `f` at most DC capacity × tolerance × max(elapsed, ROLLOVER_MIN_SPAN) (the
+floor keeps one register step across a wrap on a fast poll plausible). With no limit known
+the smaller movement wins: a wrap is plausible when the forward difference is below half the
+modulus (every caller in PTS knows the capacity; the fallback exists for tools and tests).
+
 Every rule looks at two successive stored readings only, so the result depends on the set
 of readings and never on the order they arrived in. An interval whose mean power exceeds
 the system's DC capacity × a tolerance is flagged IMPLAUSIBLE_POWER and kept (raw data is
-never dropped; review and estimation decide).
+never dropped; month close holds the month: over_capacity).
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ Flag = QualityFlag | Anomaly
 
 
 DEFAULT_POWER_TOLERANCE = Decimal("1.2")  # nameplate × this; PTS_STREAM_POWER_TOLERANCE
+ROLLOVER_MIN_SPAN = timedelta(minutes=5)  # a wrap's plausibility: time counted at least this
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +64,11 @@ class PowerLimit:
         limit_w = self.capacity_kw_dc * 1000 * self.tolerance
         # P = energy_wh × 3600 / seconds = energy_wh × 3.6e9 / micros  >  limit_w
         return energy_wh * 3_600_000_000 > limit_w * _micros(end - start)
+
+    def allows(self, energy_wh: int, start: datetime, end: datetime) -> bool:
+        """The system can register `energy_wh` between the instants (counted at least
+        ROLLOVER_MIN_SPAN apart)."""
+        return not self.exceeded(energy_wh, start, max(end, start + ROLLOVER_MIN_SPAN))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,26 +102,49 @@ class Interval:
     flags: frozenset[Flag] = frozenset()
 
 
-def register_delta(prev: RegisterPoint, cur: RegisterPoint) -> tuple[int, frozenset[Flag]]:
-    """Energy between two successive readings of one meter, and how it was derived."""
+def register_delta(
+    prev: RegisterPoint, cur: RegisterPoint, limit: PowerLimit | None = None
+) -> tuple[int, frozenset[Flag]]:
+    """Energy between two successive readings of one meter, and how it was derived (the
+    module docstring gives the rules; `limit` decides whether a wrap is plausible)."""
     if cur.event is ReadingEvent.OPENING:
         return 0, frozenset({QualityFlag.METER_REPLACED})
     if cur.reset:
         return cur.energy_wh, frozenset({QualityFlag.RESET})
-    if cur.energy_wh >= prev.energy_wh:
-        return cur.energy_wh - prev.energy_wh, frozenset()
     modulus = cur.modulus_wh or prev.modulus_wh
-    if modulus and prev.energy_wh - cur.energy_wh > modulus // 2:
-        return cur.energy_wh + modulus - prev.energy_wh, frozenset({QualityFlag.ROLLOVER})
+    if cur.energy_wh >= prev.energy_wh:
+        forward = cur.energy_wh - prev.energy_wh
+        if modulus and forward > modulus // 2 and not _plausible(forward, prev, cur, limit):
+            return 0, frozenset({Anomaly.NON_MONOTONIC})  # back across the wrap
+        return forward, frozenset()
+    if modulus:
+        wrapped = cur.energy_wh + modulus - prev.energy_wh
+        if _plausible(wrapped, prev, cur, limit, modulus):
+            return wrapped, frozenset({QualityFlag.ROLLOVER})
     if cur.energy_wh < prev.energy_wh / 2:
-        return cur.energy_wh, frozenset({QualityFlag.RESET})
+        return 0, frozenset({QualityFlag.RESET})
     return 0, frozenset({Anomaly.NON_MONOTONIC})
+
+
+def _plausible(
+    forward_wh: int,
+    prev: RegisterPoint,
+    cur: RegisterPoint,
+    limit: PowerLimit | None,
+    modulus: int | None = None,
+) -> bool:
+    """A forward movement the system can make in the time elapsed; with no limit known, one
+    below half the modulus (the smaller of the two movements)."""
+    if limit is not None:
+        return limit.allows(forward_wh, prev.ts, cur.ts)
+    return modulus is not None and forward_wh < modulus - modulus // 2
 
 
 def intervals(points: Iterable[RegisterPoint], limit: PowerLimit | None = None) -> list[Interval]:
     """Intervals between successive points (sorted here; repeated instants keep the first).
 
-    With `limit`, intervals above it are flagged IMPLAUSIBLE_POWER.
+    With `limit` (the system's capacity × tolerance), wraps are judged plausible or not by it
+    and intervals above it are flagged IMPLAUSIBLE_POWER.
     """
     ordered: list[RegisterPoint] = []
     for point in sorted(points, key=lambda p: p.ts):
@@ -114,7 +153,7 @@ def intervals(points: Iterable[RegisterPoint], limit: PowerLimit | None = None) 
         ordered.append(point)
     out = []
     for prev, cur in pairwise(ordered):
-        energy, flags = register_delta(prev, cur)
+        energy, flags = register_delta(prev, cur, limit)
         if limit is not None and limit.exceeded(energy, prev.ts, cur.ts):
             flags = flags | {Anomaly.IMPLAUSIBLE_POWER}
         out.append(Interval(prev.ts, cur.ts, energy, flags))

@@ -94,12 +94,12 @@ def test_gaps_longer_than_two_days() -> None:
 
 
 def test_backwards_register_and_rollover() -> None:
-    """A reset is flagged (and its interval disagrees with the register); a wrap at the
-    register's modulus is counted across and not flagged."""
+    """A reset (unannounced: counted 0) is flagged and disagrees with the register; a wrap
+    at the register's modulus is counted across and not flagged."""
     points = midnights(date(2026, 11, 1), [40_000] * 30)
     reset = points[:15] + [RegisterPoint(p.ts, p.energy_wh - 1_560_000) for p in points[15:]]
     result = meter_month("M1", reset, "2026-11", NY_NAME, TEN)
-    assert result.energy_wh == 15 * 40_000 + 40_000 + 14 * 40_000
+    assert result.energy_wh == 15 * 40_000 + 0 + 14 * 40_000  # the reset day counts 0
     assert [f.code for f in result.findings] == ["backwards_register", "register_mismatch"]
     modulus = 2_000_000
     wrapped = [

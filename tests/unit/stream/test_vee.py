@@ -21,8 +21,9 @@ def test_small_unexplained_drop_counts_nothing_and_is_flagged() -> None:
 
 
 def test_drop_below_half_is_a_reset() -> None:
-    """A register that falls below half its last value was cleared: energy since zero."""
-    assert register_delta(p(0, 1_100), p(15, 549)) == (549, {QualityFlag.RESET})
+    """A register that falls below half its last value looks cleared: flagged RESET, and as
+    no reading said so, a backwards step counted 0 until staff resolve it."""
+    assert register_delta(p(0, 1_100), p(15, 549)) == (0, {QualityFlag.RESET})
 
 
 def test_glitch_overcounts_at_most_the_dip() -> None:
