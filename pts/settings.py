@@ -5,6 +5,7 @@ Built once at the entry point (`pts.cli`) and passed down; nothing else reads th
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -63,6 +64,48 @@ class Settings(BaseSettings):
         default=Decimal("1.2"),
         gt=0,
         description="stream: flag intervals whose mean power exceeds nameplate kW DC × this",
+    )
+    stream_earliest_reading: date = Field(
+        default=date(2000, 1, 1),
+        description="stream and DAS intake: refuse readings stamped before this day (UTC)",
+    )
+    stream_max_message_bytes: int = Field(
+        default=1_048_576,
+        ge=1_024,
+        description="stream: refuse larger messages (too_large; the dead letter keeps a prefix)",
+    )
+    stream_statement_timeout_s: float = Field(
+        default=60,
+        gt=0,
+        description="stream: longest database statement; a message exceeding it is retried, "
+        "then parked",
+    )
+    stream_lock_timeout_s: float = Field(
+        default=10, gt=0, description="stream: longest wait for a database lock"
+    )
+    stream_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="stream: tries of a message that fails to store before it is parked as a "
+        "processing_failed dead letter",
+    )
+    ingest_max_record_bytes: int = Field(
+        default=900_000,
+        ge=4_096,
+        le=1_000_000,
+        description="bridge and DAS intake: largest Kafka record produced (broker limit 1 MiB)",
+    )
+    das_rate_per_key: float = Field(
+        default=2.0, gt=0, description="DAS intake: reports per second per API key (burst 10)"
+    )
+    das_rate_per_address: float = Field(
+        default=5.0,
+        gt=0,
+        description="DAS intake: requests per second per client address (burst 20)",
+    )
+    das_pool_max: int = Field(
+        default=10, ge=1, le=100, description="DAS intake: database connections at most"
     )
     local_dir: Path = Field(
         default=PROJECT_ROOT / ".local",

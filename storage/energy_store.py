@@ -23,8 +23,10 @@ PointRow = tuple[datetime, int, ReadingEvent | None, int | None, list[str]]
 DayRowTuple = tuple[date, int, int, Sequence[str]]
 # (interval_start, interval_end, energy_wh, flags)
 IntervalRowTuple = tuple[datetime, datetime, int, Sequence[str]]
-# (reason_code, reason, payload, ordinal)
-DeadLetterRow = tuple[str, str, bytes, int]
+# (reason_code, reason, payload, ordinal, sha256 of the whole payload, its size): the last two
+# only when `payload` is a prefix of a larger original (None otherwise)
+DeadLetterRow = tuple[str, str, bytes, int, str | None, int | None]
+MAX_REASON_CHARS = 2_000  # a reason quoting an exception is cut here
 
 # (meter_id, lo, hi) per meter, passed as three parallel arrays
 _SPANS = "unnest(%(m)b::text[], %(lo)b::timestamptz[], %(hi)b::timestamptz[]) AS q(m, lo, hi)"
@@ -115,8 +117,8 @@ ON CONFLICT (meter_id, month) DO UPDATE SET energy_wh = EXCLUDED.energy_wh,
 """
 _DEAD_LETTER = """
 INSERT INTO dead_letters (reason_code, reason, payload, ordinal, source_topic, source_partition,
-                          source_offset)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+                          source_offset, payload_sha256, payload_bytes, origin)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT DO NOTHING
 """
 _DIRECTORY = (
@@ -259,16 +261,38 @@ async def record_dead_letters(
     topic: str | None,
     partition: int | None,
     offset: int | None,
+    origin: str = "stream",
 ) -> None:
-    """Store rejects; a redelivered Kafka message (same topic/partition/offset) adds nothing."""
+    """Store rejects; a redelivered Kafka message (same topic/partition/offset) adds nothing.
+
+    A reason is stored printable and bounded: NUL (which PostgreSQL text cannot hold) is
+    written as \\x00 and it is cut at MAX_REASON_CHARS.
+    """
     async with aconn.cursor() as cur:
         await cur.executemany(
             _DEAD_LETTER,
             [
-                (code, reason, payload, n, topic, partition, offset)
-                for code, reason, payload, n in rows
+                (
+                    code,
+                    printable_reason(reason),
+                    payload,
+                    n,
+                    topic,
+                    partition,
+                    offset,
+                    sha256,
+                    size,
+                    origin,
+                )
+                for code, reason, payload, n, sha256, size in rows
             ],
         )
+
+
+def printable_reason(reason: str) -> str:
+    """A reason PostgreSQL text can hold, at most MAX_REASON_CHARS long."""
+    text = reason.replace("\x00", "\\x00")
+    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
 
 
 async def dead_letters_to_redrive(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 import click
@@ -12,6 +12,7 @@ from pts.settings import Settings
 from stream.errors import REDRIVABLE
 
 if TYPE_CHECKING:
+    from stream.persist import WorkLimits
     from stream.stages import Limits
 
 
@@ -40,6 +41,7 @@ def worker(ctx: click.Context, app_id: str, loglevel: str) -> None:
         within_s=settings.stream_batch_window_s,
         concurrency=settings.stream_concurrency,
         limits=stream_limits(settings),
+        work=work_limits(settings),
     )
     run_worker(engine, loglevel)
 
@@ -52,6 +54,19 @@ def stream_limits(settings: Settings) -> Limits:
         future=timedelta(seconds=settings.stream_future_tolerance_s),
         clock_skew=timedelta(seconds=settings.stream_clock_skew_s),
         power_tolerance=settings.stream_power_tolerance,
+        earliest=datetime.combine(settings.stream_earliest_reading, time(0), tzinfo=UTC),
+        max_message_bytes=settings.stream_max_message_bytes,
+    )
+
+
+def work_limits(settings: Settings) -> WorkLimits:
+    """The stream's time and attempt bounds on database work from the settings."""
+    from stream.persist import WorkLimits
+
+    return WorkLimits(
+        statement_timeout_s=settings.stream_statement_timeout_s,
+        lock_timeout_s=settings.stream_lock_timeout_s,
+        max_attempts=settings.stream_max_attempts,
     )
 
 
@@ -70,7 +85,6 @@ def stream_limits(settings: Settings) -> Limits:
 def redrive(ctx: click.Context, reason_code: str, meter_id: str | None, limit: int) -> None:
     """Send refused readings through the stream again once their cause is fixed."""
     import asyncio
-    from datetime import UTC, datetime
 
     from stream.errors import ReasonCode
     from stream.redrive import redrive as run_redrive
@@ -78,7 +92,13 @@ def redrive(ctx: click.Context, reason_code: str, meter_id: str | None, limit: i
     settings = get_settings(ctx)
     report = asyncio.run(
         run_redrive(
-            settings.database_url, ReasonCode(reason_code), datetime.now(UTC), meter_id, limit
+            settings.database_url,
+            ReasonCode(reason_code),
+            datetime.now(UTC),
+            meter_id,
+            limit,
+            limits=stream_limits(settings),
+            work=work_limits(settings),
         )
     )
     click.echo(report.summary())

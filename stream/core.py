@@ -9,6 +9,7 @@ stream.persist; tests call it directly.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,12 +32,34 @@ from stream.stages import (
 
 @dataclass(frozen=True, slots=True)
 class Reject:
-    """A refused message or reading, with the payload that goes to the dead-letter place."""
+    """A refused message or reading, with the payload that goes to the dead-letter place.
+
+    `payload` is bounded: when the original was larger than a record may be, it holds a
+    prefix and `payload_sha256` / `payload_bytes` describe the whole original. `ordinal`
+    numbers the reject within its message when the engine must fix it (parked readings of a
+    message split to isolate a failure); None: its place in the sorting's list.
+    """
 
     code: ReasonCode
     reason: str
     payload: bytes
     meter_id: str | None = None
+    payload_sha256: str | None = None
+    payload_bytes: int | None = None
+    ordinal: int | None = None
+
+
+def bounded_reject(code: ReasonCode, reason: str, payload: bytes, limit: int) -> Reject:
+    """A reject whose payload is at most `limit` bytes (a prefix, with the whole one's hash)."""
+    if len(payload) <= limit:
+        return Reject(code, reason, payload)
+    return Reject(
+        code,
+        reason,
+        payload[:limit],
+        payload_sha256=hashlib.sha256(payload).hexdigest(),
+        payload_bytes=len(payload),
+    )
 
 
 @dataclass(slots=True)
@@ -63,9 +86,18 @@ class Core:
             list(stages) if stages is not None else default_pipeline(directory, self.limits)
         )
 
-    @staticmethod
-    def decode(payload: bytes) -> ReadingBatch | Reject:
-        """The batch of a message, or the reject of the whole message."""
+    def decode(self, payload: bytes) -> ReadingBatch | Reject:
+        """The batch of a message, or the reject of the whole message (size checked first,
+        then the JSON with pydantic, whose parser refuses nesting deeper than 200 levels)."""
+        limit = self.limits.max_message_bytes
+        if len(payload) > limit:
+            return bounded_reject(
+                ReasonCode.TOO_LARGE,
+                f"the message is {len(payload)} bytes, more than the {limit} a record may be; "
+                "send fewer readings per message",
+                payload,
+                limit,
+            )
         try:
             return decode_batch(payload)
         except RejectedError as exc:

@@ -15,6 +15,15 @@ Reason codes (stable, documented in docs/analysts.md):
     provider_mismatch   a DAS provider sent a reading for a meter it does not report
     future_timestamp    the reading is stamped later than the receive time plus the tolerance
     key_mismatch        the Kafka key names another meter than the readings
+    value_out_of_range  a register, modulus or sequence number beyond what a register or the
+                        database holds (2^63 − 1, or ≥ the register's modulus when known)
+    timestamp_out_of_range  stamped (or received) before the plausible window opens
+                        (PTS_STREAM_EARLIEST_READING, default 2000-01-01)
+    too_large           the message is larger than a record may be (PTS_STREAM_MAX_MESSAGE_BYTES);
+                        its dead letter keeps a prefix, the SHA-256 and the size of the whole
+    processing_failed   the message passed every check but storing it failed the bounded number
+                        of attempts (PTS_STREAM_MAX_ATTEMPTS); parked with the error so the
+                        messages behind it go on; re-drive it once the cause is fixed
 """
 
 from __future__ import annotations
@@ -30,9 +39,14 @@ class ReasonCode(StrEnum):
     PROVIDER_MISMATCH = "provider_mismatch"
     FUTURE_TIMESTAMP = "future_timestamp"
     KEY_MISMATCH = "key_mismatch"
+    VALUE_OUT_OF_RANGE = "value_out_of_range"
+    TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
+    TOO_LARGE = "too_large"
+    PROCESSING_FAILED = "processing_failed"
 
 
-# refusals whose cause lies outside the payload (the registry, the clock, the producer's key):
+# refusals whose cause may lie outside the payload (the registry, the clock, the producer's key,
+# a setting, a fault):
 # fixed there, the stored payload can be sent through again (stream.redrive)
 REDRIVABLE = frozenset(
     {
@@ -40,6 +54,9 @@ REDRIVABLE = frozenset(
         ReasonCode.PROVIDER_MISMATCH,
         ReasonCode.FUTURE_TIMESTAMP,
         ReasonCode.KEY_MISMATCH,
+        ReasonCode.VALUE_OUT_OF_RANGE,  # against a modulus the registry may have wrong
+        ReasonCode.TIMESTAMP_OUT_OF_RANGE,  # the window is a setting
+        ReasonCode.PROCESSING_FAILED,  # the cause (a database fault, a bug) is fixed
     }
 )
 

@@ -20,16 +20,28 @@ readings under per-meter locks) and Faust commits an offset only when every even
 is acknowledged.
 A crash between 1 and 3 redelivers the event: the database side is idempotent (writer,
 rollups, dead_letters keyed by topic/partition/offset); the dead-letter topic may then hold a
-reject twice (at least once). An unexpected error ends the process at once (`os._exit`)
-rather than let Faust acknowledge an event that was not stored.
+reject twice (at least once).
+
+Poison: an event that passed every check but still fails to store is isolated and parked as a
+`processing_failed` dead letter after a bounded number of attempts (stream.persist), so it
+never blocks its partition. Only a failure outside any one message (the dead-letter topic
+refusing a record) ends the process at once (`os._exit`) rather than let Faust acknowledge
+an event that was not stored.
+
+Dead letters of ingest: the bridge and the DAS intake produce their refusals to the
+dead-letter topic with a header `origin` (`bridge`, `das-intake`); a second agent records
+those in `dead_letters` (keyed by their own topic/partition/offset), so status and redrive
+see every refusal, not only the stream's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,15 +50,18 @@ import faust
 import psycopg
 import structlog
 
+from storage import energy_store
 from stream.core import Core, Reject, Sorting
 from stream.directory import RegistryDirectory
 from stream.errors import StoreUnavailableError
-from stream.persist import Origin, persist_with_retry
+from stream.persist import Origin, WorkLimits, connect_store, persist_isolating
 from stream.stages import Limits
 
 log = structlog.get_logger(__name__)
 
 EXIT_CRASHED = 70  # EX_SOFTWARE: an unexpected error; nothing was acknowledged
+DEAD_LETTER_RECORD_BYTES = 900_000  # a dead-letter record's payload at most (Kafka: 1 MiB)
+INGEST_ORIGINS = frozenset({"bridge", "das-intake"})
 
 
 def make_app(app_id: str, bootstrap: str, datadir: Path, session_timeout_s: float = 10.0) -> Any:
@@ -90,8 +105,10 @@ class FaustEngine:
         within_s: float = 0.2,
         concurrency: int = 1,
         limits: Limits | None = None,
+        work: WorkLimits | None = None,
     ) -> None:
         self.limits = limits or Limits()
+        self.work = work or WorkLimits()
         self.database_url = database_url
         self.max_batch = max_batch
         self.within_s = within_s
@@ -101,6 +118,40 @@ class FaustEngine:
         )
         self.dead_letters = self.app.topic(dead_letter_topic, key_type=bytes, value_type=bytes)
         self.app.agent(self.readings, name="process_readings", concurrency=concurrency)(self._agent)
+        self.app.agent(self.dead_letters, name="record_ingest_dead_letters")(
+            self._record_ingest_dead_letters
+        )
+
+    async def _record_ingest_dead_letters(self, stream: Any) -> None:
+        """Record the bridge's and the DAS intake's dead letters in `dead_letters` (idempotent
+        per topic/partition/offset); the stream's own are there already and are skipped."""
+        aconn = await self._connect()
+        try:
+            async for event in stream.events():
+                row = ingest_dead_letter_row(event.headers, event.value or b"")
+                if row is None:
+                    continue
+                origin, dead = row
+                message = event.message
+                delay = 0.5
+                while True:
+                    try:
+                        await energy_store.record_dead_letters(
+                            aconn, [dead], message.topic, message.partition, message.offset,
+                            origin,
+                        )  # fmt: skip
+                        break
+                    except psycopg.OperationalError as exc:
+                        log.warning("database_unavailable", error=str(exc), retry_in_s=delay)
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, 30.0)
+                        if aconn.closed or aconn.broken:
+                            try:
+                                aconn = await self._connect()
+                            except psycopg.OperationalError as again:
+                                log.warning("database_reconnect_failed", error=str(again))
+        finally:
+            await aconn.close()
 
     async def _agent(self, stream: Any) -> None:
         aconn = await self._connect()
@@ -123,7 +174,7 @@ class FaustEngine:
             await aconn.close()
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        return await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+        return await connect_store(self.database_url, self.work)
 
     async def _store(
         self,
@@ -138,7 +189,7 @@ class FaustEngine:
         delay = 0.5
         while True:
             try:
-                decoded = [Core.decode(e.value or b"") for e in events]
+                decoded = [core.decode(e.value or b"") for e in events]
                 meters = {
                     r.meter_id for b in decoded if not isinstance(b, Reject) for r in b.readings
                 }
@@ -148,9 +199,23 @@ class FaustEngine:
                     (core.sort(b, key=e.key, now=now), o)
                     for b, e, o in zip(decoded, events, origins, strict=True)
                 ]
-                outcome = await persist_with_retry(
-                    aconn, directory, sorted_, power_tolerance=self.limits.power_tolerance
+                done = await persist_isolating(
+                    aconn,
+                    directory,
+                    sorted_,
+                    power_tolerance=self.limits.power_tolerance,
+                    work=self.work,
                 )
+                outcome = done.outcome
+                sorted_ = [
+                    (
+                        replace(s, rejects=[*s.rejects, *done.parked[n]])
+                        if n in done.parked
+                        else s,
+                        o,
+                    )
+                    for n, (s, o) in enumerate(sorted_)
+                ]
                 log.debug(
                     "messages_processed",
                     messages=len(events),
@@ -174,7 +239,8 @@ class FaustEngine:
         self, rejects: list[Reject], origin: Origin, key: bytes | None
     ) -> None:
         """Produce each reject (original payload, reason in headers); wait for the acks."""
-        for ordinal, reject in enumerate(rejects):
+        for n, reject in enumerate(rejects):
+            ordinal = n if reject.ordinal is None else reject.ordinal
             headers = {
                 "reason_code": reject.code.value.encode(),
                 "reason": reject.reason.encode(),
@@ -182,12 +248,46 @@ class FaustEngine:
                 "source_partition": str(origin.partition).encode(),
                 "source_offset": str(origin.offset).encode(),
                 "ordinal": str(ordinal).encode(),
+                "origin": b"stream",
             }
+            if reject.payload_sha256 is not None:
+                headers["payload_sha256"] = reject.payload_sha256.encode()
+                headers["payload_bytes"] = str(reject.payload_bytes).encode()
+            payload = reject.payload
+            if len(payload) > DEAD_LETTER_RECORD_BYTES:  # the database keeps more of it
+                headers["payload_sha256"] = hashlib.sha256(payload).hexdigest().encode()
+                headers["payload_bytes"] = str(len(payload)).encode()
+                payload = payload[:DEAD_LETTER_RECORD_BYTES]
             dead_key = reject.meter_id.encode() if reject.meter_id else key
-            pending = await self.dead_letters.send(
-                key=dead_key, value=reject.payload, headers=headers
-            )
+            pending = await self.dead_letters.send(key=dead_key, value=payload, headers=headers)
             await pending
+
+
+def ingest_dead_letter_row(
+    headers: Mapping[str, bytes] | Sequence[tuple[str, bytes]] | None, value: bytes
+) -> tuple[str, energy_store.DeadLetterRow] | None:
+    """(origin, row) of a dead-letter record the bridge or the DAS intake produced; None for
+    the stream's own records (already in the table) and anything else."""
+    found = dict(headers.items() if isinstance(headers, Mapping) else headers or ())
+    origin = found.get("origin", b"bridge" if "mqtt_topic" in found else b"").decode(
+        errors="replace"
+    )
+    if origin not in INGEST_ORIGINS:
+        return None
+    text = {k: v.decode(errors="replace") for k, v in found.items()}
+    where = text.get("mqtt_topic") or text.get("das_report_id")
+    reason = text.get("reason", "")
+    if where:
+        reason = f"{reason} [{'topic' if 'mqtt_topic' in text else 'report'} {where}]"
+    size = text.get("payload_bytes", "")
+    return origin, (
+        text.get("reason_code", "unknown"),
+        reason,
+        value,
+        0,
+        text.get("payload_sha256"),
+        int(size) if size.isdigit() else None,
+    )
 
 
 def run_worker(engine: FaustEngine, loglevel: str = "info") -> None:

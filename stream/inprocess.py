@@ -20,7 +20,7 @@ import psycopg
 from schemas.reading import ReadingBatch
 from stream.core import Core, Reject
 from stream.directory import RegistryDirectory
-from stream.persist import Origin, Outcome, persist_with_retry
+from stream.persist import Origin, Outcome, WorkLimits, connect_store, persist_isolating
 from stream.stages import Limits
 
 
@@ -51,8 +51,10 @@ class InProcessEngine:
         label: str = "inprocess",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         limits: Limits | None = None,
+        work: WorkLimits | None = None,
     ) -> None:
         self._aconn = aconn
+        self._work = work or WorkLimits()
         self._clock = clock
         self._directory = RegistryDirectory()
         self._core = Core(self._directory, limits=limits)
@@ -66,9 +68,10 @@ class InProcessEngine:
         label: str = "inprocess",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         limits: Limits | None = None,
+        work: WorkLimits | None = None,
     ) -> Self:
-        aconn = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
-        engine = cls(aconn, label, clock, limits)
+        aconn = await connect_store(database_url, work)
+        engine = cls(aconn, label, clock, limits, work)
         await engine._directory.load(aconn)
         return engine
 
@@ -84,20 +87,23 @@ class InProcessEngine:
     async def submit(
         self, message: bytes | ReadingBatch, key: bytes | None = None, offset: int | None = None
     ) -> Outcome:
-        """Process one message; returns after its database commit."""
-        batch = Core.decode(message) if isinstance(message, bytes) else message
+        """Process one message; returns after its database commit. A reading that still
+        fails to store after the bounded attempts is parked (stream.persist) and comes back
+        among the outcome's rejects."""
+        batch = self._core.decode(message) if isinstance(message, bytes) else message
         if not isinstance(batch, Reject):
             await self._directory.refresh_for(self._aconn, {r.meter_id for r in batch.readings})
         sorting = self._core.sort(batch, key=key, now=self._clock())
         origin = Origin(self._label, None if offset is None else 0, offset)
-        outcome = await persist_with_retry(
+        done = await persist_isolating(
             self._aconn,
             self._directory,
             [(sorting, origin)],
             power_tolerance=self._core.limits.power_tolerance,
+            work=self._work,
         )
-        self.totals.add(outcome)
-        return outcome
+        self.totals.add(done.outcome)
+        return done.outcome
 
     async def run(self, messages: AsyncIterable[bytes | ReadingBatch]) -> Totals:
         """Process messages in order until the iterable ends."""

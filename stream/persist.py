@@ -9,14 +9,26 @@ Order, in one transaction, so a crash leaves either all of it or none of it:
 4. commit. Only then may the engine acknowledge its input (Kafka offset, queue item).
 Transient database failures are retried with backoff (`persist_with_retry`); the input is
 not acknowledged meanwhile.
+
+A message that passed every check and still fails to store (the database refuses a value,
+a statement or lock timeout, a bug) must not block its partition (`persist_isolating`): the
+failing batch is bisected — messages, then the readings of one message — until the failure
+is one reading (or one message without readings); that one is tried again up to
+`WorkLimits.max_attempts` times in all, then parked as a `processing_failed` dead letter
+with the error, and everything else is stored. Losing the database connection is not a
+failure of the message: it raises StoreUnavailableError and the engine reconnects and
+retries the whole batch, without acknowledging it.
+
+Every connection of the engines carries `statement_timeout` and `lock_timeout`
+(`connect_store`), so no statement holds a transaction open for long.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -31,10 +43,39 @@ from storage.writer import write_readings_async
 from stream.core import Reject, Sorting
 from stream.directory import MeterDirectory
 from stream.energy import DEFAULT_POWER_TOLERANCE, Interval, PowerLimit, RegisterPoint
-from stream.errors import StoreUnavailableError
+from stream.errors import ReasonCode, StoreUnavailableError
 from stream.rollup import changed_intervals, day_bounds, day_from_parts, parse_flag, touched_days
 
 log = structlog.get_logger(__name__)
+
+
+PARKED_ORDINAL_BASE = 10_000  # ordinal of a parked reading = this + its index in the message
+MAX_ERROR_CHARS = 500  # of the error quoted in a parked dead letter's reason
+
+
+@dataclass(frozen=True, slots=True)
+class WorkLimits:
+    """How long one statement or lock wait may take, and how often a message is tried
+    before it is parked (settings PTS_STREAM_STATEMENT_TIMEOUT_S, _LOCK_TIMEOUT_S,
+    _MAX_ATTEMPTS)."""
+
+    statement_timeout_s: float = 60.0
+    lock_timeout_s: float = 10.0
+    max_attempts: int = 3
+    first_retry_delay_s: float = 0.2
+
+
+async def connect_store(
+    database_url: str, work: WorkLimits | None = None
+) -> psycopg.AsyncConnection[Any]:
+    """An autocommit connection whose statements and lock waits are bounded in time."""
+    work = work or WorkLimits()
+    aconn = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
+    await aconn.execute(
+        "SELECT set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false)",
+        (f"{round(work.statement_timeout_s * 1000)}ms", f"{round(work.lock_timeout_s * 1000)}ms"),
+    )
+    return aconn
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +115,17 @@ async def persist(
             if sorting.rejects:
                 await energy_store.record_dead_letters(
                     aconn,
-                    [(r.code.value, r.reason, r.payload, n) for n, r in enumerate(sorting.rejects)],
+                    [
+                        (
+                            r.code.value,
+                            r.reason,
+                            r.payload,
+                            n if r.ordinal is None else r.ordinal,
+                            r.payload_sha256,
+                            r.payload_bytes,
+                        )
+                        for n, r in enumerate(sorting.rejects)
+                    ],
                     origin.topic,
                     origin.partition,
                     origin.offset,
@@ -183,9 +234,159 @@ async def persist_with_retry(
             await asyncio.sleep(delay)
             delay *= 2
         except psycopg.OperationalError as exc:
+            if _fails_the_message(aconn, exc):
+                raise
             raise StoreUnavailableError(
                 f"database unavailable while storing {len(messages)} message(s): {exc}"
             ) from exc
     raise StoreUnavailableError(
         f"gave up storing {len(messages)} message(s) after {attempts} tries"
     )
+
+
+def _fails_the_message(aconn: psycopg.AsyncConnection[Any], exc: BaseException) -> bool:
+    """Whether an error is the message's own (try it alone, then park it) rather than the
+    database's (keep the connection's batch and retry it all once the database is back).
+
+    The database's: the connection is lost, or an operational condition of the server
+    (out of disk, out of connections, shutting down). The message's: any other error, a
+    statement or lock timeout included.
+    """
+    if not isinstance(exc, Exception) or aconn.closed or aconn.broken:
+        return False
+    if isinstance(exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable):
+        return True
+    return not isinstance(exc, psycopg.OperationalError | StoreUnavailableError)
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """Part of one message of a batch: its index in the batch, the sorting to store (some of
+    the message's readings) and the index of its first reading in the message."""
+
+    index: int
+    sorting: Sorting
+    origin: Origin
+    first: int = 0
+
+
+@dataclass(slots=True)
+class Isolated:
+    """What `persist_isolating` stored, and the readings it parked per message index."""
+
+    outcome: Outcome = field(default_factory=Outcome)
+    parked: dict[int, list[Reject]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, outcome: Outcome) -> None:
+        self.outcome.new += outcome.new
+        self.outcome.duplicate += outcome.duplicate
+        self.outcome.conflict += outcome.conflict
+        self.outcome.rejects += outcome.rejects
+
+
+async def persist_isolating(
+    aconn: psycopg.AsyncConnection[Any],
+    directory: MeterDirectory,
+    messages: Sequence[tuple[Sorting, Origin]],
+    power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE,
+    work: WorkLimits | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Isolated:
+    """Store the messages; park (dead-letter `processing_failed`) the readings that still
+    fail after `work.max_attempts` tries, so they never block the others (module docstring).
+
+    Raises StoreUnavailableError when the database itself is unavailable.
+    """
+    work = work or WorkLimits()
+    done = Isolated()
+
+    async def attempt(units: Sequence[_Unit]) -> Exception | None:
+        try:
+            outcome = await persist_with_retry(
+                aconn, directory, [(u.sorting, u.origin) for u in units],
+                power_tolerance=power_tolerance,
+            )  # fmt: skip
+        except Exception as exc:
+            if not _fails_the_message(aconn, exc):
+                if isinstance(exc, StoreUnavailableError):
+                    raise
+                raise StoreUnavailableError(f"database unavailable: {exc}") from exc
+            return exc
+        done.add(outcome)
+        return None
+
+    async def isolate(units: Sequence[_Unit]) -> None:
+        failure = await attempt(units)
+        if failure is None:
+            return
+        log.warning("persist_isolating", messages=len(units), error=_describe(failure))
+        if len(units) > 1:
+            middle = len(units) // 2
+            await isolate(units[:middle])
+            await isolate(units[middle:])
+            return
+        unit = units[0]
+        readings = unit.sorting.to_write
+        if len(readings) > 1:
+            middle = len(readings) // 2
+            head = replace(unit.sorting, to_write=readings[:middle])
+            tail = Sorting(to_write=readings[middle:])
+            await isolate(
+                [
+                    replace(unit, sorting=head),
+                    _Unit(unit.index, tail, unit.origin, unit.first + middle),
+                ]
+            )
+            return
+        delay = work.first_retry_delay_s
+        for _ in range(work.max_attempts - 1):
+            await sleep(delay)
+            delay *= 2
+            failure = await attempt(units)
+            if failure is None:
+                return
+        await park(unit, failure)
+
+    async def park(unit: _Unit, failure: Exception) -> None:
+        reason = (
+            f"storing failed {work.max_attempts} times: {_describe(failure)}; the messages "
+            "behind it went on. Fix the cause, then `pts stream redrive --reason "
+            "processing_failed`"
+        )
+        parked = [
+            Reject(
+                ReasonCode.PROCESSING_FAILED,
+                reason,
+                reading.model_dump_json().encode(),
+                reading.meter_id,
+                ordinal=PARKED_ORDINAL_BASE + unit.first + n,
+            )
+            for n, reading in enumerate(unit.sorting.to_write)
+        ]
+        if not parked:  # a message without readings whose refusals could not be stored
+            raise StoreUnavailableError(
+                f"could not record the dead letters of a message: {_describe(failure)}"
+            )
+        sorting = replace(unit.sorting, to_write=[], rejects=[*unit.sorting.rejects, *parked])
+        failed_again = await attempt([replace(unit, sorting=sorting)])
+        if failed_again is not None:
+            raise StoreUnavailableError(
+                f"could not park a failing reading: {_describe(failed_again)}"
+            ) from failed_again
+        done.parked[unit.index] += parked
+        log.error(
+            "reading_parked",
+            meter_id=parked[0].meter_id,
+            topic=unit.origin.topic,
+            partition=unit.origin.partition,
+            offset=unit.origin.offset,
+            error=_describe(failure),
+        )
+
+    await isolate([_Unit(n, sorting, origin) for n, (sorting, origin) in enumerate(messages)])
+    return done
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"

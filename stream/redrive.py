@@ -26,7 +26,8 @@ from schemas.reading import Reading, ReadingBatch
 from storage import energy_store
 from stream.errors import REDRIVABLE, ReasonCode
 from stream.inprocess import InProcessEngine
-from stream.persist import Outcome
+from stream.persist import Outcome, WorkLimits
+from stream.stages import Limits
 
 
 def message_of(payload: bytes, dead_letter_id: int, now: datetime) -> ReadingBatch | None:
@@ -75,6 +76,8 @@ async def redrive(
     now: datetime,
     meter_id: str | None = None,
     limit: int = 100_000,
+    limits: Limits | None = None,
+    work: WorkLimits | None = None,
 ) -> RedriveReport:
     """Send the waiting dead letters with `reason_code` (of `meter_id` only, if given)
     through the core again; mark each with its result."""
@@ -86,7 +89,9 @@ async def redrive(
     report = RedriveReport(reason_code)
     async with (
         await psycopg.AsyncConnection.connect(database_url, autocommit=True) as aconn,
-        await InProcessEngine.connect(database_url, label="redrive", clock=lambda: now) as engine,
+        await InProcessEngine.connect(
+            database_url, label="redrive", clock=lambda: now, limits=limits, work=work
+        ) as engine,
     ):
         for dead_letter_id, payload in await energy_store.dead_letters_to_redrive(
             aconn, reason_code.value, limit
@@ -97,7 +102,8 @@ async def redrive(
             elif meter_id is not None and batch.readings[0].meter_id != meter_id:
                 continue
             else:
-                key = batch.readings[0].meter_id.encode()
+                meters = {r.meter_id for r in batch.readings}
+                key = batch.readings[0].meter_id.encode() if len(meters) == 1 else None
                 result = result_of(await engine.submit(batch, key=key, offset=dead_letter_id))
             await energy_store.mark_redriven(aconn, dead_letter_id, result)
             report.results[result] += 1

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from schemas.reading import QualityFlag
@@ -112,6 +112,29 @@ def parse_flag(value: str) -> Flag:
     return Anomaly(value) if value in Anomaly._value2member_map_ else QualityFlag(value)
 
 
+def day_share(interval: Interval, lo: datetime, hi: datetime) -> tuple[int, bool] | None:
+    """The energy of `interval` falling in the day [lo, hi) (its local midnights, UTC) and
+    whether the interval crosses a midnight (INTERPOLATED); None if no piece falls there.
+
+    The same piece `daily_energy` / `split_interval` give (the register interpolated and
+    floored at each midnight), computed from the day's two midnights alone: rebuilding D
+    days costs D, whatever the length of the intervals crossing them.
+    """
+    start, end = interval.start.astimezone(UTC), interval.end.astimezone(UTC)
+    if not (start < hi and end > lo):
+        return None
+    span = _micros(end - start)
+
+    def reached(instant: datetime) -> int:
+        return interval.energy_wh * _micros(instant - start) // span
+
+    piece_start, piece_end = max(start, lo), min(end, hi)
+    energy = (interval.energy_wh if piece_end == end else reached(piece_end)) - (
+        0 if piece_start == start else reached(piece_start)
+    )
+    return energy, start < lo < end or start < hi < end
+
+
 def day_from_parts(
     day: date,
     tz: ZoneInfo,
@@ -122,14 +145,26 @@ def day_from_parts(
 ) -> DayRow | None:
     """A day's row from the intervals wholly inside it and those crossing its midnights;
     None when no interval touches the day."""
-    share = daily_energy(crossing, tz, (day, day)).get(day)
-    count = inside_count + (share.intervals if share else 0)
+    lo, hi = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
+    energy, count, flags = inside_wh, inside_count, set(inside_flags)
+    for interval in crossing:
+        share = day_share(interval, lo, hi)
+        if share is None:
+            continue
+        energy += share[0]
+        count += 1
+        flags |= {f.value for f in interval.flags}
+        if share[1]:
+            flags.add(QualityFlag.INTERPOLATED.value)
     if count == 0:
         return None
-    flags = set(inside_flags) | ({f.value for f in share.flags} if share else set())
-    return DayRow(day, inside_wh + (share.energy_wh if share else 0), count, tuple(sorted(flags)))
+    return DayRow(day, energy, count, tuple(sorted(flags)))
 
 
 def months_of(days: Iterable[date]) -> list[date]:
     """First days of the months the days fall in, sorted."""
     return sorted({d.replace(day=1) for d in days})
+
+
+def _micros(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
@@ -29,6 +29,9 @@ from stream.errors import ReasonCode
 
 FUTURE_TOLERANCE = timedelta(minutes=15)  # PTS_STREAM_FUTURE_TOLERANCE_S
 CLOCK_SKEW_LIMIT = timedelta(minutes=5)  # PTS_STREAM_CLOCK_SKEW_S
+EARLIEST_READING = datetime(2000, 1, 1, tzinfo=UTC)  # PTS_STREAM_EARLIEST_READING
+MAX_MESSAGE_BYTES = 1_048_576  # PTS_STREAM_MAX_MESSAGE_BYTES (Kafka's default record limit)
+BIGINT_MAX = 2**63 - 1  # the largest register, modulus and sequence number PostgreSQL holds
 
 
 class Verdict(StrEnum):
@@ -59,6 +62,67 @@ class Decision:
 class Stage(Protocol):
     def __call__(self, reading: Reading) -> Decision | None:
         """None: the reading passes unchanged; otherwise what the stage decided."""
+
+
+class Bounds:
+    """Refuse what no register, clock or database column can hold, before any other work.
+
+    - energy_wh, register_modulus_wh and seq at most 2^63 − 1 (PostgreSQL bigint);
+    - energy_wh below the register's modulus (the reading's own, else the registry's): a
+      register wraps to 0 there, so it never shows the modulus itself;
+    - ts and received_at not before `earliest` (the plausible window; the future side is
+      NotInFuture / NotAfter): a reading dated 1900 would otherwise make the writer create a
+      partition for it and the rollups walk every day since;
+    - no NUL in source_id (PostgreSQL text cannot hold it).
+    """
+
+    def __init__(self, directory: MeterDirectory, earliest: datetime = EARLIEST_READING) -> None:
+        self._directory = directory
+        self._earliest = earliest
+
+    def __call__(self, reading: Reading) -> Decision | None:
+        problem = self._value_problem(reading)
+        if problem is not None:
+            return Decision.reject(reading, ReasonCode.VALUE_OUT_OF_RANGE, problem)
+        for name, instant in (("ts", reading.ts), ("received_at", reading.received_at)):
+            if instant < self._earliest:
+                return Decision.reject(
+                    reading,
+                    ReasonCode.TIMESTAMP_OUT_OF_RANGE,
+                    f"{name} {instant.isoformat()} is before the plausible window, which opens "
+                    f"{self._earliest.isoformat()}; check the meter clock (or widen "
+                    "PTS_STREAM_EARLIEST_READING and re-drive)",
+                )
+        if "\x00" in reading.source_id:
+            return Decision.reject(
+                reading,
+                ReasonCode.SCHEMA_INVALID,
+                f"source_id {reading.source_id!r} contains a NUL byte; send a plain text id",
+            )
+        return None
+
+    def _value_problem(self, reading: Reading) -> str | None:
+        for name, value in (
+            ("energy_wh", reading.energy_wh),
+            ("register_modulus_wh", reading.register_modulus_wh),
+            ("seq", reading.seq),
+        ):
+            if value is not None and value > BIGINT_MAX:
+                return (
+                    f"{name} {value} is above {BIGINT_MAX}, the largest value stored; "
+                    "check the register scale and the unit"
+                )
+        modulus = reading.register_modulus_wh
+        if modulus is None:
+            info = self._directory.get(reading.meter_id)
+            modulus = info.register_modulus_wh if info is not None else None
+        if modulus is not None and reading.energy_wh >= modulus:
+            return (
+                f"energy_wh {reading.energy_wh} is not below the register's modulus {modulus} "
+                "Wh (a register wraps to 0 there); check the register scale, the unit or the "
+                "modulus in the registry"
+            )
+        return None
 
 
 class KnownMeter:
@@ -207,11 +271,14 @@ class Limits:
     future: timedelta = FUTURE_TOLERANCE  # stamped later than receipt / processing by more
     clock_skew: timedelta = CLOCK_SKEW_LIMIT  # received later than stamped by more: CLOCK_SKEW
     power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE  # mean power above nameplate × this
+    earliest: datetime = EARLIEST_READING  # readings stamped before this are refused
+    max_message_bytes: int = MAX_MESSAGE_BYTES  # larger messages are refused too_large
 
 
 def default_pipeline(directory: MeterDirectory, limits: Limits | None = None) -> list[Stage]:
     limits = limits or Limits()
     return [
+        Bounds(directory, limits.earliest),
         KnownMeter(directory),
         ProviderOwnsMeter(directory),
         NotInFuture(limits.future),

@@ -59,7 +59,7 @@ def test_wrong_types_say_where() -> None:
     """A string register is schema_invalid and the reason names the field."""
     data = json.loads(batch(r("M1", 0, 10)))
     data["readings"][0]["energy_wh"] = "lots"
-    decoded = Core.decode(json.dumps(data).encode())
+    decoded = CORE.decode(json.dumps(data).encode())
     assert isinstance(decoded, Reject)
     assert decoded.code is ReasonCode.SCHEMA_INVALID
     assert decoded.reason.startswith("not a valid reading batch: readings.0.energy_wh: ")
@@ -69,7 +69,7 @@ def test_negative_register_has_its_own_code() -> None:
     """A negative register value is refused as negative_register."""
     data = json.loads(batch(r("M1", 0, 10)))
     data["readings"][0].update(energy_wh=-1, content_hash="")
-    decoded = Core.decode(json.dumps(data).encode())
+    decoded = CORE.decode(json.dumps(data).encode())
     assert isinstance(decoded, Reject)
     assert decoded.code is ReasonCode.NEGATIVE_REGISTER
 

@@ -6,8 +6,19 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from stream.energy import Anomaly, PowerLimit, RegisterPoint
-from stream.rollup import DayRow, fetch_range, months_of, recompute_days, touched_days
+import pytest
+
+from stream import calendar, rollup
+from stream.energy import Anomaly, Interval, PowerLimit, RegisterPoint, split_interval
+from stream.rollup import (
+    DayRow,
+    day_bounds,
+    day_from_parts,
+    fetch_range,
+    months_of,
+    recompute_days,
+    touched_days,
+)
 
 NY = ZoneInfo("America/New_York")
 
@@ -49,3 +60,35 @@ def test_months_of_days() -> None:
     """Distinct first days of the months, sorted."""
     days = [date(2026, 3, 31), date(2026, 2, 28), date(2026, 3, 1)]
     assert months_of(days) == [date(2026, 2, 1), date(2026, 3, 1)]
+
+
+def test_a_sixty_day_interval_is_split_exactly_with_work_linear_in_its_days(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A meter silent for 60 days: each local day's share is its exact interpolated piece
+    (equal to split_interval's), the shares sum to the interval, and rebuilding all 61 days
+    asks for a bounded number of local midnights per day (not the whole span each day)."""
+    start = datetime(2026, 1, 10, 17, tzinfo=UTC)  # 12:00 EST
+    end = start + timedelta(days=60)  # 13:00 EDT: the DST change lies inside
+    interval = Interval(start, end, 5_184_000_007)
+    first, last = date(2026, 1, 10), date(2026, 3, 11)
+    days = day_bounds(first, last, NY)
+    assert len(days) == 61
+    boundaries = [lo for _, lo, _ in days[1:]]
+    expected = [wh for _, wh in split_interval(interval, boundaries)]
+    calls = 0
+    real = calendar.local_midnight
+
+    def counting(day: date, tz: ZoneInfo) -> datetime:
+        nonlocal calls
+        calls += 1
+        return real(day, tz)
+
+    monkeypatch.setattr(calendar, "local_midnight", counting)
+    monkeypatch.setattr(rollup, "local_midnight", counting)
+    rows = [day_from_parts(day, NY, 0, 0, [], [interval]) for day, _, _ in days]
+    assert [r.energy_wh if r else None for r in rows] == expected
+    assert sum(expected) == 5_184_000_007
+    assert all(r is not None and r.intervals == 1 for r in rows)
+    assert all(r is not None and r.flags == ("interpolated",) for r in rows)
+    assert calls <= 4 * len(days)
