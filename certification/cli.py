@@ -21,8 +21,9 @@ import yaml
 from certification.certification_report import plain_decimal
 from certification.change_requests import Status
 from certification.errors import Refused
-from certification.manual_reports import ManualReport
+from certification.manual_reports import ManualReport, parse_read_at
 from certification.month_close import Thresholds
+from certification.workflows.accept_month import accept_month
 from certification.workflows.accounts import account
 from certification.workflows.amend_month import amend as amend_month
 from certification.workflows.change_requests import (
@@ -148,7 +149,13 @@ def report() -> None:
 @as_option
 @click.option("--meter", "meter_id", required=True)
 @click.option("--register-wh", type=int, required=True, help="cumulative register, Wh")
-@click.option("--at", "at_text", default=None, help="reading time, ISO (default: --now)")
+@click.option(
+    "--at",
+    "at_text",
+    default=None,
+    help="reading date or time: 2027-01-05 (noon local), 2027-01-05T09:30 (local) or with "
+    "its offset [default: --now]",
+)
 @click.option("--photo", default=None, help="reference of a photo of the register")
 @click.option("--meter-replacement", is_flag=True, help="the reading opens a replaced meter")
 @click.option("--old-register-wh", type=int, default=None, help="replaced meter's final register")
@@ -167,11 +174,12 @@ def submit(
 ) -> None:
     """Submit a manual register reading (System Representative, in the window)."""
     now = _now(now_text)
-    at = _now(at_text) if at_text else now
+    at = _run(lambda: parse_read_at(at_text)) if at_text else now
     entry = ManualReport(meter_id, register_wh, at, photo, meter_replacement, old_register_wh)
     with _connection(ctx) as conn:
-        reading = _run(lambda: submit_manual_report(conn, account_id, entry, now, _manual_max(ctx)))
-    click.echo(f"accepted {reading.meter_id} {reading.energy_wh} Wh at {reading.ts.isoformat()}")
+        done = _run(lambda: submit_manual_report(conn, account_id, entry, now, _manual_max(ctx)))
+    reading = done.reading
+    click.echo(f"accepted {reading.meter_id} {reading.energy_wh} Wh at {done.local_ts.isoformat()}")
 
 
 @click.group()
@@ -182,6 +190,12 @@ def month() -> None:
 @month.command("close")
 @click.argument("month_text", metavar="YYYY-MM")
 @click.option("--as", "account_id", default="admin", show_default=True)
+@click.option(
+    "--system",
+    "system_id",
+    default=None,
+    help="close only this system's month [default: every system whose month is open]",
+)
 @click.option(
     "--max-capacity-factor",
     type=str,
@@ -195,24 +209,59 @@ def close(
     ctx: click.Context,
     month_text: str,
     account_id: str,
+    system_id: str | None,
     max_capacity_factor: str | None,
     now_text: str | None,
 ) -> None:
-    """Close a month: production, completeness, erratic data, estimates, SRECs."""
-    factor = max_capacity_factor or str(get_settings(ctx).erratic_max_capacity_factor)
-    thresholds = Thresholds(max_capacity_factor=Decimal(factor))
+    """Close a month: production, completeness, erratic data, estimates, holds, SRECs."""
+    settings = get_settings(ctx)
+    factor = max_capacity_factor or str(settings.erratic_max_capacity_factor)
+    thresholds = Thresholds(
+        max_capacity_factor=Decimal(factor),
+        power_tolerance=settings.stream_power_tolerance,
+        holding=settings.month_close_holding_findings,
+    )
     with _connection(ctx) as conn:
         admin = _run(lambda: account(conn, account_id))
-        result = _run(lambda: close_month(conn, month_text, admin, _now(now_text), thresholds))
-    click.echo("system,energy_wh,estimated,minted,carry")
+        result = _run(
+            lambda: close_month(conn, month_text, admin, _now(now_text), thresholds, system_id)
+        )
+    click.echo("system,energy_wh,estimated,minted,carry,held_by")
     for s in result.systems:
         click.echo(
             f"{s.system.system_id},{s.energy_wh},{str(s.estimated).lower()},{s.minted},"
-            f"{plain_decimal(s.carry_out)}"
+            f"{plain_decimal(s.carry_out)},{' '.join(s.held_by)}"
         )
     click.echo("contact list:")
     for c in result.contacts():
         click.echo(f"  {c.system_id} owner {c.owner_id} <{c.owner_email}>: {', '.join(c.reasons)}")
+
+
+@month.command("accept")
+@click.argument("system_id", metavar="SYSTEM")
+@click.argument("month_text", metavar="YYYY-MM")
+@click.option("--reason", required=True, help="what was checked, and why the energy stands")
+@as_option
+@now_option
+@click.pass_context
+def accept(
+    ctx: click.Context,
+    system_id: str,
+    month_text: str,
+    reason: str,
+    account_id: str,
+    now_text: str | None,
+) -> None:
+    """Release a held month with its energy as reported (admin; recorded with the reason)."""
+    with _connection(ctx) as conn:
+        admin = _run(lambda: account(conn, account_id))
+        release = _run(
+            lambda: accept_month(conn, admin, system_id, month_text, reason, _now(now_text))
+        )
+    click.echo(
+        f"{system_id} {month_text} accepted as reported by {release.released_by}: "
+        f"{release.energy_wh} Wh certified"
+    )
 
 
 @click.group()

@@ -2,27 +2,64 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from certification.errors import Refused
 from certification.registry_rules import check_reporting_method
 from certification.roles import Account, require_submit
-from certification.window import require_open_window, window_for
+from certification.window import month_reported_at, require_open_window, window_for
 from schemas.reading import Reading, ReadingEvent, Source
 from schemas.registry import DasProvider, Meter, ReportingMethod, System
+
+# a reading given as a date alone was taken at noon, local time
+READ_AT_NOON = time(12)
 
 
 @dataclass(frozen=True, slots=True)
 class ManualReport:
     meter_id: str
     register_wh: int
-    read_at: datetime  # reading date and time (aware; time optional → the caller uses noon)
+    # reading date and time: aware, or naive = local time in the system's zone (see read_at)
+    read_at: datetime
     photo_ref: str | None = None
     meter_replacement: bool = False
     # on a replacement: the old meter's final register, read when it came off
     old_register_wh: int | None = None
+
+
+def parse_read_at(text: str) -> datetime:
+    """A reading time as typed: a date (noon local), a local date and time (naive: read in
+    the system's zone by `localized`), or a date and time with its UTC offset."""
+    try:
+        return datetime.combine(date.fromisoformat(text), READ_AT_NOON)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise Refused(
+            "bad_reading_time",
+            f"{text!r} is not a reading time: give a date (2027-01-05, read as noon in the "
+            "system's time zone), a local date and time (2027-01-05T09:30) or a time with its "
+            "offset (2027-01-05T09:30-05:00)",
+        ) from None
+
+
+def localized(report: ManualReport, timezone: str) -> ManualReport:
+    """The report with an aware reading time: a naive one is local time in `timezone`."""
+    if report.read_at.tzinfo is not None:
+        return report
+    return replace(report, read_at=report.read_at.replace(tzinfo=ZoneInfo(timezone)))
+
+
+def filed_month(read_at: datetime, timezone: str) -> str:
+    """The reporting month a reading is filed under: the month whose window it was taken in
+    (a reading of Nov 3 inside October's window is October's), else its own local month."""
+    month = month_reported_at(read_at, timezone)
+    return month or read_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m")
 
 
 def accept(
@@ -37,6 +74,7 @@ def accept(
     seq: int = 0,
 ) -> Reading:
     """The reading to store for a manual report, or a refusal that says why."""
+    report = localized(report, system.timezone)
     require_submit(account, system, provider)
     if system.reporting_method is ReportingMethod.AUTOMATIC:
         raise Refused(

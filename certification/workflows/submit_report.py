@@ -3,6 +3,7 @@ certification.manual_reports, save the reading (and the replaced meter's closing
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,13 @@ import psycopg
 import structlog
 
 from certification.errors import Refused
-from certification.manual_reports import ManualReport, accept, closing_reading
+from certification.manual_reports import (
+    ManualReport,
+    accept,
+    closing_reading,
+    filed_month,
+    localized,
+)
 from certification.workflows.accounts import account
 from schemas.reading import Reading, Source
 from storage import certification_store as store
@@ -22,14 +29,30 @@ from storage.writer import write_readings
 log = structlog.get_logger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class SubmittedReport:
+    """What was stored for an accepted manual report."""
+
+    reading: Reading
+    closing: Reading | None  # the replaced meter's final reading, when one was given
+    month: str  # the reporting month it is filed under
+    timezone: str  # the system's
+
+    @property
+    def local_ts(self) -> datetime:
+        """The reading time in the system's time zone."""
+        return self.reading.ts.astimezone(ZoneInfo(self.timezone))
+
+
 def submit_manual_report(
     conn: psycopg.Connection[Any],
     account_id: str,
     report: ManualReport,
     now: datetime,
     manual_max_kw_dc: Decimal,
-) -> Reading:
-    """Accept a manual monthly report and store it as a `manual` reading."""
+) -> SubmittedReport:
+    """Accept a manual monthly report and store it as a `manual` reading, filed under the
+    reporting month whose window it was taken in."""
     with conn.transaction():
         who = account(conn, account_id)
         meter = registry_store.get_meter(conn, report.meter_id)
@@ -37,6 +60,7 @@ def submit_manual_report(
             raise Refused("unknown_meter", f"no meter {report.meter_id!r} is registered")
         system = registry_store.get_system(conn, meter.system_id)
         assert system is not None  # meters reference systems
+        report = localized(report, system.timezone)
         provider = registry_store.get_provider(conn, system.das_provider_id or "")
         found = store.last_reading(conn, meter.meter_id)
         last = None
@@ -54,7 +78,7 @@ def submit_manual_report(
         reading = accept(who, system, meter, report, last, now, manual_max_kw_dc, provider, seq)
         closing = closing_reading(who, meter, report, now, seq)
         write_readings(conn, [reading] if closing is None else [closing, reading])
-        month = reading.ts.astimezone(ZoneInfo(system.timezone)).strftime("%Y-%m")
+        month = filed_month(reading.ts, system.timezone)
         store.add_manual_report(
             conn,
             meter.meter_id,
@@ -66,4 +90,4 @@ def submit_manual_report(
             now,
         )
     log.info("manual_report_accepted", meter_id=meter.meter_id, energy_wh=reading.energy_wh)
-    return reading
+    return SubmittedReport(reading, closing, month, system.timezone)

@@ -69,7 +69,7 @@ def test_monthly_cycle_through_the_cli(fresh_db: str, tmp_path: Path) -> None:
     )
     assert report(fresh_db, 1_000_000, "2026-06-30T20:00:00")[:2] == (
         0,
-        "accepted M1 1000000 Wh at 2026-07-01T00:00:00+00:00\n",
+        "accepted M1 1000000 Wh at 2026-06-30T20:00:00-04:00\n",
     )
     assert report(fresh_db, 2_240_000, "2026-07-31T20:00:00")[0] == 0
     refused = run(

@@ -115,7 +115,7 @@ def test_manual_report_is_stored_as_a_manual_reading(fresh_db: str) -> None:
     with loaded(fresh_db) as conn:
         first = ManualReport("M1", 5_000_000, now - timedelta(hours=1), "photo-17.jpg")
         with capture_logs() as logs:
-            reading = submit_manual_report(conn, "rep-1", first, now, TEN)
+            reading = submit_manual_report(conn, "rep-1", first, now, TEN).reading
         lower = ManualReport("M1", 4_999_000, now, None)
         with pytest.raises(Refused) as caught:
             submit_manual_report(conn, "rep-1", lower, now + timedelta(hours=1), TEN)

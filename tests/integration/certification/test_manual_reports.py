@@ -1,0 +1,128 @@
+"""Manual reports against the real PostgreSQL: the month a report is filed under, reading
+times without an offset, dial rollovers, and the rollups a manual reading keeps current."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from certification.manual_reports import ManualReport
+from certification.workflows.load_registry import load_registry
+from certification.workflows.submit_report import submit_manual_report
+from pts.cli import cli
+
+pytestmark = pytest.mark.integration
+
+NY = ZoneInfo("America/New_York")
+TEN = Decimal(10)
+REGISTRY: dict[str, Any] = {
+    "accounts": [
+        {"account_id": "staff-1", "role": "admin"},
+        {"account_id": "owner-1", "role": "system_owner"},
+        {"account_id": "rep-1", "role": "system_representative"},
+    ],
+    "approved_meters": [{"model": "ACME-1", "accuracy_class": "2.0"}],
+    "systems": [
+        {
+            "system_id": "S1",
+            "owner_id": "owner-1",
+            "representative_id": "rep-1",
+            "capacity_kw_dc": "10",
+            "reporting_method": "manual",
+            "gis_unit_id": "NON1",
+            "rec_terms_accepted": True,
+        },
+    ],
+    "meters": [
+        {
+            "meter_id": "M1",
+            "system_id": "S1",
+            "serial": "X1",
+            "model": "ACME-1",
+            "accuracy_class": "2.0",
+            "installed_on": "2024-01-01",
+        },
+    ],
+}
+
+
+def loaded(url: str, registry: dict[str, Any] = REGISTRY) -> psycopg.Connection[Any]:
+    conn = psycopg.connect(url)
+    load_registry(conn, registry, TEN)
+    conn.commit()
+    return conn
+
+
+def run(url: str, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), env={"PTS_DATABASE_URL": url})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_report_is_filed_under_the_window_month(fresh_db: str) -> None:
+    """A reading taken Nov 3 inside October's window is filed under 2026-10."""
+    now = datetime(2026, 11, 4, 15, tzinfo=UTC)
+    with loaded(fresh_db) as conn:
+        read_at = datetime(2026, 11, 3, 12, tzinfo=NY)
+        submit_manual_report(conn, "rep-1", ManualReport("M1", 5_000_000, read_at), now, TEN)
+        rows = conn.execute("SELECT ts, month FROM manual_reports").fetchall()
+    assert rows == [(datetime(2026, 11, 3, 17, tzinfo=UTC), "2026-10")]
+
+
+def test_report_time_without_offset_is_local(fresh_db: str, tmp_path: Path) -> None:
+    """`--at 2027-01-05` is noon local (EST: 17:00 UTC); a naive date-time is local too; a
+    time that is no date is refused with the forms accepted."""
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(__import__("yaml").safe_dump(REGISTRY))
+    assert run(fresh_db, "registry", "load", str(registry))[0] == 0
+    common = ("report", "submit", "--as", "rep-1", "--meter", "M1")
+    date_only = run(
+        fresh_db,
+        *common,
+        "--register-wh",
+        "1000000",
+        "--at",
+        "2027-01-05",
+        "--now",
+        "2027-01-05T20:00:00+00:00",
+    )
+    naive = run(
+        fresh_db,
+        *common,
+        "--register-wh",
+        "1010000",
+        "--at",
+        "2027-01-05T16:30",
+        "--now",
+        "2027-01-05T22:00:00+00:00",
+    )
+    wrong = run(
+        fresh_db,
+        *common,
+        "--register-wh",
+        "1020000",
+        "--at",
+        "01/05/2027",
+        "--now",
+        "2027-01-05T22:00:00+00:00",
+    )
+    assert date_only[:2] == (0, "accepted M1 1000000 Wh at 2027-01-05T12:00:00-05:00\n")
+    assert naive[:2] == (0, "accepted M1 1010000 Wh at 2027-01-05T16:30:00-05:00\n")
+    assert wrong[0] == 2
+    assert (
+        "'01/05/2027' is not a reading time: give a date (2027-01-05, read as noon in the "
+        "system's time zone), a local date and time (2027-01-05T09:30) or a time with its "
+        "offset (2027-01-05T09:30-05:00)" in wrong[2]
+    )
+    with psycopg.connect(fresh_db) as conn:
+        stored = conn.execute("SELECT ts FROM readings ORDER BY ts").fetchall()
+    assert stored == [
+        (datetime(2027, 1, 5, 17, tzinfo=UTC),),
+        (datetime(2027, 1, 5, 21, 30, tzinfo=UTC),),
+    ]
