@@ -2,9 +2,10 @@
 
 `pts stream status` prints, per partition of the readings topic, the offset the worker group
 committed (everything below it is stored), the topic's end and the difference (lag, in
-messages), then the dead letters not re-driven yet by reason. Lag that grows while the
-gateways publish at a steady rate means the workers fall behind: add workers (up to the
-topic's partitions) or look at the database.
+messages), then the dead letters not re-driven yet by reason (and by origin when the bridge
+or the DAS intake refused them). Lag that grows while the gateways publish at a steady rate
+means the workers fall behind: add workers (up to the topic's partitions) or look at the
+database.
 """
 
 from __future__ import annotations
@@ -65,12 +66,16 @@ async def consumer_lag(bootstrap: str, group: str, topic: str) -> list[Partition
 
 
 async def dead_letters_waiting(aconn: psycopg.AsyncConnection[Any]) -> dict[str, int]:
-    """Dead letters not re-driven yet, counted by reason code."""
+    """Dead letters not re-driven yet, counted by reason code; those the bridge or the DAS
+    intake refused (migration 008 `origin`) are counted apart, as `code (origin)`."""
     cur = await aconn.execute(
-        "SELECT reason_code, count(*) FROM dead_letters WHERE redriven_at IS NULL "
-        "GROUP BY reason_code ORDER BY reason_code"
+        "SELECT reason_code, origin, count(*) FROM dead_letters WHERE redriven_at IS NULL "
+        "GROUP BY reason_code, origin ORDER BY reason_code, origin"
     )
-    return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+    return {
+        str(code) if origin == "stream" else f"{code} ({origin})": int(n)
+        for code, origin, n in await cur.fetchall()
+    }
 
 
 def render(topic: str, group: str, lags: list[PartitionLag], waiting: dict[str, int]) -> str:
