@@ -29,6 +29,8 @@ SUBCOMMANDS: dict[str, str] = {
     "audit": "certification.cli:audit",
     "srec": "certification.cli:srec",
     "demo": "pts.demo_cli:demo",
+    "web": "web.cli:web",
+    "accounts": "web.cli:accounts",
 }
 
 

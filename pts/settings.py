@@ -124,6 +124,30 @@ class Settings(BaseSettings):
         default=10.0,
         description="systems at or below this DC capacity may report manually (today's rule: 25)",
     )
+    web_host: str = Field(default="127.0.0.1", description="web: address `pts web serve` binds")
+    web_port: int = Field(default=8000, ge=0, le=65535, description="web: port it listens on")
+    web_cookie_secure: bool = Field(
+        default=False,
+        description="web: mark the session cookie Secure (set true whenever served over HTTPS)",
+    )
+    web_session_hours: float = Field(
+        default=12, gt=0, le=24 * 30, description="web: a session ends this long after sign-in"
+    )
+    web_signin_max_failures: int = Field(
+        default=5, ge=1, description="web: failed sign-ins per account in the window before refusal"
+    )
+    web_signin_max_failures_per_address: int = Field(
+        default=20, ge=1, description="web: failed sign-ins per client address in the window"
+    )
+    web_signin_window_s: int = Field(
+        default=900, ge=1, description="web: the sign-in throttling window (seconds)"
+    )
+    web_link_hours: float = Field(
+        default=72, gt=0, description="web: invitation and reset links expire after this"
+    )
+    web_pool_size: int = Field(
+        default=8, ge=1, le=100, description="web: most database connections the server holds"
+    )
 
 
 def load_settings() -> Settings:

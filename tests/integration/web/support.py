@@ -1,0 +1,160 @@
+"""The web tests' world: a registry of two manual systems with their people, passwords for
+them, a settable clock, the app in-process (httpx) or served by a real uvicorn."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import uvicorn
+from fastapi import FastAPI
+
+from certification.workflows.load_registry import load_registry
+from pts.settings import Settings
+from web import credential_store, passwords
+from web.app import create_app
+
+IN_WINDOW = datetime(2026, 10, 30, 16, tzinfo=UTC)  # October's window: Oct 27 - Nov 5 (NY)
+OUTSIDE_WINDOW = datetime(2026, 11, 15, 17, tzinfo=UTC)
+PASSWORD = "correct horse battery"  # every test account's password
+ADMIN, OWNER, OTHER_OWNER, REC_OWNER, REP = "staff", "owner-1", "owner-2", "buyer-9", "rep-1"
+
+REGISTRY: dict[str, Any] = {
+    "accounts": [
+        {"account_id": ADMIN, "role": "admin", "name": "Pat Staff"},
+        {
+            "account_id": OWNER,
+            "role": "system_owner",
+            "name": "Olive Owner",
+            "email": "olive@example.org",
+        },
+        {"account_id": OTHER_OWNER, "role": "system_owner", "name": "Oscar Other"},
+        {"account_id": REC_OWNER, "role": "rec_owner", "name": "Bea Buyer"},
+        {"account_id": REP, "role": "system_representative", "name": "Rita Rep"},
+        {"account_id": "rep-2", "role": "system_representative"},
+        {"account_id": "buyer-10", "role": "rec_owner"},
+    ],
+    "approved_meters": [{"model": "ACME-1", "accuracy_class": "2.0"}],
+    "systems": [
+        {
+            "system_id": "S1",
+            "name": "Maple Street roof",
+            "owner_id": OWNER,
+            "rec_owner_id": REC_OWNER,
+            "representative_id": REP,
+            "capacity_kw_dc": "8",
+            "reporting_method": "manual",
+            "gis_unit_id": "NON1",
+            "rec_terms_accepted": True,
+        },
+        {
+            "system_id": "S2",
+            "name": "Oak Avenue barn",
+            "owner_id": OTHER_OWNER,
+            "representative_id": "rep-2",
+            "capacity_kw_dc": "6",
+            "reporting_method": "manual",
+            "gis_unit_id": "NON2",
+        },
+    ],
+    "meters": [
+        {
+            "meter_id": "M1",
+            "system_id": "S1",
+            "serial": "X1",
+            "model": "ACME-1",
+            "accuracy_class": "2.0",
+            "installed_on": "2024-01-01",
+        },
+        {
+            "meter_id": "M2",
+            "system_id": "S2",
+            "serial": "X2",
+            "model": "ACME-1",
+            "accuracy_class": "2.0",
+            "installed_on": "2024-01-01",
+        },
+    ],
+}
+
+
+class Clock:
+    """The app's clock, set by the test."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def seed(url: str) -> None:
+    """Load the registry and give every account the test password."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        load_registry(conn, REGISTRY, Decimal(10))
+        hashed = passwords.hash_password(PASSWORD)
+        for account in REGISTRY["accounts"]:
+            credential_store.set_password(
+                conn, account["account_id"], hashed, datetime(2026, 1, 1, tzinfo=UTC)
+            )
+
+
+def settings_for(url: str, **overrides: Any) -> Settings:
+    return Settings(database_url=url, web_pool_size=4, **overrides)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """The app served by a real uvicorn on a free loopback port; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+def make_app(url: str, clock: Clock, **overrides: Any) -> FastAPI:
+    return create_app(settings_for(url, **overrides), clock=clock)
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF_FIELD.search(html)
+    assert found is not None, "the page has no CSRF field"
+    return found.group(1)
+
+
+def sign_in(client: Any, account_id: str, password: str = PASSWORD) -> Any:
+    """Sign in through the form (GET for the CSRF cookie and field, then POST)."""
+    form = client.get("/signin")
+    return client.post(
+        "/signin",
+        data={"account_id": account_id, "password": password, "csrf_token": csrf_of(form.text)},
+    )

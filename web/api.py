@@ -1,0 +1,411 @@
+"""The REST API under /api/v1 (OpenAPI at /api/openapi.json). Errors are `{code, message}`;
+a system the caller holds no role on answers 404. Each route: load → one workflow → render."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from certification.change_requests import Status
+from certification.errors import Refused
+from certification.manual_reports import ManualReport
+from certification.month_close import Thresholds
+from certification.roles import require_admin, roles_on
+from certification.workflows.change_requests import (
+    decide_change_request,
+    request_rec_owner_change,
+)
+from certification.workflows.close_month import close_month
+from certification.workflows.submit_report import submit_manual_report
+from certification.workflows.trace_certificates import certification_report
+from schemas.registry import System
+from storage import certification_store as cstore
+from storage import registry_store
+from web import accounts, views
+from web import credential_store as store
+from web.api_models import (
+    AccountOut,
+    ChangeRequestIn,
+    ChangeRequestOut,
+    ClosedSystemOut,
+    CloseIn,
+    DecisionIn,
+    ErrorOut,
+    InvitationIn,
+    InvitationOut,
+    LedgerOut,
+    ManualReportIn,
+    MeterOut,
+    MonthOut,
+    ReadingOut,
+    ReadingsPage,
+    SystemOut,
+    TokenCreated,
+    TokenIn,
+    TokenOut,
+    WindowOut,
+)
+from web.app import address_of, context
+from web.deps import Caller, Conn
+from web.identity import Identity
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut} for status in (401, 403, 404, 409, 422, 429)
+}
+router = APIRouter(prefix="/api/v1", responses=ERRORS)
+
+
+def _system_out(system: System, me: Identity) -> SystemOut:
+    return SystemOut(
+        system_id=system.system_id,
+        name=system.name,
+        timezone=system.timezone,
+        capacity_kw_dc=system.capacity_kw_dc,
+        program=system.program.value,
+        reporting_method=system.reporting_method.value,
+        owner_id=system.owner_id,
+        rec_owner_id=system.effective_rec_owner_id,
+        representative_id=system.representative_id,
+        das_provider_id=system.das_provider_id,
+        gis_unit_id=system.gis_unit_id,
+        roles=sorted(r.value for r in roles_on(me.account, system)),
+    )
+
+
+def _request_out(row: Any) -> ChangeRequestOut:
+    return ChangeRequestOut(
+        request_id=row.request_id,
+        system_id=row.system_id,
+        requested_by=row.requested_by,
+        new_rec_owner_id=row.new_rec_owner_id,
+        transfer_contract=row.transfer_contract,
+        created_at=row.created_at,
+        status=row.status.value if isinstance(row.status, Status) else row.status,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+    )
+
+
+# -- me --------------------------------------------------------------------------------------
+
+
+@router.get("/me", response_model=AccountOut, tags=["me"])
+def me(caller: Caller) -> AccountOut:
+    a = caller.account
+    return AccountOut(account_id=a.account_id, role=a.role.value, name=a.name, email=a.email)
+
+
+@router.get("/me/tokens", response_model=list[TokenOut], tags=["me"])
+def my_tokens(conn: Conn, caller: Caller) -> list[TokenOut]:
+    return [
+        TokenOut(
+            token_id=t.token_id,
+            label=t.label,
+            created_at=t.created_at,
+            last_used_at=t.last_used_at,
+            revoked_at=t.revoked_at,
+        )
+        for t in store.tokens_of(conn, caller.account.account_id)
+    ]
+
+
+@router.post("/me/tokens", response_model=TokenCreated, status_code=201, tags=["me"])
+def token_create(request: Request, conn: Conn, caller: Caller, body: TokenIn) -> TokenCreated:
+    ctx = context(request)
+    token_id, token = accounts.create_token(
+        conn, caller.account, body.label, ctx.clock(), address_of(request)
+    )
+    return TokenCreated(token_id=token_id, token=token)
+
+
+@router.delete("/me/tokens/{token_id}", status_code=204, tags=["me"])
+def token_revoke(request: Request, conn: Conn, caller: Caller, token_id: int) -> Response:
+    ctx = context(request)
+    accounts.revoke_token(conn, caller.account, token_id, ctx.clock(), address_of(request))
+    return Response(status_code=204)
+
+
+@router.post("/accounts", response_model=InvitationOut, status_code=201, tags=["accounts"])
+def account_invite(
+    request: Request, conn: Conn, caller: Caller, body: InvitationIn
+) -> InvitationOut:
+    """Admins: create an account; the answer carries its one-time invitation link."""
+    ctx = context(request)
+    invitation = accounts.invite(
+        conn,
+        caller.account,
+        body.account_id,
+        body.role,
+        body.name,
+        body.email,
+        ctx.clock(),
+        address_of(request),
+        ctx.policy,
+    )
+    return InvitationOut(
+        account_id=invitation.account.account_id,
+        link_path=f"/link/{invitation.link_secret}",
+        expires_at=invitation.expires_at,
+    )
+
+
+# -- systems ---------------------------------------------------------------------------------
+
+
+@router.get("/systems", response_model=list[SystemOut], tags=["systems"])
+def systems(conn: Conn, caller: Caller) -> list[SystemOut]:
+    return [_system_out(s, caller) for s in views.my_systems(conn, caller.account)]
+
+
+@router.get("/systems/{system_id}", response_model=SystemOut, tags=["systems"])
+def system(conn: Conn, caller: Caller, system_id: str) -> SystemOut:
+    return _system_out(views.visible_system(conn, caller.account, system_id), caller)
+
+
+@router.get("/systems/{system_id}/meters", response_model=list[MeterOut], tags=["systems"])
+def meters(conn: Conn, caller: Caller, system_id: str) -> list[MeterOut]:
+    views.visible_system(conn, caller.account, system_id)
+    return [
+        MeterOut(
+            meter_id=m.meter_id,
+            serial=m.serial,
+            model=m.model,
+            accuracy_class=m.accuracy_class.value,
+            installed_on=m.installed_on.isoformat(),
+            removed_on=m.removed_on.isoformat() if m.removed_on else None,
+        )
+        for m in registry_store.list_meters(conn, system_id)
+    ]
+
+
+@router.get("/systems/{system_id}/readings", response_model=ReadingsPage, tags=["readings"])
+def readings(
+    conn: Conn,
+    caller: Caller,
+    system_id: str,
+    since: Annotated[datetime | None, Query(description="from this time (inclusive)")] = None,
+    until: Annotated[datetime | None, Query(description="before this time")] = None,
+    before: Annotated[datetime | None, Query(description="page cursor: next_before")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> ReadingsPage:
+    """Readings newest first, `limit` per page; follow `next_before` for older ones."""
+    for moment in (since, until, before):
+        if moment is not None and moment.tzinfo is None:
+            raise Refused("invalid_request", "times need a UTC offset (e.g. ...T00:00:00Z)")
+    rows = views.readings(conn, caller.account, system_id, since, until, before, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ReadingsPage(
+        items=[
+            ReadingOut(
+                meter_id=r.meter_id,
+                ts=r.ts,
+                energy_wh=r.energy_wh,
+                source=r.source,
+                flags=r.flags,
+                event=r.event,
+            )
+            for r in rows
+        ],
+        next_before=rows[-1].ts if more and rows else None,
+    )
+
+
+@router.get(
+    "/systems/{system_id}/production/monthly", response_model=list[MonthOut], tags=["readings"]
+)
+def monthly(
+    request: Request,
+    conn: Conn,
+    caller: Caller,
+    system_id: str,
+    months: Annotated[int, Query(ge=1, le=120)] = 24,
+) -> list[MonthOut]:
+    system = views.visible_system(conn, caller.account, system_id)
+    shown = views.monthly_production(conn, system, context(request).clock(), months)
+    return [MonthOut(month=m.month, energy_wh=m.energy_wh, basis=m.basis) for m in shown]
+
+
+@router.get("/systems/{system_id}/window", response_model=WindowOut, tags=["reports"])
+def window(request: Request, conn: Conn, caller: Caller, system_id: str) -> WindowOut:
+    system = views.visible_system(conn, caller.account, system_id)
+    state = views.window_state(system, context(request).clock())
+    return WindowOut(
+        timezone=state.timezone,
+        is_open=state.is_open,
+        month=state.month,
+        opens=state.opens,
+        closes=state.closes,
+    )
+
+
+@router.post(
+    "/systems/{system_id}/manual-reports",
+    response_model=ReadingOut,
+    status_code=201,
+    tags=["reports"],
+)
+def manual_report(
+    request: Request, conn: Conn, caller: Caller, system_id: str, body: ManualReportIn
+) -> ReadingOut:
+    """A System Representative's monthly register reading, inside the reporting window."""
+    ctx = context(request)
+    request.state.write_action = views.MANUAL_REPORT
+    request.state.write_target = system_id
+    if body.read_at.tzinfo is None:
+        raise Refused("invalid_request", "read_at needs a UTC offset")
+    system = views.visible_system(conn, caller.account, system_id)
+    meter = registry_store.get_meter(conn, body.meter_id)
+    if meter is None or meter.system_id != system.system_id:
+        raise Refused("unknown_meter", f"system {system_id} has no meter {body.meter_id!r}")
+    reading = submit_manual_report(
+        conn,
+        caller.account.account_id,
+        ManualReport(body.meter_id, body.register_wh, body.read_at, body.photo_ref),
+        ctx.clock(),
+        ctx.manual_max_kw_dc,
+    ).reading
+    return ReadingOut(
+        meter_id=reading.meter_id,
+        ts=reading.ts,
+        energy_wh=reading.energy_wh,
+        source=reading.source.value,
+        flags=[f.value for f in reading.flags],
+        event=reading.event.value if reading.event else None,
+    )
+
+
+# -- change requests -------------------------------------------------------------------------
+
+
+@router.get(
+    "/systems/{system_id}/change-requests",
+    response_model=list[ChangeRequestOut],
+    tags=["change requests"],
+)
+def change_requests(conn: Conn, caller: Caller, system_id: str) -> list[ChangeRequestOut]:
+    views.visible_system(conn, caller.account, system_id)
+    return [_request_out(r) for r in cstore.change_requests(conn, system_id)]
+
+
+@router.post(
+    "/systems/{system_id}/change-requests",
+    response_model=ChangeRequestOut,
+    status_code=201,
+    tags=["change requests"],
+)
+def change_request_open(
+    request: Request, conn: Conn, caller: Caller, system_id: str, body: ChangeRequestIn
+) -> ChangeRequestOut:
+    """The System Owner or REC Owner asks for a new REC Owner (with the transfer contract)."""
+    now = context(request).clock()
+    views.visible_system(conn, caller.account, system_id)
+    opened = request_rec_owner_change(
+        conn,
+        caller.account.account_id,
+        system_id,
+        f"{system_id}-{now:%Y%m%d%H%M%S%f}",
+        body.new_rec_owner_id,
+        body.transfer_contract,
+        now,
+    )
+    return _request_out(opened)
+
+
+@router.post(
+    "/systems/{system_id}/change-requests/{request_id}/decision",
+    response_model=ChangeRequestOut,
+    tags=["change requests"],
+)
+def change_request_decide(
+    request: Request,
+    conn: Conn,
+    caller: Caller,
+    system_id: str,
+    request_id: str,
+    body: DecisionIn,
+) -> ChangeRequestOut:
+    views.visible_system(conn, caller.account, system_id)
+    try:
+        status = Status(body.status)
+    except ValueError as exc:
+        raise Refused("bad_status", "status must be approved, cancelled or withdrawn") from exc
+    decide_change_request(
+        conn, caller.account.account_id, system_id, request_id, status, context(request).clock()
+    )
+    found = [r for r in cstore.change_requests(conn, system_id) if r.request_id == request_id]
+    return _request_out(found[0])
+
+
+# -- certificates and month closes -----------------------------------------------------------
+
+
+@router.get("/systems/{system_id}/srec-ledger", response_model=list[LedgerOut], tags=["srec"])
+def srec_ledger(conn: Conn, caller: Caller, system_id: str) -> list[LedgerOut]:
+    views.visible_system(conn, caller.account, system_id)
+    return [
+        LedgerOut(
+            month=e.month,
+            entry=e.entry,
+            mwh=e.mwh,
+            factor=e.factor,
+            carry_in=e.carry_in,
+            minted=e.minted,
+            carry_out=e.carry_out,
+        )
+        for e in cstore.ledger_of(conn, system_id)
+    ]
+
+
+@router.get(
+    "/systems/{system_id}/certification-report",
+    response_class=PlainTextResponse,
+    tags=["srec"],
+)
+def report(conn: Conn, caller: Caller, system_id: str) -> PlainTextResponse:
+    """Every certificate of the system traced to its readings, with its amendments."""
+    views.visible_system(conn, caller.account, system_id)
+    return PlainTextResponse(certification_report(conn, system_id, caller.account))
+
+
+@router.get("/month-closes", response_model=list[ClosedSystemOut], tags=["month close"])
+def month_closes(
+    conn: Conn,
+    caller: Caller,
+    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+) -> list[ClosedSystemOut]:
+    """Admins: every system's close of `month`."""
+    require_admin(caller.account, "list month closes")
+    return [
+        ClosedSystemOut(
+            system_id=r.system_id, month=r.month, energy_wh=r.energy_wh, estimated=r.estimated
+        )
+        for r in cstore.closes_for(conn, [month])
+    ]
+
+
+@router.post(
+    "/month-closes", response_model=list[ClosedSystemOut], status_code=201, tags=["month close"]
+)
+def month_close(
+    request: Request, conn: Conn, caller: Caller, body: CloseIn
+) -> list[ClosedSystemOut]:
+    """Admins: close a month for every system (production, findings, SRECs minted)."""
+    ctx = context(request)
+    request.state.write_target = body.month
+    thresholds = Thresholds()
+    done = close_month(conn, body.month, caller.account, ctx.clock(), thresholds)
+    return [
+        ClosedSystemOut(
+            system_id=s.system.system_id,
+            month=s.month,
+            energy_wh=s.energy_wh,
+            estimated=s.estimated,
+            minted=s.minted,
+            findings=[c for c, _ in s.findings],
+        )
+        for s in done.systems
+    ]

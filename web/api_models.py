@@ -1,0 +1,164 @@
+"""The API's request and response bodies (they make the OpenAPI document at
+/api/openapi.json). Energy is integer Wh; times are ISO 8601 with their offset."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Strict = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    code: str = Field(description="machine-readable refusal code (the rules' codes)")
+    message: str = Field(description="what was wrong and what to do")
+
+
+class AccountOut(BaseModel):
+    account_id: str
+    role: str
+    name: str
+    email: str
+
+
+class TokenIn(BaseModel):
+    model_config = Strict
+    label: str = Field(default="", max_length=100)
+
+
+class TokenOut(BaseModel):
+    token_id: int
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(BaseModel):
+    token_id: int
+    token: str = Field(description="shown once; PTS keeps only its digest")
+
+
+class InvitationIn(BaseModel):
+    model_config = Strict
+    account_id: str = Field(min_length=1, max_length=64)
+    role: str = Field(max_length=40)
+    name: str = Field(default="", max_length=200)
+    email: str = Field(default="", max_length=200)
+
+
+class InvitationOut(BaseModel):
+    account_id: str
+    link_path: str = Field(description="one-time link (append to the portal's address)")
+    expires_at: datetime
+
+
+class SystemOut(BaseModel):
+    system_id: str
+    name: str
+    timezone: str
+    capacity_kw_dc: Decimal
+    program: str
+    reporting_method: str
+    owner_id: str
+    rec_owner_id: str
+    representative_id: str | None
+    das_provider_id: str | None
+    gis_unit_id: str | None
+    roles: list[str] = Field(description="the caller's roles on the system")
+
+
+class MeterOut(BaseModel):
+    meter_id: str
+    serial: str
+    model: str
+    accuracy_class: str
+    installed_on: str
+    removed_on: str | None
+
+
+class ReadingOut(BaseModel):
+    meter_id: str
+    ts: datetime
+    energy_wh: int = Field(description="cumulative register, Wh")
+    source: str
+    flags: list[str]
+    event: str | None
+
+
+class ReadingsPage(BaseModel):
+    items: list[ReadingOut]
+    next_before: datetime | None = Field(
+        description="pass as `before` for the next (older) page; null on the last page"
+    )
+
+
+class MonthOut(BaseModel):
+    month: str
+    energy_wh: int | None
+    basis: str = Field(description="closed, amended, estimated, measured, or empty")
+
+
+class WindowOut(BaseModel):
+    timezone: str
+    is_open: bool
+    month: str | None = Field(description="the month being reported, when open")
+    opens: datetime = Field(description="local time; the next window's when closed")
+    closes: datetime
+
+
+class ManualReportIn(BaseModel):
+    model_config = Strict
+    meter_id: str = Field(min_length=1, max_length=64)
+    register_wh: int = Field(ge=0, le=10**15, description="the register as read, Wh")
+    read_at: datetime = Field(description="when it was read, with its UTC offset")
+    photo_ref: str | None = Field(default=None, max_length=500)
+
+
+class ChangeRequestIn(BaseModel):
+    model_config = Strict
+    new_rec_owner_id: str = Field(min_length=1, max_length=64)
+    transfer_contract: str | None = Field(default=None, max_length=500)
+
+
+class DecisionIn(BaseModel):
+    model_config = Strict
+    status: str = Field(description="approved, cancelled (admins) or withdrawn (requester)")
+
+
+class ChangeRequestOut(BaseModel):
+    request_id: str
+    system_id: str
+    requested_by: str
+    new_rec_owner_id: str
+    transfer_contract: str | None
+    created_at: datetime
+    status: str
+    decided_by: str | None
+    decided_at: datetime | None
+
+
+class LedgerOut(BaseModel):
+    month: str
+    entry: str
+    mwh: Decimal
+    factor: Decimal
+    carry_in: Decimal
+    minted: int
+    carry_out: Decimal
+
+
+class CloseIn(BaseModel):
+    model_config = Strict
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class ClosedSystemOut(BaseModel):
+    system_id: str
+    month: str
+    energy_wh: int
+    estimated: bool
+    minted: int = 0
+    findings: list[str] = Field(default_factory=list)

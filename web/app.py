@@ -1,0 +1,221 @@
+"""The ASGI application: one FastAPI app for the portal and the API, a psycopg connection pool,
+the error answers and the request log.
+
+Request order: the request log middleware times the request → a route resolves the caller
+through `deps` (one resolver per credential kind) → loads → calls one workflow → renders.
+After the answer, every write by a signed-in caller is recorded in `write_log` (who, when,
+what, target, address, outcome and the refusal's reason).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from psycopg_pool import ConnectionPool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from certification.errors import Refused
+from pts.settings import Settings
+from web import credential_store, errors
+from web.accounts import SessionPolicy
+from web.throttle import Limits
+
+log = structlog.get_logger(__name__)
+
+TEMPLATES = Path(__file__).parent / "templates"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SECRET_PARAMS = frozenset({"secret"})  # path parameters never logged
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class WebContext:
+    """What every route needs, built once per application."""
+
+    settings: Settings
+    pool: ConnectionPool
+    policy: SessionPolicy
+    clock: Callable[[], datetime]
+    templates: Jinja2Templates
+
+    @property
+    def manual_max_kw_dc(self) -> Decimal:
+        return Decimal(str(self.settings.manual_report_max_kw_dc))
+
+
+def policy_from(settings: Settings) -> SessionPolicy:
+    return SessionPolicy(
+        session_hours=settings.web_session_hours,
+        link_hours=settings.web_link_hours,
+        limits=Limits(
+            settings.web_signin_max_failures,
+            settings.web_signin_max_failures_per_address,
+            settings.web_signin_window_s,
+        ),
+    )
+
+
+def context(request: Request) -> WebContext:
+    ctx: WebContext = request.app.state.ctx
+    return ctx
+
+
+def address_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    """The application on the database of `settings` (pool opened at startup)."""
+    pool = ConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.web_pool_size,
+        kwargs={"autocommit": True},
+        open=False,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(lambda: pool.open(wait=True, timeout=30))
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(pool.close)
+
+    app = FastAPI(
+        title="PTS web service",
+        version="1",
+        summary="Production Tracking System: accounts, systems, readings, reports, SRECs",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    from web.render import install_filters
+
+    install_filters(templates)
+    app.state.ctx = WebContext(settings, pool, policy_from(settings), clock, templates)
+    _install_handlers(app)
+    _install_request_log(app)
+
+    from web import api, portal, signin
+
+    app.include_router(signin.router)
+    app.include_router(portal.router)
+    app.include_router(api.router)
+    return app
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> Response:
+        request.state.refusal = exc
+        return answer_refusal(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+            for e in exc.errors()[:5]
+        )
+        refusal = Refused("invalid_request", problems or "the request is not valid")
+        request.state.refusal = refusal
+        return answer_refusal(request, refusal, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        refusal = Refused(code, str(exc.detail))
+        return answer_refusal(request, refusal, exc.status_code)
+
+
+def answer_refusal(request: Request, refusal: Refused, status: int | None = None) -> Response:
+    """JSON `{code, message}` for the API; a page (or the sign-in page) for the portal."""
+    status = status or errors.status_for(refusal.code)
+    if is_api(request):
+        return JSONResponse(errors.body(refusal), status_code=status)
+    if status == 401:
+        return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+    ctx = context(request)
+    shown = errors.body(refusal)
+    return ctx.templates.TemplateResponse(
+        request,
+        "error.html",
+        {"code": shown["code"], "message": shown["message"], "identity": None},
+        status_code=status,
+    )
+
+
+# -- request log and write log ---------------------------------------------------------------
+
+
+def _install_request_log(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def request_log(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "(no route)")
+        log.info(
+            "request_handled",
+            method=request.method,
+            route=template,  # the template, never the path: links carry one-time secrets
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+            address=address_of(request),
+        )
+        identity = getattr(request.state, "identity", None)
+        if request.method in WRITE_METHODS and identity is not None:
+            refusal: Refused | None = getattr(request.state, "refusal", None)
+            params = {k: v for k, v in request.path_params.items() if k not in SECRET_PARAMS}
+            target = getattr(request.state, "write_target", None) or ",".join(
+                str(v) for v in params.values()
+            )
+            action = getattr(request.state, "write_action", None) or f"{request.method} {template}"
+            outcome = (
+                "done"
+                if response.status_code < 400
+                else (refusal.code if refusal else f"http_{response.status_code}")
+            )
+            message = refusal.message if refusal else ""
+            ctx = context(request)
+
+            def record() -> None:
+                with ctx.pool.connection() as conn:
+                    credential_store.add_write(
+                        conn,
+                        identity.account.account_id,
+                        ctx.clock(),
+                        action,
+                        target,
+                        address_of(request),
+                        outcome,
+                        message,
+                    )
+
+            await anyio.to_thread.run_sync(record)
+        return response

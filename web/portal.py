@@ -1,0 +1,226 @@
+"""Portal pages: my systems, a system, the manual report form, change requests, the admin
+queue (REC Owner changes, flagged systems of the last close, accounts). Each route loads,
+calls one workflow (certification/workflows or web.views/web.accounts) and renders."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from certification.change_requests import Status
+from certification.errors import Refused
+from certification.manual_reports import ManualReport
+from certification.roles import is_admin
+from certification.workflows.change_requests import (
+    decide_change_request,
+    request_rec_owner_change,
+)
+from certification.workflows.submit_report import submit_manual_report
+from web import accounts, csrf, views
+from web import credential_store as store
+from web.app import address_of, context
+from web.chart import monthly_svg
+from web.deps import Conn, Me
+from web.render import page
+
+router = APIRouter(include_in_schema=False)
+
+FormText = Annotated[str, Form(max_length=2048)]
+CsrfField = Annotated[str, Form()]
+
+
+@router.get("/")
+def home(request: Request, conn: Conn, me: Me) -> Response:
+    systems = views.my_systems(conn, me.account)
+    if len(systems) == 1 and not is_admin(me.account):
+        return RedirectResponse(f"/systems/{systems[0].system_id}", status_code=303)
+    return page(request, "systems.html", me, {"systems": systems})
+
+
+@router.get("/systems/{system_id}")
+def system(request: Request, conn: Conn, me: Me, system_id: str) -> Response:
+    shown = views.system_page(conn, me.account, system_id, context(request).clock())
+    return page(request, "system.html", me, {"p": shown, "chart": monthly_svg(shown.monthly)})
+
+
+def _report_form(
+    request: Request,
+    conn: Conn,
+    me: Me,
+    system_id: str,
+    extra: dict[str, object] | None = None,
+    status: int = 200,
+) -> Response:
+    shown = views.report_page(conn, me.account, system_id, context(request).clock())
+    return page(request, "report.html", me, {"p": shown, **(extra or {})}, status)
+
+
+@router.get("/systems/{system_id}/report")
+def report_form(request: Request, conn: Conn, me: Me, system_id: str) -> Response:
+    return _report_form(request, conn, me, system_id)
+
+
+@router.post("/systems/{system_id}/report")
+def report_submit(
+    request: Request,
+    conn: Conn,
+    me: Me,
+    system_id: str,
+    meter_id: FormText,
+    register_kwh: FormText,
+    read_on: FormText,
+    read_time: FormText = "12:00",
+    csrf_token: CsrfField = "",
+) -> Response:
+    """A manual monthly report: the register in kWh (as the meter shows it), the local date
+    and time it was read (noon when not given)."""
+    ctx = context(request)
+    csrf.require(me.csrf_token, csrf_token)
+    request.state.write_action = views.MANUAL_REPORT
+    request.state.write_target = system_id
+    shown = views.report_page(conn, me.account, system_id, ctx.clock())  # 404 if not theirs
+    try:
+        report = _parse_report(meter_id, register_kwh, read_on, read_time, shown.system.timezone)
+        if report.meter_id not in {m.meter_id for m in shown.meters}:
+            raise Refused("meter_not_on_system", f"meter {meter_id} is not on {system_id}")
+        reading = submit_manual_report(
+            conn, me.account.account_id, report, ctx.clock(), ctx.manual_max_kw_dc
+        )
+    except Refused as refusal:
+        request.state.refusal = refusal
+        return _report_form(
+            request,
+            conn,
+            me,
+            system_id,
+            {
+                "refusal": refusal,
+                "entered": {
+                    "register_kwh": register_kwh,
+                    "read_on": read_on,
+                    "read_time": read_time,
+                },
+            },
+            422,
+        )
+    return _report_form(request, conn, me, system_id, {"accepted": reading})
+
+
+def _parse_report(
+    meter_id: str, register_kwh: str, read_on: str, read_time: str, timezone: str
+) -> ManualReport:
+    try:
+        kwh = float(register_kwh.replace(",", "").strip())
+        day = datetime.strptime(read_on.strip(), "%Y-%m-%d").date()
+        clock = datetime.strptime(read_time.strip() or "12:00", "%H:%M").time()
+    except ValueError as exc:
+        raise Refused(
+            "bad_report",
+            "enter the register as a number of kWh (e.g. 12345.6), the date as YYYY-MM-DD and "
+            "the time as HH:MM",
+        ) from exc
+    if not 0 <= kwh < 1e12:
+        raise Refused("bad_report", "the register reading must be a positive number of kWh")
+    read_at = datetime.combine(day, time(clock.hour, clock.minute), tzinfo=ZoneInfo(timezone))
+    return ManualReport(meter_id.strip(), round(kwh * 1000), read_at)
+
+
+@router.post("/systems/{system_id}/change-requests")
+def change_request_open(
+    request: Request,
+    conn: Conn,
+    me: Me,
+    system_id: str,
+    new_rec_owner_id: FormText,
+    transfer_contract: FormText = "",
+    csrf_token: CsrfField = "",
+) -> Response:
+    ctx = context(request)
+    csrf.require(me.csrf_token, csrf_token)
+    views.visible_system(conn, me.account, system_id)
+    now = ctx.clock()
+    request_rec_owner_change(
+        conn,
+        me.account.account_id,
+        system_id,
+        f"{system_id}-{now:%Y%m%d%H%M%S}",
+        new_rec_owner_id.strip(),
+        transfer_contract.strip() or None,
+        now,
+    )
+    return RedirectResponse(f"/systems/{system_id}", status_code=303)
+
+
+@router.get("/admin")
+def admin(request: Request, conn: Conn, me: Me) -> Response:
+    requests, flagged = views.admin_queue(conn, me.account)
+    return page(
+        request,
+        "admin.html",
+        me,
+        {"requests": requests, "flagged": flagged, "accounts": store.list_accounts(conn)},
+    )
+
+
+@router.post("/admin/change-requests/{system_id}/{request_id}")
+def change_request_decide(
+    request: Request,
+    conn: Conn,
+    me: Me,
+    system_id: str,
+    request_id: str,
+    decision: FormText,
+    csrf_token: CsrfField = "",
+) -> Response:
+    ctx = context(request)
+    csrf.require(me.csrf_token, csrf_token)
+    views.visible_system(conn, me.account, system_id)
+    try:
+        status = Status(decision)
+    except ValueError as exc:
+        raise Refused("bad_status", "decision must be approved, cancelled or withdrawn") from exc
+    decide_change_request(conn, me.account.account_id, system_id, request_id, status, ctx.clock())
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/accounts")
+def account_invite(
+    request: Request,
+    conn: Conn,
+    me: Me,
+    account_id: FormText,
+    role: FormText,
+    name: FormText = "",
+    email: FormText = "",
+    csrf_token: CsrfField = "",
+) -> Response:
+    ctx = context(request)
+    csrf.require(me.csrf_token, csrf_token)
+    invitation = accounts.invite(
+        conn,
+        me.account,
+        account_id,
+        role,
+        name,
+        email,
+        ctx.clock(),
+        address_of(request),
+        ctx.policy,
+    )
+    return page(request, "link_issued.html", me, {"invitation": invitation, "kind": "invitation"})
+
+
+@router.post("/admin/accounts/{account_id}/reset")
+def account_reset(
+    request: Request, conn: Conn, me: Me, account_id: str, csrf_token: CsrfField = ""
+) -> Response:
+    ctx = context(request)
+    csrf.require(me.csrf_token, csrf_token)
+    invitation = accounts.reset_link(
+        conn, me.account, account_id, ctx.clock(), address_of(request), ctx.policy
+    )
+    return page(request, "link_issued.html", me, {"invitation": invitation, "kind": "reset"})
