@@ -22,11 +22,11 @@ install: $(VENV)/bin/python  ## install PTS with its dev extras into the project
 	$(PYTHON) -m pip install -q -e '.[dev]'
 
 fmt:  ## format the code
-	$(BIN)ruff format pts schemas gateways ingest stream storage certification tests bench
-	$(BIN)ruff check --fix pts schemas gateways ingest stream storage certification tests bench
+	$(BIN)ruff format pts schemas gateways ingest stream storage certification web tests bench
+	$(BIN)ruff check --fix pts schemas gateways ingest stream storage certification web tests bench
 
 lint:  ## ruff
-	$(BIN)ruff check pts schemas gateways ingest stream storage certification tests bench
+	$(BIN)ruff check pts schemas gateways ingest stream storage certification web tests bench
 
 typecheck:  ## mypy (strict)
 	$(BIN)mypy
