@@ -7,11 +7,19 @@ msgspec; it does not validate readings — that is the stream's job. Outcomes:
 - readings of several meters (topic `…/_multi/readings`) are split into one batch per meter,
   and a part larger than `max_value_bytes` into several batches (readings are kept verbatim);
 - anything else becomes one dead-letter record: the original bytes with headers
-  `reason_code`, `reason` and `mqtt_topic`.
+  `reason_code`, `reason`, `mqtt_topic` and `origin: bridge`.
+
+Bounds: no record produced is larger than `max_value_bytes` (key, value and headers counted;
+the broker's limit is 1 MiB and a refused record would stop the bridge). A dead letter whose
+payload does not fit keeps a prefix, with headers `payload_sha256` and `payload_bytes` of the
+whole; its topic and reason headers are cut (1 KiB, 2 KiB). A message with a reading that
+cannot fit any record is refused whole as `too_large`; one above MAX_PAYLOAD_BYTES is not
+decoded at all.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Annotated
@@ -24,6 +32,10 @@ from schemas.reading import SCHEMA_VERSION, Source
 
 MAX_READINGS = 10_000  # schemas.ReadingBatch.readings max_length
 DEFAULT_MAX_VALUE_BYTES = 900_000  # below Kafka's default message.max.bytes (1 MiB)
+MAX_PAYLOAD_BYTES = 32 * 1024 * 1024  # an MQTT message above this is refused undecoded
+MAX_TOPIC_HEADER = 1_024  # bytes of the MQTT topic kept in a dead letter's header
+MAX_REASON_HEADER = 2_048  # bytes of the reason kept in a dead letter's header
+_HASH_HEADERS = 128  # room for payload_sha256 and payload_bytes
 _METER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SOURCES = frozenset(s.value for s in Source)
 
@@ -143,6 +155,13 @@ def _chunks(raws: list[msgspec.Raw], budget: int) -> list[list[msgspec.Raw]]:
     return chunks
 
 
+def record_bytes(record: Outgoing) -> int:
+    """What a record weighs against the broker's limit: key, value and headers."""
+    return (
+        len(record.key or b"") + len(record.value) + sum(len(k) + len(v) for k, v in record.headers)
+    )
+
+
 def _split(
     payload: bytes, meters: list[str], topic_header: tuple[str, bytes], max_value_bytes: int
 ) -> list[Outgoing]:
@@ -150,7 +169,12 @@ def _split(
     by_meter: dict[str, list[msgspec.Raw]] = {}
     for meter_id, raw in zip(meters, envelope.readings, strict=True):
         by_meter.setdefault(meter_id, []).append(raw)
-    overhead = len(_encoder.encode(msgspec.structs.replace(envelope, readings=[]))) + 64
+    overhead = (
+        len(_encoder.encode(msgspec.structs.replace(envelope, readings=[])))
+        + len(topic_header[0])
+        + len(topic_header[1])
+        + 64  # the key (a meter id) and the list's brackets
+    )
     out: list[Outgoing] = []
     for meter_id, raws in by_meter.items():
         for chunk in _chunks(raws, max(max_value_bytes - overhead, 1)):
@@ -159,14 +183,39 @@ def _split(
     return out
 
 
-def dead_letter(error: EnvelopeError, topic: str, payload: bytes, key: str | None) -> Outgoing:
-    """The dead-letter record for a refused payload: the original bytes and the reason."""
-    headers = (
+def dead_letter(
+    error: EnvelopeError,
+    topic: str,
+    payload: bytes,
+    key: str | None,
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+) -> Outgoing:
+    """The dead-letter record for a refused payload: the original bytes (a prefix, with the
+    whole one's SHA-256 and size, when they do not fit) and the reason."""
+    headers: list[tuple[str, bytes]] = [
         ("reason_code", error.code.value.encode()),
-        ("reason", error.reason.encode()),
-        ("mqtt_topic", topic.encode()),
+        ("reason", error.reason.encode()[: min(MAX_REASON_HEADER, max_value_bytes // 4)]),
+        (
+            "mqtt_topic",
+            topic.encode(errors="replace")[: min(MAX_TOPIC_HEADER, max_value_bytes // 8)],
+        ),
+        ("origin", b"bridge"),
+    ]
+    key_bytes = key.encode()[:64] if key else None
+    budget = (
+        max_value_bytes
+        - len(key_bytes or b"")
+        - sum(len(k) + len(v) for k, v in headers)
+        - _HASH_HEADERS
     )
-    return Outgoing(key.encode() if key else None, payload, headers, 0, dead_letter=True)
+    value = payload
+    if len(payload) > budget:
+        value = payload[: max(budget, 0)]
+        headers += [
+            ("payload_sha256", hashlib.sha256(payload).hexdigest().encode()),
+            ("payload_bytes", str(len(payload)).encode()),
+        ]
+    return Outgoing(key_bytes, value, tuple(headers), 0, dead_letter=True)
 
 
 def route_message(
@@ -175,15 +224,31 @@ def route_message(
     payload: bytes,
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
 ) -> list[Outgoing]:
-    """The Kafka records for one MQTT message (never raises for bad input: it dead-letters)."""
+    """The Kafka records for one MQTT message (never raises for bad input: it dead-letters),
+    each at most `max_value_bytes` (see the module docstring)."""
     address: TopicAddress | None = None
     try:
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise EnvelopeError(
+                ReasonCode.TOO_LARGE,
+                f"the message is {len(payload)} bytes, above {MAX_PAYLOAD_BYTES}; send fewer "
+                "readings per message",
+            )
         address = scheme.parse(topic)
         envelope, meters, distinct = _decode(payload)
         _check_topic(address, envelope, meters, distinct)
+        topic_header = ("mqtt_topic", topic.encode())
+        single = Outgoing(distinct[0].encode(), payload, (topic_header,), len(meters))
+        if len(distinct) == 1 and record_bytes(single) <= max_value_bytes:
+            return [single]
+        records = _split(payload, meters, topic_header, max_value_bytes)
+        if any(record_bytes(r) > max_value_bytes for r in records):
+            raise EnvelopeError(
+                ReasonCode.TOO_LARGE,
+                f"a reading of this message cannot fit a {max_value_bytes}-byte record; send "
+                "readings without extra fields",
+            )
+        return records
     except EnvelopeError as exc:
-        return [dead_letter(exc, topic, payload, address.meter_id if address else None)]
-    topic_header = ("mqtt_topic", topic.encode())
-    if len(distinct) == 1 and len(payload) <= max_value_bytes:
-        return [Outgoing(distinct[0].encode(), payload, (topic_header,), len(meters))]
-    return _split(payload, meters, topic_header, max_value_bytes)
+        meter = address.meter_id if address else None
+        return [dead_letter(exc, topic, payload, meter, max_value_bytes)]

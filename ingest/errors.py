@@ -15,6 +15,7 @@ codes for what it refuses later):
     schema_invalid   JSON, but not the ReadingBatch envelope (fields, version, meter ids)
     topic_invalid    the MQTT topic does not have the readings-topic shape
     topic_mismatch   the topic's gateway/provider/meter is not the payload's
+    too_large        the message (or one reading of it) cannot fit a Kafka record
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class ReasonCode(StrEnum):
     SCHEMA_INVALID = "schema_invalid"
     TOPIC_INVALID = "topic_invalid"
     TOPIC_MISMATCH = "topic_mismatch"
+    TOO_LARGE = "too_large"
 
 
 class IngestError(Exception):

@@ -80,10 +80,10 @@ class OurTopics:
         return TopicAddress(Source.GATEWAY, gateway_id, meter)
 
     def subscriptions(self, share_group: str | None) -> list[str]:
-        return [
-            _shared(f"{self.root}/+/+/readings", share_group),
-            _shared(f"{self.root}/{DAS_LEVEL}/+/+/readings", share_group),
-        ]
+        """Everything under the root: a message on a malformed topic (which the broker lets
+        a gateway write under its own prefix) then reaches the bridge and is dead-lettered
+        `topic_invalid` instead of being dropped unseen."""
+        return [_shared(f"{self.root}/#", share_group)]
 
 
 @dataclass(frozen=True, slots=True)

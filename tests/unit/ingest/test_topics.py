@@ -56,12 +56,10 @@ def test_not_a_readings_topic(topic: str) -> None:
 
 
 def test_our_subscriptions_shared() -> None:
-    """The bridge subscribes to gateway and DAS topics through a shared subscription."""
-    assert OurTopics().subscriptions("bridge") == [
-        "$share/bridge/pts/v1/+/+/readings",
-        "$share/bridge/pts/v1/das/+/+/readings",
-    ]
-    assert OurTopics().subscriptions(None) == ["pts/v1/+/+/readings", "pts/v1/das/+/+/readings"]
+    """The bridge subscribes to everything under the root through a shared subscription (a
+    malformed topic is then dead-lettered, not dropped unseen)."""
+    assert OurTopics().subscriptions("bridge") == ["$share/bridge/pts/v1/#"]
+    assert OurTopics().subscriptions(None) == ["pts/v1/#"]
 
 
 def test_provider_template() -> None:
