@@ -226,12 +226,17 @@ def close(
         result = _run(
             lambda: close_month(conn, month_text, admin, _now(now_text), thresholds, system_id)
         )
-    click.echo("system,energy_wh,estimated,minted,carry,held_by")
+    click.echo("system,energy_wh,estimated,minted,carry")
     for s in result.systems:
         click.echo(
             f"{s.system.system_id},{s.energy_wh},{str(s.estimated).lower()},{s.minted},"
-            f"{plain_decimal(s.carry_out)},{' '.join(s.held_by)}"
+            f"{plain_decimal(s.carry_out)}"
         )
+    held = [s for s in result.systems if s.held_by]
+    if held:
+        click.echo("held (nothing minted or exported until amended or accepted as reported):")
+    for s in held:
+        click.echo(f"  {s.system.system_id}: {', '.join(s.held_by)}")
     click.echo("contact list:")
     for c in result.contacts():
         click.echo(f"  {c.system_id} owner {c.owner_id} <{c.owner_email}>: {', '.join(c.reasons)}")

@@ -1,14 +1,17 @@
-"""NEPOOL GIS verifier upload: CSV lines `unitID,MM/YYYY,MWh` (up to 3 decimals), per quarter."""
+"""NEPOOL GIS verifier upload: CSV lines `unitID,MM/YYYY,MWh` (up to 3 decimals), per quarter;
+which system-months an export carries (`pending_lines`)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from certification.amendments import Amendment, stated_wh
 from certification.errors import Refused
+from certification.srec import mwh_of
 from certification.window import window_for
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
@@ -55,3 +58,54 @@ def render(lines: Iterable[ExportLine]) -> str:
     """The upload file: one line per unit and month, sorted, newline-terminated."""
     ordered = sorted(lines, key=lambda line: (line.unit_id, line.month))
     return "".join(line.csv() + "\n" for line in ordered)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthStatement:
+    """A closed system-month as an export sees it."""
+
+    system_id: str
+    unit_id: str | None  # None: not exportable (no GIS unit, or REC terms not accepted)
+    month: str
+    certified_wh: int  # the metered energy as closed
+    estimated: bool
+    held: bool  # held by a finding and not released
+    amendments: tuple[Amendment, ...] = ()
+
+    @property
+    def stated_wh(self) -> int | None:
+        """What the month states for export (its latest amendment, else the metered energy
+        as closed), or None when it may not be exported (yet)."""
+        if self.unit_id is None or self.held:
+            return None
+        if not self.amendments and self.estimated and self.certified_wh == 0:
+            return None  # a whole-month estimate is never exported
+        return stated_wh(self.certified_wh, self.amendments)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLine:
+    system_id: str
+    line: ExportLine
+    amendment_ids: tuple[int, ...]  # the amendments this line carries
+
+
+def pending_lines(
+    statements: Iterable[MonthStatement], sent: Mapping[tuple[str, str], Decimal]
+) -> list[PendingLine]:
+    """What the next export carries: for each exportable month, its MWh the first time, then
+    the difference between what it states and what earlier exports `sent` (nothing when
+    equal). Amendments of a month are carried by the line that sends them (or are settled
+    when the month already states what was sent)."""
+    out = []
+    for s in statements:
+        stated = s.stated_wh
+        if stated is None or s.unit_id is None:
+            continue
+        before = sent.get((s.system_id, s.month))
+        mwh = mwh_of(stated) - (before or Decimal(0))
+        if before is not None and mwh == 0:
+            continue
+        carried = tuple(a.amendment_id for a in s.amendments if a.exported_in is None)
+        out.append(PendingLine(s.system_id, ExportLine(s.unit_id, s.month, mwh), carried))
+    return out

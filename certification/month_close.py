@@ -1,8 +1,14 @@
 """Month close, pure: a system's production for a local month from its meters' register
 readings, completeness, erratic-data findings, and an estimate when a meter has no data.
 
-Production is computed exactly as the stream computes it (stream.energy + stream.calendar):
-interval energy from register differences, split at local midnights by interpolation.
+Production is computed exactly as the stream computes it (stream.energy + stream.calendar,
+ADR 0005): interval energy from register differences with the same power limit (capacity ×
+PTS_STREAM_POWER_TOLERANCE, which also decides whether a wrap is plausible), split at local
+midnights by interpolation.
+
+Findings that question the energy itself hold the month (certification.holds); a backwards
+step of the register (unannounced reset, glitch, a restart restoring an older value) is
+counted 0 and reported as backwards_register.
 """
 
 from __future__ import annotations
@@ -13,11 +19,20 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from certification.holds import HOLDING_FINDINGS
 from certification.window import window_for
-from schemas.reading import QualityFlag
+from schemas.reading import QualityFlag, ReadingEvent
 from schemas.registry import Meter
 from stream.calendar import DayEnergy, daily_energy, local_day, month_bounds
-from stream.energy import Interval, RegisterPoint, intervals, split_interval
+from stream.energy import (
+    DEFAULT_POWER_TOLERANCE,
+    Anomaly,
+    Interval,
+    PowerLimit,
+    RegisterPoint,
+    intervals,
+    split_interval,
+)
 
 # Typical Massachusetts PV yield, kWh per kW DC, by calendar month (used to estimate).
 TYPICAL_KWH_PER_KW = {
@@ -46,6 +61,10 @@ class Thresholds:
     manual_max_gap: timedelta = timedelta(days=45)  # the same for monthly manual reports
     register_tolerance: Decimal = Decimal("0.01")  # interval sum vs register delta: 1%
     night_wh_per_kw: Decimal = Decimal(5)  # more than this per kW between 23:00 and 03:00
+    # the stream's power limit (PTS_STREAM_POWER_TOLERANCE): one definition of energy
+    power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE
+    # findings that hold a month from minting and export (PTS_MONTH_CLOSE_HOLDING_FINDINGS)
+    holding: frozenset[str] = HOLDING_FINDINGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +128,7 @@ def meter_month(
     points = [replace(p, ts=p.ts.astimezone(UTC)) for p in points]
     start, end = month_bounds(month, tz)
     first_day, last_day = local_day(start, tz), local_day(end - timedelta(seconds=1), tz)
-    parts = intervals(points)
+    parts = intervals(points, PowerLimit(capacity_kw_dc, thresholds.power_tolerance))
     counted_from = since.astimezone(UTC) if since is not None and since < start else start
     days = daily_energy(parts, tz, (first_day, last_day))  # the month's own days
     energy = _counted_energy(parts, counted_from, end)
@@ -149,8 +168,32 @@ def meter_month(
     by_ts = {p.ts: p.energy_wh for p in points}
     result.first = (month_parts[0].start, by_ts[month_parts[0].start])
     result.last = (month_parts[-1].end, by_ts[month_parts[-1].end])
-    if any(QualityFlag.RESET in i.flags for i in month_parts):
-        result.findings.append(Finding("backwards_register", "the register went backwards"))
+    backwards = [i for i in month_parts if {QualityFlag.RESET, Anomaly.NON_MONOTONIC} & i.flags]
+    if backwards:
+        steps = ", ".join(
+            f"{by_ts[i.start]} Wh → {by_ts[i.end]} Wh at {i.end.isoformat()}" for i in backwards[:3]
+        )
+        more = f" and {len(backwards) - 3} more" if len(backwards) > 3 else ""
+        result.findings.append(
+            Finding(
+                "backwards_register",
+                f"the register went backwards ({steps}{more}); each step counted 0",
+            )
+        )
+    events = {p.ts: p.event for p in points}
+    unread = [
+        i
+        for i in month_parts
+        if QualityFlag.METER_REPLACED in i.flags and events.get(i.start) is not ReadingEvent.CLOSING
+    ]
+    for i in unread:
+        result.findings.append(
+            Finding(
+                "replacement_unread",
+                f"meter replaced by {i.end.isoformat()} without the old meter's closing reading: "
+                f"its energy after {i.start.isoformat()} is counted 0; report its final register",
+            )
+        )
     max_gap = thresholds.manual_max_gap if manual else thresholds.max_gap
     gaps = [i for i in month_parts if i.end - i.start > max_gap]
     # a manual report taken in the window before month end counts the month up to it

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from certification.holds import HOLDING_FINDINGS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -119,6 +121,13 @@ class Settings(BaseSettings):
         gt=0,
         le=1,
         description="month close flags output above capacity × hours × this factor",
+    )
+    month_close_holding_findings: frozenset[str] = Field(
+        default=HOLDING_FINDINGS,
+        description="month close: findings that hold a month from minting and export until "
+        "staff amend it or accept it as reported (JSON list; the others are advisory). Codes: "
+        "over_capacity, backwards_register, register_mismatch, night_production, "
+        "audit_mismatch, gap, flat_line, zero_month, missing_month, replacement_unread",
     )
     manual_report_max_kw_dc: float = Field(
         default=10.0,

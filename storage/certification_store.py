@@ -39,15 +39,19 @@ class CloseSummary(NamedTuple):
     energy_wh: int
     estimated: bool
     findings: list[dict[str, str]]
+    certified_wh: int = 0  # the metered part of energy_wh (estimates excluded)
+    held_by: tuple[str, ...] = ()  # finding codes holding it from minting and export
 
 
 class ClosedEnergy(NamedTuple):
-    """A closed system-month's energy (`closes_for`)."""
+    """A closed system-month's energy (`closes_for`, `closes_until`)."""
 
     system_id: str
     month: str
     energy_wh: int
     estimated: bool
+    certified_wh: int = 0  # the metered part of energy_wh (estimates excluded)
+    held: bool = False  # held by a finding and not released yet
 
 
 class ClosedMonthRow(NamedTuple):
@@ -57,6 +61,30 @@ class ClosedMonthRow(NamedTuple):
     energy_wh: int
     estimated: bool
     meters: list[dict[str, Any]]
+    certified_wh: int = 0  # the metered part of energy_wh (estimates excluded)
+    held_by: tuple[str, ...] = ()  # finding codes holding it (released or not)
+
+
+class ReleaseRow(NamedTuple):
+    """The staff decision that released a held month (`month_releases`)."""
+
+    release_id: int
+    system_id: str
+    month: str
+    kind: str  # accepted_as_reported | amended
+    amendment_id: int | None
+    energy_wh: int
+    reason: str
+    released_by: str
+    released_at: datetime
+
+
+# a close's certifiable energy; closes made before migration 007 have no certified_wh
+_CERTIFIED = "coalesce(certified_wh, CASE WHEN estimated THEN 0 ELSE energy_wh END)"
+_HELD = (
+    "(held_by <> '{}' AND NOT EXISTS (SELECT 1 FROM month_releases r "
+    "WHERE r.system_id = c.system_id AND r.month = c.month))"
+)
 
 
 class LedgerRow(NamedTuple):
@@ -148,10 +176,16 @@ def save_close(
     meters: list[dict[str, Any]],
     closed_by: str,
     closed_at: datetime,
+    certified_wh: int | None = None,
+    held_by: tuple[str, ...] = (),
 ) -> None:
+    """Store a system-month's close (`certified_wh` None: all of it unless estimated)."""
+    if certified_wh is None:
+        certified_wh = 0 if estimated else energy_wh
     conn.execute(
         "INSERT INTO month_closes (system_id, month, energy_wh, estimated, findings, meters, "
-        "closed_by, closed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        "closed_by, closed_at, certified_wh, held_by) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             system_id,
             month,
@@ -161,17 +195,21 @@ def save_close(
             Jsonb(meters),
             closed_by,
             closed_at,
+            certified_wh,
+            list(held_by),
         ),
     )
 
 
 def month_close(conn: psycopg.Connection[Any], system_id: str, month: str) -> CloseSummary | None:
     row = conn.execute(
-        "SELECT energy_wh, estimated, findings FROM month_closes WHERE system_id = %s "
-        "AND month = %s",
+        f"SELECT energy_wh, estimated, findings, {_CERTIFIED}, held_by FROM month_closes "
+        "WHERE system_id = %s AND month = %s",
         (system_id, month),
     ).fetchone()
-    return None if row is None else CloseSummary(int(row[0]), bool(row[1]), list(row[2]))
+    if row is None:
+        return None
+    return CloseSummary(int(row[0]), bool(row[1]), list(row[2]), int(row[3]), tuple(row[4]))
 
 
 def amended_energy(conn: psycopg.Connection[Any], system_id: str, month: str) -> int | None:
@@ -246,11 +284,85 @@ def ledger(conn: psycopg.Connection[Any]) -> list[LedgerRow]:
 def closes_for(conn: psycopg.Connection[Any], months: list[str]) -> list[ClosedEnergy]:
     """Every system's close of the months given (energy as closed)."""
     rows = conn.execute(
-        "SELECT system_id, month, energy_wh, estimated FROM month_closes WHERE month = ANY(%s) "
-        "ORDER BY system_id, month",
+        f"SELECT system_id, month, energy_wh, estimated, {_CERTIFIED}, {_HELD} "
+        "FROM month_closes c WHERE month = ANY(%s) ORDER BY system_id, month",
         (months,),
     ).fetchall()
-    return [ClosedEnergy(r[0], r[1], int(r[2]), bool(r[3])) for r in rows]
+    return [ClosedEnergy(r[0], r[1], int(r[2]), bool(r[3]), int(r[4]), bool(r[5])) for r in rows]
+
+
+def closes_until(conn: psycopg.Connection[Any], last_month: str) -> list[ClosedEnergy]:
+    """Every system's closes of `last_month` and earlier (energy as closed)."""
+    rows = conn.execute(
+        f"SELECT system_id, month, energy_wh, estimated, {_CERTIFIED}, {_HELD} "
+        "FROM month_closes c WHERE month <= %s ORDER BY system_id, month",
+        (last_month,),
+    ).fetchall()
+    return [ClosedEnergy(r[0], r[1], int(r[2]), bool(r[3]), int(r[4]), bool(r[5])) for r in rows]
+
+
+def exported_mwh(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], Decimal]:
+    """(system_id, month) → the MWh every export so far sent for it (lines summed)."""
+    rows = conn.execute(
+        "SELECT system_id, month, sum(mwh) FROM gis_export_lines GROUP BY system_id, month"
+    ).fetchall()
+    return {(r[0], r[1]): Decimal(r[2]) for r in rows}
+
+
+def add_export_lines(
+    conn: psycopg.Connection[Any], quarter: str, lines: list[tuple[str, str, Decimal]]
+) -> None:
+    """(system_id, month, mwh) lines of a saved export."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO gis_export_lines (quarter, system_id, month, mwh) VALUES (%s, %s, %s, %s)",
+            [(quarter, *line) for line in lines],
+        )
+
+
+def credited_mwh(conn: psycopg.Connection[Any], system_id: str, month: str) -> Decimal:
+    """The MWh the SREC ledger has credited a system-month so far (entries summed)."""
+    row = conn.execute(
+        "SELECT coalesce(sum(mwh), 0) FROM srec_ledger WHERE system_id = %s AND month = %s",
+        (system_id, month),
+    ).fetchone()
+    assert row is not None
+    return Decimal(row[0])
+
+
+def release_of(conn: psycopg.Connection[Any], system_id: str, month: str) -> ReleaseRow | None:
+    """The release of a held system-month, if staff made one."""
+    row = conn.execute(
+        "SELECT release_id, system_id, month, kind, amendment_id, energy_wh, reason, "
+        "released_by, released_at FROM month_releases WHERE system_id = %s AND month = %s",
+        (system_id, month),
+    ).fetchone()
+    if row is None:
+        return None
+    amendment = None if row[4] is None else int(row[4])
+    return ReleaseRow(int(row[0]), row[1], row[2], row[3], amendment, int(row[5]), *row[6:])
+
+
+def add_release(
+    conn: psycopg.Connection[Any],
+    system_id: str,
+    month: str,
+    kind: str,
+    amendment_id: int | None,
+    energy_wh: int,
+    reason: str,
+    by: str,
+    at: datetime,
+) -> int:
+    """Record the release of a held month (append-only, once per system-month)."""
+    row = conn.execute(
+        "INSERT INTO month_releases (system_id, month, kind, amendment_id, energy_wh, reason, "
+        "released_by, released_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+        "RETURNING release_id",
+        (system_id, month, kind, amendment_id, energy_wh, reason, by, at),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def unexported_amendments(
@@ -431,11 +543,14 @@ def amendments(conn: psycopg.Connection[Any], system_id: str) -> list[AmendmentR
 def closes_of(conn: psycopg.Connection[Any], system_id: str) -> list[ClosedMonthRow]:
     """A system's closed months in order."""
     rows = conn.execute(
-        "SELECT month, energy_wh, estimated, meters FROM month_closes WHERE system_id = %s "
-        "ORDER BY month",
+        f"SELECT month, energy_wh, estimated, meters, {_CERTIFIED}, held_by FROM month_closes "
+        "WHERE system_id = %s ORDER BY month",
         (system_id,),
     ).fetchall()
-    return [ClosedMonthRow(r[0], int(r[1]), bool(r[2]), list(r[3])) for r in rows]
+    return [
+        ClosedMonthRow(r[0], int(r[1]), bool(r[2]), list(r[3]), int(r[4]), tuple(r[5]))
+        for r in rows
+    ]
 
 
 def history(conn: psycopg.Connection[Any], system_id: str, month: str) -> list[int]:

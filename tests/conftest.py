@@ -56,8 +56,12 @@ def fresh_db(pg_admin_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def mqtt_broker() -> tuple[str, int]:
-    """(host, port) of the local Mosquitto (auth on; user pts-test / pts-test-secret)."""
+    """(host, port) of the local Mosquitto, with the test suite's own accounts made through
+    its admin API (tests/broker_accounts.py: pts-test and gw-test; the broker ships none)."""
+    from tests.broker_accounts import ensure_test_accounts
+
     _require_port(MQTT_HOST, MQTT_PORT, "Mosquitto")
+    ensure_test_accounts(MQTT_PORT)
     return MQTT_HOST, MQTT_PORT
 
 

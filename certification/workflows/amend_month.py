@@ -1,5 +1,11 @@
 """Amend a closed month: load the close and earlier amendments, decide with
-certification.amendments, save the amendment and its ledger adjustment (append-only)."""
+certification.amendments, save the amendment and its ledger entry (append-only).
+
+The ledger entry brings the month's credit to the amended energy: it books what the ledger
+has not credited the month yet, so after an estimate or a hold (which minted nothing) the
+whole amended energy, otherwise the difference. A system whose REC terms are not accepted
+gets no credit. An amendment of a held month releases it (certification.holds).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,11 @@ import psycopg
 import structlog
 
 from certification import amendments as amend_rules
+from certification.errors import Refused
+from certification.holds import ReleaseKind
 from certification.roles import Account
-from certification.srec import mint
 from certification.workflows._common import amendments_of
+from certification.workflows.accept_month import credit_month
 from storage import certification_store as store
 from storage import registry_store
 
@@ -44,6 +52,13 @@ def amend(
             evidence,
             now,
         )
+        trued_up = _trued_up_by(store.closes_of(conn, system_id), month)
+        if trued_up is not None:
+            raise Refused(
+                "trued_up_later",
+                f"{month} of {system_id} was estimated and {trued_up}'s close already counted "
+                f"its energy when the silent meter reported again; amend {trued_up} instead",
+            )
         amendment_id = store.add_amendment(
             conn,
             system_id,
@@ -57,19 +72,20 @@ def amend(
         )
         system = registry_store.get_system(conn, system_id)
         assert system is not None
-        carry = store.last_carry(conn, system_id)
-        adjusted = mint(month, proposed.delta_mwh, system.srec_factor, carry)
-        store.add_ledger(
-            conn,
-            system_id,
-            month,
-            f"amendment:{amendment_id}",
-            proposed.delta_mwh,
-            system.srec_factor,
-            carry,
-            adjusted.minted,
-            adjusted.carry_out,
-        )
+        assert closed is not None  # propose refuses amending an open month
+        if closed.held_by and store.release_of(conn, system_id, month) is None:
+            store.add_release(
+                conn,
+                system_id,
+                month,
+                ReleaseKind.AMENDED.value,
+                amendment_id,
+                after_wh,
+                reason,
+                admin.account_id,
+                now,
+            )
+        credit_month(conn, system, month, after_wh, f"amendment:{amendment_id}")
     log.info(
         "month_amended",
         system_id=system_id,
@@ -78,3 +94,18 @@ def amend(
         after_wh=after_wh,
     )
     return amendment_id
+
+
+def _trued_up_by(closes: list[store.ClosedMonthRow], month: str) -> str | None:
+    """The later month whose close counted the energy of a meter `month` estimated (the
+    meter reported again and the close resumed where it stopped), if any."""
+    this = next((r for r in closes if r.month == month), None)
+    if this is None:
+        return None
+    silent = {m["meter_id"] for m in this.meters if m.get("estimated")}
+    for row in closes:
+        if row.month > month and any(
+            m["meter_id"] in silent and not m.get("estimated") for m in row.meters
+        ):
+            return row.month
+    return None

@@ -1,6 +1,15 @@
-"""Close a month for every registered system: load each meter's readings, decide production,
-findings and estimates with certification.month_close, mint with certification.srec, save the
-close and the ledger entries."""
+"""Close a month per system: load each meter's readings, decide production, findings and
+estimates with certification.month_close, holds with certification.holds, mint with
+certification.srec, save the close and the ledger entries.
+
+Closing is per system-month: `close_month` closes every registered system whose month is
+not closed yet (or the one system asked for), so a system registered after a month was
+closed can close that month later; re-closing a closed system-month is refused.
+
+Certified energy: the metered meters' energy. A silent meter's estimate is part of the
+month's energy (reported) but mints nothing; its energy is counted when it reports again.
+A month held by a finding (certification.holds) mints nothing until staff release it.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +23,9 @@ import psycopg
 import structlog
 
 from certification import audits
+from certification.amendments import stated_wh
 from certification.errors import MonthLockedError, Refused
+from certification.holds import holding_codes
 from certification.month_close import (
     Finding,
     MeterMonth,
@@ -25,7 +36,7 @@ from certification.month_close import (
 from certification.roles import Account, require_admin
 from certification.srec import mint, mwh_of
 from certification.window import require_closable
-from certification.workflows._common import register_point
+from certification.workflows._common import amendments_of, register_point
 from schemas.registry import ReportingMethod, System
 from storage import certification_store as store
 from storage import registry_store
@@ -45,10 +56,15 @@ class SystemMonth:
     owner_contact: tuple[str, str] = ("", "")  # (name, email) of the System Owner
     minted: int = 0
     carry_out: Decimal = Decimal(0)
+    certified_wh: int = 0  # the metered part of energy_wh: what may mint
+    held_by: tuple[str, ...] = ()  # findings holding the month from minting and export
+    system_findings: list[Finding] = field(default_factory=list)
 
     @property
     def findings(self) -> list[tuple[str, str]]:
-        return [(f.code, f"{m.meter_id}: {f.message}") for m in self.meters for f in m.findings]
+        return [(f.code, f"{m.meter_id}: {f.message}") for m in self.meters for f in m.findings] + [
+            (f.code, f.message) for f in self.system_findings
+        ]
 
 
 @dataclass(slots=True)
@@ -92,10 +108,9 @@ def _points(
     return [register_point(row) for row in store.month_points(conn, meter_id, lo, end)]
 
 
-def _ends(conn: psycopg.Connection[Any], system_id: str, month: str) -> dict[str, datetime]:
+def _ends(earlier: list[store.ClosedMonthRow], system_id: str, month: str) -> dict[str, datetime]:
     """meter_id → where the system's latest earlier close stopped counting that meter
     (months close in order: the latest earlier close must be the previous month)."""
-    earlier = [row for row in store.closes_of(conn, system_id) if row.month < month]
     if not earlier:
         return {}
     previous = (date.fromisoformat(f"{month}-01") - timedelta(days=1)).strftime("%Y-%m")
@@ -127,30 +142,81 @@ def _meter_json(m: MeterMonth) -> dict[str, Any]:
     }
 
 
+def _true_up_deduction(
+    earlier: list[store.ClosedMonthRow],
+    ends: dict[str, datetime],
+    amended: dict[str, int],
+    month: str,
+    timezone: str,
+) -> tuple[int, list[Finding]]:
+    """Energy this close counts that an amendment already stated for an earlier month.
+
+    A meter that was silent (estimated) resumes where it stopped, so this close counts the
+    silent months' energy again (the estimate's true-up). When such a month was amended,
+    the amendment stated the whole month; its part beyond what the month's metered meters
+    registered is deducted here, so no Wh is certified twice."""
+    start, _ = month_bounds(month, ZoneInfo(timezone))
+    resumed = [since for since in ends.values() if since < start]
+    if not resumed:
+        return 0, []
+    first = min(resumed).astimezone(ZoneInfo(timezone)).strftime("%Y-%m")
+    total, findings = 0, []
+    for row in earlier:
+        if row.month >= first and row.estimated and row.month in amended:
+            share = amended[row.month] - row.certified_wh
+            total += share
+            findings.append(
+                Finding(
+                    "true_up_amended",
+                    f"{share} Wh counted here belong to {row.month}, already stated by its "
+                    "amendment: deducted",
+                )
+            )
+    return total, findings
+
+
 def close_month(
     conn: psycopg.Connection[Any],
     month: str,
     admin: Account,
     now: datetime,
     thresholds: Thresholds | None = None,
+    system_id: str | None = None,
 ) -> CloseReport:
-    """Close `month` for every registered system: production, findings, SRECs minted."""
+    """Close `month` for every registered system whose month is still open (or only for
+    `system_id`): production, findings, holds, SRECs minted."""
     require_admin(admin, "close a month")
     thresholds = thresholds or Thresholds()
     report = CloseReport(month)
     _, month_end = month_bounds(month, ZoneInfo("UTC"))
     with conn.transaction():
-        if store.closed_months(conn, month):
+        closed = store.closed_months(conn, month)
+        systems = registry_store.list_systems(conn)
+        if system_id is not None:
+            systems = [s for s in systems if s.system_id == system_id]
+            if not systems:
+                raise Refused("unknown_system", f"no system {system_id!r} is registered")
+            if system_id in closed:
+                raise MonthLockedError(
+                    "month_closed",
+                    f"{month} of {system_id} is already closed; change it with an amendment",
+                )
+        elif closed and all(s.system_id in closed for s in systems):
             raise MonthLockedError(
-                "month_closed", f"{month} is already closed; change it with an amendment"
+                "month_closed",
+                f"{month} is already closed for every registered system; change a system's "
+                "month with an amendment",
             )
         contacts = store.account_contacts(conn)
-        for system in registry_store.list_systems(conn):
+        for system in systems:
+            if system.system_id in closed:
+                continue
             require_closable(month, now, system.timezone)
             if system.install_date and system.install_date >= month_end.date():
                 continue  # not installed yet in that month
             history = store.history(conn, system.system_id, month)
-            ends = _ends(conn, system.system_id, month)
+            earlier = [r for r in store.closes_of(conn, system.system_id) if r.month < month]
+            ends = _ends(earlier, system.system_id, month)
             manual = system.reporting_method is ReportingMethod.MANUAL
             meters = [
                 meter_month(
@@ -177,11 +243,26 @@ def close_month(
                 )
             ]
             _add_audit_findings(conn, meters, month, system.timezone)
-            energy = sum(m.energy_wh for m in meters)
+            amendments = amendments_of(conn, system.system_id)
+            amended = {
+                m: stated_wh(0, [a for a in amendments if a.month == m])
+                for m in {a.month for a in amendments}
+            }
+            deducted, true_ups = _true_up_deduction(earlier, ends, amended, month, system.timezone)
+            energy = sum(m.energy_wh for m in meters) - deducted
+            certified = sum(m.energy_wh for m in meters if not m.estimated) - deducted
             estimated = any(m.estimated for m in meters)
             result = SystemMonth(
-                system, month, energy, estimated, meters, contacts.get(system.owner_id, ("", ""))
+                system,
+                month,
+                energy,
+                estimated,
+                meters,
+                contacts.get(system.owner_id, ("", "")),
+                certified_wh=certified,
+                system_findings=true_ups,
             )
+            result.held_by = holding_codes((c for c, _ in result.findings), thresholds.holding)
             store.save_close(
                 conn,
                 system.system_id,
@@ -192,11 +273,14 @@ def close_month(
                 [_meter_json(m) for m in meters],
                 admin.account_id,
                 now,
+                certified,
+                result.held_by,
             )
-            if not estimated and system.rec_terms_accepted and system.gis_unit_id:
-                # estimates mint nothing; neither do systems whose REC terms are not accepted
+            metered = certified > 0 or not estimated  # a whole-month estimate mints nothing
+            if metered and not result.held_by and system.rec_terms_accepted and system.gis_unit_id:
+                # neither held months nor systems whose REC terms are not accepted mint
                 carry = store.last_carry(conn, system.system_id)
-                minted = mint(month, mwh_of(energy), system.srec_factor, carry)
+                minted = mint(month, mwh_of(certified), system.srec_factor, carry)
                 store.add_ledger(
                     conn,
                     system.system_id,
@@ -211,7 +295,11 @@ def close_month(
                 result.minted, result.carry_out = minted.minted, minted.carry_out
             report.systems.append(result)
     log.info(
-        "month_closed", month=month, systems=len(report.systems), flagged=len(report.contact_list())
+        "month_closed",
+        month=month,
+        systems=len(report.systems),
+        flagged=len(report.contact_list()),
+        held=sum(1 for s in report.systems if s.held_by),
     )
     return report
 

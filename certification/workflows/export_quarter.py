@@ -1,6 +1,14 @@
-"""The NEPOOL GIS export of a quarter: load the closes and amendments, decide the lines with
-certification.gis_export and certification.amendments, save the export and mark the
-amendments it carried."""
+"""The NEPOOL GIS export of a quarter: load the closes, amendments and what earlier exports
+sent, decide the lines with certification.gis_export.pending_lines, save the export, its lines
+and mark the amendments it carried.
+
+What a system-month states: its amended energy when amended, else its certified (metered)
+energy as closed. A month is sent when it is certifiable (REC terms accepted, a GIS unit, not
+held, not a whole-month estimate) and what it states differs from what exports sent so far:
+the first time as the month's line, later as an adjustment line (the difference). So a held
+month released after its quarter went out, an amended estimate, or the back months of a
+system registered late all go out in the next export, and nothing goes out twice.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +18,16 @@ from typing import Any
 import psycopg
 import structlog
 
-from certification import amendments as amend_rules
 from certification.errors import Refused
-from certification.gis_export import ExportLine, quarter_months, render, require_exportable
+from certification.gis_export import (
+    MonthStatement,
+    PendingLine,
+    pending_lines,
+    quarter_months,
+    render,
+    require_exportable,
+)
 from certification.roles import Account, require_admin
-from certification.srec import mwh_of
 from certification.workflows._common import amendments_of
 from storage import certification_store as store
 from storage import registry_store
@@ -22,22 +35,33 @@ from storage import registry_store
 log = structlog.get_logger(__name__)
 
 
-def draft_export(conn: psycopg.Connection[Any], quarter: str, admin: Account) -> str:
-    """The quarter's lines so far (closed, actual months with REC terms accepted, restated by
-    amendments), for review: not the upload, nothing is recorded or marked exported."""
-    require_admin(admin, "draft a NEPOOL GIS export")
+def _pending(conn: psycopg.Connection[Any], quarter: str) -> list[PendingLine]:
     months = quarter_months(quarter)
     systems = {s.system_id: s for s in registry_store.list_systems(conn)}
-    lines = []
-    for system_id, month, energy_wh, estimated in store.closes_for(conn, months):
-        system = systems[system_id]
-        if estimated or not system.rec_terms_accepted or not system.gis_unit_id:
-            continue
-        stated = amend_rules.stated_wh(
-            int(energy_wh), [a for a in amendments_of(conn, system_id) if a.month == month]
+    amendments = {sid: amendments_of(conn, sid) for sid in systems}
+    statements = []
+    for close in store.closes_until(conn, months[-1]):
+        system = systems[close.system_id]
+        amended = [a for a in amendments[close.system_id] if a.month == close.month]
+        statements.append(
+            MonthStatement(
+                close.system_id,
+                system.gis_unit_id if system.rec_terms_accepted else None,
+                close.month,
+                close.certified_wh,
+                close.estimated,
+                close.held,
+                tuple(amended),
+            )
         )
-        lines.append(ExportLine(system.gis_unit_id, month, mwh_of(stated)))
-    return render(lines)
+    return pending_lines(statements, store.exported_mwh(conn))
+
+
+def draft_export(conn: psycopg.Connection[Any], quarter: str, admin: Account) -> str:
+    """The lines the quarter's upload would carry so far, for review: not the upload,
+    nothing is recorded or marked exported."""
+    require_admin(admin, "draft a NEPOOL GIS export")
+    return render(p.line for p in _pending(conn, quarter))
 
 
 def export_quarter(
@@ -47,42 +71,24 @@ def export_quarter(
     now: datetime,
     timezone: str = "America/New_York",
 ) -> str:
-    """The NEPOOL GIS upload for `quarter`: its closed, actual months (restated by any
-    amendment), plus adjustment lines for amendments of earlier, already exported months."""
+    """The NEPOOL GIS upload for `quarter`: its closed, certifiable months, plus whatever
+    earlier months state beyond what earlier exports sent (see the module docstring)."""
     require_admin(admin, "export to NEPOOL GIS")
     require_exportable(quarter, now, timezone)
     months = quarter_months(quarter)
     with conn.transaction():
         if quarter in store.exported_quarters(conn):
             raise Refused("already_exported", f"{quarter} was exported; amend to adjust it")
-        systems = {s.system_id: s for s in registry_store.list_systems(conn)}
-        closes = store.closes_for(conn, months)
-        closed = {r.month for r in closes}
+        closed = {r.month for r in store.closes_for(conn, months)}
         for month in months:
             if month not in closed:
                 raise Refused("month_not_closed", f"{month} is not closed; close it first")
-        lines: list[ExportLine] = []
-        for system_id, month, energy_wh, estimated in closes:
-            system = systems[system_id]
-            if estimated or not system.rec_terms_accepted or not system.gis_unit_id:
-                continue
-            stated = amend_rules.stated_wh(
-                energy_wh, [a for a in amendments_of(conn, system_id) if a.month == month]
-            )
-            lines.append(ExportLine(system.gis_unit_id, month, mwh_of(stated)))
-        carried = []
-        for amendment_id, system_id, month, before_wh, after_wh in store.unexported_amendments(
-            conn, months
-        ):
-            system = systems[system_id]
-            carried.append(amendment_id)
-            if month in months:
-                continue  # already in the month's restated line above
-            if system.rec_terms_accepted and system.gis_unit_id:
-                delta = mwh_of(after_wh) - mwh_of(before_wh)
-                lines.append(ExportLine(system.gis_unit_id, month, delta))
-        store.mark_exported(conn, carried, quarter)
-        content = render(lines)
+        pending = _pending(conn, quarter)
+        content = render(p.line for p in pending)
         store.save_export(conn, quarter, content, admin.account_id, now)
-    log.info("quarter_exported", quarter=quarter, lines=len(lines))
+        store.add_export_lines(
+            conn, quarter, [(p.system_id, p.line.month, p.line.mwh) for p in pending]
+        )
+        store.mark_exported(conn, [a for p in pending for a in p.amendment_ids], quarter)
+    log.info("quarter_exported", quarter=quarter, lines=len(pending))
     return content

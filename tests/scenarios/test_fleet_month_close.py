@@ -8,6 +8,9 @@ ZERO produces nothing; BACK's register resets on July 16; OVER (1 kW) makes 10 k
 per kW = 750 kWh); NIGHT registers 2 kWh between 23:30 and 01:30; GAP has no readings on July
 11–14 (one 5-day interval); FLAT registers nothing July 8–12; F08 is an SREC II system with
 factor 0.8 (62.5 kWh a day); NOTERMS has not accepted the REC terms.
+BACK, OVER and NIGHT have findings that question the energy itself: their months are held,
+mint nothing and are not exported (certification.holds); gap, flat line, zero and missing
+months are advisory.
 """
 
 from __future__ import annotations
@@ -185,13 +188,13 @@ def test_fleet_quarter_close_and_export(fresh_db: str) -> None:
         flat_report = certification_report(conn, "FLAT")
 
     assert early.value.code == "window_still_open"
-    assert draft == (  # July only, for review; nothing recorded
-        "NON01,07/2026,1.240\nNON02,07/2026,1.938\nNON03,07/2026,0.000\nNON04,07/2026,1.240\n"
-        "NON05,07/2026,0.310\nNON08,07/2026,1.240\nNON09,07/2026,1.240\nNON10,07/2026,1.040\n"
+    assert draft == (  # July only, for review; nothing recorded; BACK, OVER, NIGHT held
+        "NON01,07/2026,1.240\nNON02,07/2026,1.938\nNON03,07/2026,0.000\n"
+        "NON09,07/2026,1.240\nNON10,07/2026,1.040\n"
     )
     assert not_closed.value.code == "month_not_closed"
     assert {s.system.system_id: (s.energy_wh, s.estimated) for s in july.systems} == {
-        "BACK": (1_240_000, False),  # 15 days, the reset day counted from 0, 15 more days
+        "BACK": (1_200_000, False),  # 15 days, the unannounced reset day counted 0, 15 more
         "F08": (1_937_500, False),
         "FLAT": (1_040_000, False),
         "GAP": (1_240_000, False),
@@ -219,18 +222,23 @@ def test_fleet_quarter_close_and_export(fresh_db: str) -> None:
         ("gap", "M-MISS: no reading from 2026-07-01T04:00:00+00:00 to 2026-08-01T04:00:00+00:00")
     ]
     assert [c.system_id for c in september.contacts()] == ["OVER"]
+    assert {s.system.system_id: s.held_by for s in july.systems if s.held_by} == {
+        "BACK": ("backwards_register", "register_mismatch"),
+        "NIGHT": ("night_production",),
+        "OVER": ("over_capacity",),
+    }
+    assert [s.system.system_id for s in september.systems if s.held_by] == ["OVER"]
     assert export == (
         "NON01,07/2026,1.240\nNON01,08/2026,1.240\nNON01,09/2026,1.200\n"
         "NON02,07/2026,1.938\nNON02,08/2026,1.938\nNON02,09/2026,1.875\n"
         "NON03,07/2026,0.000\nNON03,08/2026,1.240\nNON03,09/2026,1.200\n"
-        "NON04,07/2026,1.240\nNON04,08/2026,1.240\nNON04,09/2026,1.200\n"
-        "NON05,07/2026,0.310\nNON05,08/2026,0.310\nNON05,09/2026,0.300\n"
+        "NON04,08/2026,1.240\nNON04,09/2026,1.200\n"
         "NON06,08/2026,0.620\nNON06,09/2026,0.600\n"
-        "NON08,07/2026,1.240\nNON08,08/2026,1.240\nNON08,09/2026,1.200\n"
+        "NON08,08/2026,1.240\nNON08,09/2026,1.200\n"
         "NON09,07/2026,1.240\nNON09,08/2026,1.240\nNON09,09/2026,1.200\n"
         "NON10,07/2026,1.040\nNON10,08/2026,1.240\nNON10,09/2026,1.200\n"
     )
-    minted = {}
+    minted: dict[str, list[tuple[str, str, int, Decimal]]] = {}
     for system_id, month, entry, _mwh, _factor, _carry_in, count, carry_out in ledger:
         minted.setdefault(system_id, []).append((month, entry, count, carry_out))
     assert minted["F08"] == [  # 1.938 × 0.8 = 1.5504; + 1.5504 = 3.1008; 1.875 × 0.8 + 0.1008
@@ -243,6 +251,8 @@ def test_fleet_quarter_close_and_export(fresh_db: str) -> None:
         ("2026-09", "close", 1, Decimal("0.220000")),
     ]
     assert "NOTERMS" not in minted
+    assert "OVER" not in minted  # held every month
+    assert [(m, e) for m, e, _, _ in minted["BACK"]] == [("2026-08", "close"), ("2026-09", "close")]
     assert minted["FLAT"] == [  # 1.040; 1.240 + 0.040; 1.200 + 0.280; amendment +0.200
         ("2026-07", "close", 1, Decimal("0.040000")),
         ("2026-08", "close", 1, Decimal("0.280000")),

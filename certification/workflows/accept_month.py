@@ -1,0 +1,90 @@
+"""Accept a held month as reported: load the close and any release, decide with
+certification.holds, save the release (append-only, who/when/why) and mint the month's
+certified energy in the ledger; the month then enters the next NEPOOL GIS export."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import structlog
+
+from certification.errors import Refused
+from certification.holds import Release, accept_as_reported
+from certification.roles import Account
+from certification.srec import mint, mwh_of
+from schemas.registry import System
+from storage import certification_store as store
+from storage import registry_store
+
+log = structlog.get_logger(__name__)
+
+
+def accept_month(
+    conn: psycopg.Connection[Any],
+    admin: Account,
+    system_id: str,
+    month: str,
+    reason: str,
+    now: datetime,
+) -> Release:
+    """Release a held system-month with its energy as closed, and mint it."""
+    with conn.transaction():
+        system = registry_store.get_system(conn, system_id)
+        closed = store.month_close(conn, system_id, month)
+        if system is None or closed is None:
+            raise Refused(
+                "month_not_closed",
+                f"{month} of {system_id} is not closed; only a closed, held month can be accepted",
+            )
+        released = store.release_of(conn, system_id, month) is not None
+        release = accept_as_reported(
+            admin, system_id, month, closed.held_by, closed.certified_wh, released, reason, now
+        )
+        store.add_release(
+            conn,
+            system_id,
+            month,
+            release.kind.value,
+            None,
+            release.energy_wh,
+            release.reason,
+            release.released_by,
+            release.released_at,
+        )
+        credit_month(conn, system, month, release.energy_wh, "accepted")
+    log.info(
+        "month_accepted_as_reported",
+        system_id=system_id,
+        month=month,
+        energy_wh=release.energy_wh,
+        held_by=list(closed.held_by),
+    )
+    return release
+
+
+def credit_month(
+    conn: psycopg.Connection[Any], system: System, month: str, energy_wh: int, entry: str
+) -> int:
+    """Bring the ledger's credit for a system-month to `energy_wh` (in MWh as exported): the
+    entry books what the ledger has not credited the month yet (all of it after an estimate
+    or a hold, which minted nothing). Systems whose REC terms are not accepted, or with no
+    NEPOOL GIS unit, get no credit. Returns the certificates minted."""
+    if not system.rec_terms_accepted or not system.gis_unit_id:
+        return 0
+    booked = mwh_of(energy_wh) - store.credited_mwh(conn, system.system_id, month)
+    carry = store.last_carry(conn, system.system_id)
+    minted = mint(month, booked, system.srec_factor, carry)
+    store.add_ledger(
+        conn,
+        system.system_id,
+        month,
+        entry,
+        booked,
+        system.srec_factor,
+        carry,
+        minted.minted,
+        minted.carry_out,
+    )
+    return minted.minted
