@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,7 +17,31 @@ from ingest.kafka_sink import KafkaTarget
 from ingest.runner import run_bridge
 from ingest.topics import OurTopics, ProviderTopics
 from pts.cli import get_settings
-from pts.settings import Settings
+from pts.settings import Settings, mqtt_admin_password_file, mqtt_password, read_secret
+
+if TYPE_CHECKING:
+    from ingest.broker_admin import AdminCredentials
+
+
+def _secret(read: Callable[[], str]) -> str:
+    try:
+        return read()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _admin_credentials(settings: Settings) -> AdminCredentials:
+    from ingest.broker_admin import AdminCredentials
+
+    try:
+        return AdminCredentials.from_file(
+            settings.mqtt_host,
+            settings.mqtt_port,
+            settings.mqtt_admin_username,
+            mqtt_admin_password_file(settings),
+        )
+    except IngestError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _target(settings: Settings) -> KafkaTarget:
@@ -68,7 +94,7 @@ def run(
         client_id=client_id or f"pts-bridge-{socket.gethostname()}",
         scheme=OurTopics(topic_root),
         username=settings.mqtt_username,
-        password=settings.mqtt_password,
+        password=_secret(lambda: mqtt_password(settings)),
         share_group=share_group or None,
         capacity=capacity,
         session_expiry_s=session_expiry,
@@ -86,7 +112,12 @@ def das() -> None:
 @click.option("--host", required=True)
 @click.option("--port", default=1883, show_default=True)
 @click.option("--username", default=None)
-@click.option("--password", default=None)
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="file holding the password for the provider's broker (never on the command line)",
+)
 @click.option(
     "--topic-template",
     default="pts/v1/das/{provider_id}/{meter_id}/readings",
@@ -103,7 +134,7 @@ def pull(
     host: str,
     port: int,
     username: str | None,
-    password: str | None,
+    password_file: Path | None,
     topic_template: str,
     client_id: str | None,
     share_group: str,
@@ -117,7 +148,9 @@ def pull(
         client_id=client_id or f"pts-das-{provider_id}-{socket.gethostname()}",
         scheme=ProviderTopics(provider_id, topic_template),
         username=username,
-        password=password,
+        password=None
+        if password_file is None
+        else _secret(lambda: read_secret(password_file, "the provider's broker password")),
         share_group=share_group or None,
         capacity=capacity,
     )
@@ -125,40 +158,113 @@ def pull(
 
 
 @das.command("acl")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--topic-root", default="pts/v1", show_default=True)
 @click.pass_context
-def acl(ctx: click.Context, out_dir: Path, topic_root: str) -> None:
-    """Write passwd.extra and acl.extra for Mosquitto from the registry (then `reload`)."""
+def acl(ctx: click.Context, topic_root: str) -> None:
+    """Apply every approved provider's broker role (its meters' topics) to our broker."""
     import psycopg
 
-    from ingest.das.acl import render_acl, render_passwd
-    from ingest.das.credentials import load_broker_accounts
+    from ingest.broker_admin import BrokerAdmin
+    from ingest.das.credentials import sync_broker
 
     settings = get_settings(ctx)
-    with psycopg.connect(settings.database_url) as conn:
-        accounts = load_broker_accounts(conn)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    passwd = out_dir / "passwd.extra"
-    passwd.touch(mode=0o600)
-    passwd.write_text(render_passwd(accounts))
-    (out_dir / "acl.extra").write_text(render_acl(accounts, topic_root))
-    click.echo(f"wrote {passwd} and {out_dir / 'acl.extra'} for {len(accounts)} provider(s)")
+    try:
+        with (
+            psycopg.connect(settings.database_url) as conn,
+            BrokerAdmin.connect(_admin_credentials(settings)) as admin,
+        ):
+            done = sync_broker(conn, admin, topic_root)
+    except IngestError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in done:
+        click.echo(line)
+    click.echo(f"applied to the broker for {sum('may publish' in d for d in done)} provider(s)")
 
 
 @das.command("set-mqtt-password")
 @click.argument("provider_id")
+@click.option("--topic-root", default="pts/v1", show_default=True)
 @click.pass_context
-def set_mqtt_password(ctx: click.Context, provider_id: str) -> None:
-    """Give a provider a new random broker password (printed once)."""
+def set_mqtt_password(ctx: click.Context, provider_id: str, topic_root: str) -> None:
+    """Give a provider a new random broker password, set on the broker at once and printed
+    once (the broker keeps only its salted hash)."""
     import psycopg
 
+    from ingest.broker_admin import BrokerAdmin
     from ingest.das.credentials import set_mqtt_password as store
 
     settings = get_settings(ctx)
-    with psycopg.connect(settings.database_url) as conn:
-        password = store(conn, provider_id)
+    try:
+        with (
+            psycopg.connect(settings.database_url) as conn,
+            BrokerAdmin.connect(_admin_credentials(settings)) as admin,
+        ):
+            password = store(conn, admin, provider_id, topic_root)
+    except IngestError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(password)
+
+
+@click.command("add-user")
+@click.argument("gateway_id")
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="file holding the gateway's password (default: a new random one, printed once)",
+)
+@click.option("--topic-root", default="pts/v1", show_default=True)
+@click.pass_context
+def gateway_add_user(
+    ctx: click.Context, gateway_id: str, password_file: Path | None, topic_root: str
+) -> None:
+    """Give a gateway its broker account: it may publish only below <root>/GATEWAY_ID/ and
+    read only its own control topics. Run again to change its password."""
+    import secrets
+
+    from ingest.broker_admin import BrokerAdmin
+    from ingest.broker_roles import check_password, gateway_role
+
+    settings = get_settings(ctx)
+    generated = password_file is None
+    password = (
+        secrets.token_urlsafe(24)
+        if password_file is None
+        else _secret(lambda: read_secret(password_file, "the gateway's password"))
+    )
+    try:
+        check_password(password, f"gateway {gateway_id}")
+        role = gateway_role(gateway_id, topic_root)
+        with BrokerAdmin.connect(_admin_credentials(settings)) as admin:
+            admin.ensure_role(role)
+            created = admin.ensure_client(gateway_id, password, [role.name])
+    except IngestError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{'created' if created else 'updated'} broker account {gateway_id}: publishes "
+        f"{topic_root}/{gateway_id}/#"
+    )
+    if generated:
+        click.echo(f"password (shown once; put it in the gateway's mqtt.password): {password}")
+
+
+@click.command("remove-user")
+@click.argument("gateway_id")
+@click.pass_context
+def gateway_remove_user(ctx: click.Context, gateway_id: str) -> None:
+    """Remove a gateway's broker account (its connection is closed at once)."""
+    from ingest.broker_admin import BrokerAdmin
+
+    settings = get_settings(ctx)
+    try:
+        with BrokerAdmin.connect(_admin_credentials(settings)) as admin:
+            removed = admin.delete_client(gateway_id)
+            admin.delete_role(f"gateway:{gateway_id}")
+    except IngestError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not removed:
+        raise click.ClickException(f"no broker account {gateway_id!r}")
+    click.echo(f"removed broker account {gateway_id}")
 
 
 @das.command("add-key")

@@ -33,6 +33,12 @@ SUBCOMMANDS: dict[str, str] = {
     "accounts": "web.cli:accounts",
 }
 
+# commands another package contributes to a group: the broker accounts of gateways belong to
+# ingest (our broker's accounts), but operators look for them under `pts gateway`
+EXTRA_COMMANDS: dict[str, list[str]] = {
+    "gateway": ["ingest.cli:gateway_add_user", "ingest.cli:gateway_remove_user"],
+}
+
 
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
@@ -52,6 +58,11 @@ class LazyGroup(click.Group):
                 return None  # that package has not landed yet
             raise
         command: click.Command = getattr(module, attr)
+        if isinstance(command, click.Group):
+            for extra in EXTRA_COMMANDS.get(cmd_name, []):
+                extra_module, extra_attr = extra.split(":")
+                sub: click.Command = getattr(importlib.import_module(extra_module), extra_attr)
+                command.add_command(sub)
         return command
 
 

@@ -29,7 +29,21 @@ class Settings(BaseSettings):
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 11883
     mqtt_username: str = "pts-bridge"
-    mqtt_password: str = "pts-bridge-secret"
+    mqtt_password: str = Field(
+        default="",
+        description="the bridge's broker password; empty: read from mqtt_password_file",
+    )
+    mqtt_password_file: Path | None = Field(
+        default=None,
+        description="file holding the bridge's broker password (default: the local broker's "
+        "<local_dir>/mosquitto/secrets/<mqtt_username>, written by deploy/local/mosquitto.sh)",
+    )
+    mqtt_admin_username: str = "pts-admin"
+    mqtt_admin_password_file: Path | None = Field(
+        default=None,
+        description="file holding the broker admin's password, for `pts gateway add-user` and "
+        "`pts das acl` (default: <local_dir>/mosquitto/secrets/<mqtt_admin_username>)",
+    )
     kafka_bootstrap: str = "127.0.0.1:19092"
     kafka_readings_topic: str = "readings.raw"
     kafka_dead_letter_topic: str = "readings.dead-letter"
@@ -156,6 +170,30 @@ class Settings(BaseSettings):
     )
     web_pool_size: int = Field(
         default=8, ge=1, le=100, description="web: most database connections the server holds"
+    )
+
+
+def read_secret(path: Path, what: str) -> str:
+    """A secret from a file (first line, stripped); a clear error when it cannot be read."""
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read {what} from {path}: {exc.strerror}") from exc
+
+
+def mqtt_password(settings: Settings) -> str:
+    """The bridge's broker password: PTS_MQTT_PASSWORD, else the password file."""
+    if settings.mqtt_password:
+        return settings.mqtt_password
+    path = settings.mqtt_password_file or (
+        settings.local_dir / "mosquitto" / "secrets" / settings.mqtt_username
+    )
+    return read_secret(path, "the broker password (PTS_MQTT_PASSWORD_FILE)")
+
+
+def mqtt_admin_password_file(settings: Settings) -> Path:
+    return settings.mqtt_admin_password_file or (
+        settings.local_dir / "mosquitto" / "secrets" / settings.mqtt_admin_username
     )
 
 

@@ -3,11 +3,16 @@
 #   deploy/local/mosquitto.sh {install|start|stop|status|reload}
 # Port: PTS_MQTT_PORT (default 11883), TLS port PTS_MQTTS_PORT (default 18883, only if
 # .local/mosquitto/tls/{ca.crt,server.crt,server.key} exist). Data: .local/mosquitto.
-# Users (name:password), for local use and tests only:
-#   pts-bridge:pts-bridge-secret   reads every readings topic ($share subscriptions included)
-#   gw-*: per-gateway users are added with `pts gateway add-user` / mosquitto_passwd
-# Extra users and ACL lines can be placed in .local/mosquitto/passwd.extra / acl.extra
-# (the registry generates these for DAS providers: see ingest/das).
+# Accounts: the broker runs Mosquitto's dynamic-security plugin, which checks subscriptions
+# too (an ACL file cannot: a gateway could join the bridge's $share group and make other sites'
+# messages vanish). Every password is kept only as the broker's salted PBKDF2-SHA512 hash in
+# .local/mosquitto/dynsec.json. The first start creates exactly two accounts, each with a random
+# password in a file only its owner can read:
+#   pts-admin   .local/mosquitto/secrets/pts-admin    changes accounts (dynamic-security API)
+#   pts-bridge  .local/mosquitto/secrets/pts-bridge   reads readings only via $share/bridge/
+# There are no fixed accounts. Gateways: `pts gateway add-user GATEWAY_ID` (publish only below
+# pts/v1/GATEWAY_ID/); DAS providers: `pts das set-mqtt-password` and `pts das acl`. The test
+# suite makes its own accounts through the same API. Everything else is refused.
 source "$(dirname "$0")/common.sh"
 PORT="${PTS_MQTT_PORT:-11883}"
 TLS_PORT="${PTS_MQTTS_PORT:-18883}"
@@ -23,44 +28,69 @@ install() {
 
 bin() { command -v mosquitto || echo /usr/sbin/mosquitto; }
 
+plugin_path() {
+  local found
+  found=$(ls /usr/lib/*/mosquitto_dynamic_security.so /usr/lib/mosquitto_dynamic_security.so \
+    /usr/local/lib/mosquitto_dynamic_security.so 2>/dev/null | head -1) || true
+  [[ -n "$found" ]] || die "Mosquitto's dynamic-security plugin (mosquitto_dynamic_security.so) is missing; install Debian's mosquitto 2.x"
+  echo "$found"
+}
+
+# The first start: random passwords for pts-admin and pts-bridge, and the plugin's state file
+# with their salted hashes, the two roles and refusing defaults. Kept across restarts.
+init_accounts() {
+  [[ -f "$DIR/dynsec.json" ]] && return 0
+  mkdir -p "$DIR/secrets"; chmod 0700 "$DIR/secrets"
+  local name
+  for name in pts-admin pts-bridge; do
+    [[ -s "$DIR/secrets/$name" ]] || (umask 077; openssl rand -base64 24 | tr -d '\n=+/' >"$DIR/secrets/$name")
+  done
+  SECRETS="$DIR/secrets" SHARE_GROUP="${PTS_MQTT_SHARE_GROUP:-bridge}" ROOT_TOPIC="${PTS_MQTT_TOPIC_ROOT:-pts/v1}" \
+    python3 - "$DIR/dynsec.json" <<'PY'
+import base64, hashlib, json, os, secrets, sys
+
+def client(name, roles):
+    password = open(os.path.join(os.environ["SECRETS"], name)).read().strip().encode()
+    salt = secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password, salt, 101, 64)
+    return {"username": name, "password": base64.b64encode(digest).decode(),
+            "salt": base64.b64encode(salt).decode(), "iterations": 101,
+            "roles": [{"rolename": r} for r in roles]}
+
+control = "$CONTROL/dynamic-security/#"
+root, group = os.environ["ROOT_TOPIC"], os.environ["SHARE_GROUP"]
+state = {
+    "clients": [client("pts-admin", ["admin"]), client("pts-bridge", ["bridge"])],
+    "roles": [
+        {"rolename": "admin", "acls": [
+            {"acltype": "publishClientSend", "topic": control, "allow": True},
+            {"acltype": "publishClientReceive", "topic": control, "allow": True},
+            {"acltype": "subscribePattern", "topic": control, "allow": True}]},
+        {"rolename": "bridge", "acls": [
+            {"acltype": "subscribePattern", "topic": f"$share/{group}/{root}/#", "allow": True},
+            {"acltype": "publishClientReceive", "topic": f"{root}/#", "allow": True}]},
+    ],
+    "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": False,
+                         "subscribe": False, "unsubscribe": True},
+}
+with open(sys.argv[1], "w") as out:
+    json.dump(state, out, indent=1)
+PY
+  chmod 0600 "$DIR/dynsec.json"
+  log "created accounts pts-admin and pts-bridge (passwords in $DIR/secrets/)"
+}
+
 write_config() {
   mkdir -p "$DIR/data"
-  : >"$DIR/passwd"
-  mosquitto_passwd -b "$DIR/passwd" pts-bridge pts-bridge-secret
-  mosquitto_passwd -b "$DIR/passwd" pts-test pts-test-secret
-  mosquitto_passwd -b "$DIR/passwd" gw-test gw-test-secret
-  if [[ -f "$DIR/passwd.extra" ]]; then
-    # user:plaintext lines are hashed here; user:$7$... (already hashed) lines are kept as is
-    while IFS=: read -r user pass; do
-      [[ -n "$user" ]] || continue
-      if [[ "$pass" == '$7$'* || "$pass" == '$6$'* ]]; then
-        printf '%s:%s\n' "$user" "$pass" >>"$DIR/passwd"
-      else
-        mosquitto_passwd -b "$DIR/passwd" "$user" "$pass"
-      fi
-    done <"$DIR/passwd.extra"
-  fi
-  cat >"$DIR/acl" <<ACL
-# the bridge and the test user read and write everything under pts/
-user pts-bridge
-topic readwrite pts/#
-topic read \$share/#
-user pts-test
-topic readwrite pts/#
-topic readwrite test/#
-# a gateway writes only below its own id: pts/v1/<gateway_id>/...
-pattern write pts/v1/%u/#
-pattern read pts/v1/%u/control/#
-ACL
-  [[ -f "$DIR/acl.extra" ]] && cat "$DIR/acl.extra" >>"$DIR/acl"
+  init_accounts
   # Mosquitto started as root drops to its 'user'; keep it the owner of our files.
   local me; me=$(id -un)
   cat >"$DIR/mosquitto.conf" <<CONF
 user $me
 per_listener_settings false
 allow_anonymous false
-password_file $DIR/passwd
-acl_file $DIR/acl
+plugin $(plugin_path)
+plugin_opt_config_file $DIR/dynsec.json
 persistence true
 persistence_location $DIR/data/
 autosave_interval 1
@@ -81,7 +111,7 @@ certfile $DIR/tls/server.crt
 keyfile $DIR/tls/server.key
 CONF
   fi
-  chmod 0700 "$DIR"; chmod 0600 "$DIR/passwd" "$DIR/acl"
+  chmod 0700 "$DIR"
 }
 
 start() {

@@ -1,28 +1,22 @@
-"""Mosquitto accounts for DAS providers, from the registry (pure: records in, text out).
+"""Broker accounts of DAS providers, from the registry (pure: records in, roles out).
 
 A provider publishes into our broker under `{root}/das/{provider_id}/{meter_id}/readings` and
-may write only the topics of the meters of the systems it reports (one `topic write` line per
-meter). `render_passwd` and `render_acl` produce the `passwd.extra` and `acl.extra` files that
-deploy/local/mosquitto.sh appends to its own on `reload`.
-
-The broker's base ACL has `pattern write pts/v1/%u/#` for gateways, which would also let a
-provider write `pts/v1/<its username>/…` as if it were a gateway: each provider block starts
-with `topic deny {root}/<username>/#`, which Mosquitto checks before the patterns (tested on
-Mosquitto 2.0.11). A username `das` (every provider's namespace) or one of the broker's own
-accounts is refused.
+may write only the topics of the meters of the systems it reports: its role
+(`das:<provider_id>`, ingest.broker_roles.provider_role) has one publish line per meter, and
+the broker refuses everything else, its own gateway-like namespace `{root}/<username>/…`
+included (the dynamic-security defaults refuse what no role grants). `pts das acl` applies the
+roles to the broker; passwords are set once by `pts das set-mqtt-password` and kept only by
+the broker, as salted hashes.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ingest.broker_roles import BrokerRole, check_username, provider_role
 from ingest.errors import ConfigError
-from ingest.topics import DAS_LEVEL, DEFAULT_ROOT
-
-RESERVED_USERNAMES = frozenset({DAS_LEVEL, "pts-bridge", "pts-test", "gw-test"})
-_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+from ingest.topics import DEFAULT_ROOT
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,47 +25,27 @@ class BrokerAccount:
 
     provider_id: str
     username: str
-    password: str
     meter_ids: tuple[str, ...]
 
 
 def check_accounts(accounts: Sequence[BrokerAccount]) -> None:
-    """Raise ConfigError for a username or password the broker files cannot carry safely."""
+    """Raise ConfigError for a username the broker's namespaces would collide with, or one
+    shared by two providers."""
     seen: dict[str, str] = {}
     for account in accounts:
-        name = account.username
-        if not _USERNAME.match(name) or name in RESERVED_USERNAMES:
+        check_username(account.username, f"provider {account.provider_id}")
+        if account.username in seen:
             raise ConfigError(
-                f"provider {account.provider_id}: MQTT username {name!r} is not allowed (letters, "
-                f"digits, '.', '_', '-'; not {sorted(RESERVED_USERNAMES)}); e.g. "
-                f"'das-{account.provider_id}'"
+                f"providers {seen[account.username]} and {account.provider_id} share MQTT "
+                f"username {account.username!r}"
             )
-        if name in seen:
-            raise ConfigError(
-                f"providers {seen[name]} and {account.provider_id} share MQTT username {name!r}"
-            )
-        seen[name] = account.provider_id
-        if not account.password or any(c in account.password for c in "\r\n"):
-            raise ConfigError(f"provider {account.provider_id}: empty or multi-line password")
+        seen[account.username] = account.provider_id
 
 
-def render_passwd(accounts: Iterable[BrokerAccount]) -> str:
-    """`username:password` lines (mosquitto.sh hashes them with mosquitto_passwd)."""
+def provider_roles(
+    accounts: Iterable[BrokerAccount], root: str = DEFAULT_ROOT
+) -> list[tuple[BrokerAccount, BrokerRole]]:
+    """Each provider's account with its role: one publish line per meter it reports."""
     ordered = sorted(accounts, key=lambda a: a.username)
     check_accounts(ordered)
-    return "".join(f"{a.username}:{a.password}\n" for a in ordered)
-
-
-def render_acl(accounts: Iterable[BrokerAccount], root: str = DEFAULT_ROOT) -> str:
-    """One `user` block per provider with one `topic write` line per meter it reports."""
-    ordered = sorted(accounts, key=lambda a: a.username)
-    check_accounts(ordered)
-    lines = ["# DAS providers: generated from the registry by `pts das acl`; do not edit"]
-    for account in ordered:
-        lines.append(f"user {account.username}")
-        lines.append(f"topic deny {root}/{account.username}/#")
-        lines.extend(
-            f"topic write {root}/{DAS_LEVEL}/{account.provider_id}/{meter_id}/readings"
-            for meter_id in sorted(set(account.meter_ids))
-        )
-    return "\n".join(lines) + "\n"
+    return [(a, provider_role(a.provider_id, a.meter_ids, root)) for a in ordered]

@@ -24,6 +24,7 @@ from gateways.simulator.meter import ACC32, Faults
 from pts.demo import registry_records
 from storage import registry_store
 from stream.calendar import month_bounds
+from tests.broker_accounts import TEST_USER
 from tests.integration.gateways.support import gateway_config
 from tests.integration.stream.kafka_support import Worker, create_topics, delete_topics, wait_for
 
@@ -45,7 +46,7 @@ def start_bridge(
 ) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ, PTS_MQTT_HOST="127.0.0.1", PTS_MQTT_PORT=str(port),
-        PTS_MQTT_USERNAME="pts-bridge", PTS_MQTT_PASSWORD="pts-bridge-secret",
+        PTS_MQTT_USERNAME=TEST_USER[0], PTS_MQTT_PASSWORD=TEST_USER[1],
         PTS_KAFKA_BOOTSTRAP=bootstrap, PTS_KAFKA_READINGS_TOPIC=raw,
         PTS_KAFKA_DEAD_LETTER_TOPIC=dead, PTS_LOG_FORMAT="json",
     )  # fmt: skip

@@ -11,6 +11,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from tests.broker_accounts import TEST_USER
+
 pytestmark = pytest.mark.integration
 
 
@@ -41,9 +43,9 @@ def _connect(host: str, port: int, user: str, password: str) -> ReasonCode:
 
 
 def test_mosquitto_requires_a_password(mqtt_broker: tuple[str, int]) -> None:
-    """Mosquitto accepts the test user and refuses a wrong password."""
+    """Mosquitto accepts the test suite's own user and refuses a wrong password."""
     host, port = mqtt_broker
-    assert not _connect(host, port, "pts-test", "pts-test-secret").is_failure
+    assert not _connect(host, port, *TEST_USER).is_failure
     refused = _connect(host, port, "pts-test", "wrong")
     assert refused.is_failure
     assert refused.getName() in {"Not authorized", "Bad user name or password"}

@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gateways.agent_config import GatewayConfig, MqttConfig
 from gateways.meters import MeterConfig
 from gateways.simulator.fleet import MeterFleet
+from tests.broker_accounts import TEST_USER, ensure_test_accounts
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -35,7 +36,7 @@ class Recorder:
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"rec-{uuid.uuid4().hex[:6]}"
         )
-        self.client.username_pw_set("pts-test", "pts-test-secret")
+        self.client.username_pw_set(*TEST_USER)
         self._topic = topic
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -102,6 +103,7 @@ class OwnMosquitto:
 
     def __init__(self, folder: Path) -> None:
         self.port = free_port()
+        self.folder = folder
         self.env = {**os.environ, "PTS_LOCAL_DIR": str(folder), "PTS_MQTT_PORT": str(self.port)}
 
     def _run(self, action: str) -> None:
@@ -110,6 +112,7 @@ class OwnMosquitto:
 
     def start(self) -> None:
         self._run("start")
+        ensure_test_accounts(self.port, self.folder)
 
     def stop(self) -> None:
         self._run("stop")

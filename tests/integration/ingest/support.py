@@ -20,8 +20,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.bridge import MqttSource
 from ingest.topics import OurTopics
+from tests.broker_accounts import TEST_USER, ensure_test_accounts
 
-TEST_USER = ("pts-test", "pts-test-secret")
+__all__ = ["TEST_USER"]
 MOSQUITTO_SH = Path(__file__).resolve().parents[3] / "deploy" / "local" / "mosquitto.sh"
 
 
@@ -121,9 +122,12 @@ class OwnMosquitto:
         env = {**os.environ, "PTS_LOCAL_DIR": str(self.local_dir), "PTS_MQTT_PORT": str(self.port)}
         subprocess.run(["bash", str(MOSQUITTO_SH), command], env=env, check=True, timeout=30)
 
-    def start(self) -> None:
+    def start(self, accounts: bool = True) -> None:
+        """Start it; with `accounts`, make the test suite's own accounts on it."""
         self._script("start")
         self.pid = int((self.dir / "mosquitto.pid").read_text())
+        if accounts:
+            ensure_test_accounts(self.port, self.local_dir)
 
     def stop(self) -> None:
         if self.pid is not None:

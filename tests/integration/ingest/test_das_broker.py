@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.bridge import Bridge, MqttSource
+from ingest.broker_admin import BrokerAdmin
 from ingest.das.credentials import set_mqtt_password
 from ingest.kafka_sink import KafkaSink, KafkaTarget
 from ingest.topics import ProviderTopics
@@ -22,6 +23,7 @@ from pts.cli import cli
 from schemas.reading import Source
 from schemas.registry import DasProvider
 from storage import registry_store
+from tests.broker_accounts import admin_credentials
 from tests.integration.ingest.support import (
     TEST_USER,
     OwnMosquitto,
@@ -61,33 +63,49 @@ def _publish_results(port: int, user: tuple[str, str], topics: list[str]) -> lis
 
 
 def test_provider_cannot_write_another_providers_meter(fresh_db: str, tmp_path: Path) -> None:
-    """`pts das acl` from the registry; the broker refuses acme writing solarco's meter (and
-    acme posing as a gateway), and accepts each provider on its own meters."""
-    with psycopg.connect(fresh_db) as conn:
-        register_fleet(conn, ["a-1", "a-2"], provider="acme")
-        register_fleet(conn, ["s-1"], provider="solarco")
-        registry_store.upsert(
-            conn,
-            [
-                DasProvider(
-                    provider_id="acme", name="Acme", approved=True, mqtt_username="das-acme"
-                ),
-                DasProvider(
-                    provider_id="solarco", name="SolarCo", approved=True, mqtt_username="das-solar"
-                ),
-            ],
-        )
-        acme_pw = set_mqtt_password(conn, "acme")
-        solar_pw = set_mqtt_password(conn, "solarco")
+    """Passwords set on the broker, roles applied by `pts das acl` from the registry: the
+    broker refuses acme writing solarco's meter (and acme posing as a gateway), and accepts
+    each provider on its own meters; the database keeps no password."""
+    providers = [
+        DasProvider(provider_id="acme", name="Acme", approved=True, mqtt_username="das-acme"),
+        DasProvider(
+            provider_id="solarco", name="SolarCo", approved=True, mqtt_username="das-solar"
+        ),
+    ]
     broker = OwnMosquitto(tmp_path)
-    result = CliRunner().invoke(
-        cli, ["das", "acl", "--out", str(broker.dir)], env={"PTS_DATABASE_URL": fresh_db}
-    )
-    assert result.exit_code == 0, result.output
-    assert result.output.endswith("for 2 provider(s)\n")
-    assert (broker.dir / "acl.extra").read_text().count("topic write") == 3
-    broker.start()
+    broker.start(accounts=False)
     try:
+        with psycopg.connect(fresh_db) as conn:
+            register_fleet(conn, ["a-1", "a-2"], provider="acme")
+            register_fleet(conn, ["s-1"], provider="solarco")
+            registry_store.upsert(conn, providers)
+            with BrokerAdmin.connect(admin_credentials(broker.port, broker.local_dir)) as admin:
+                acme_pw = set_mqtt_password(conn, admin, "acme")
+                solar_pw = set_mqtt_password(conn, admin, "solarco")
+            columns = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'das_mqtt_passwords'"
+                )
+            }
+            assert "password" not in columns
+        # a meter registered after the passwords were set reaches the broker with `das acl`
+        with psycopg.connect(fresh_db) as conn:
+            register_fleet(conn, ["a-3"], provider="acme")
+            registry_store.upsert(conn, providers)  # register_fleet wrote a bare provider
+        env = {
+            "PTS_DATABASE_URL": fresh_db,
+            "PTS_LOCAL_DIR": str(broker.local_dir),
+            "PTS_MQTT_PORT": str(broker.port),
+        }
+        result = CliRunner().invoke(cli, ["das", "acl"], env=env)
+        assert result.exit_code == 0, result.output
+        assert result.output.endswith("applied to the broker for 2 provider(s)\n")
+        assert "acme: das-acme may publish 3 meter(s)" in result.output
+        state = (broker.dir / "dynsec.json").read_text()
+        assert acme_pw not in state
+        assert solar_pw not in state
         acme = _publish_results(
             broker.port,
             ("das-acme", acme_pw),
@@ -97,6 +115,7 @@ def test_provider_cannot_write_another_providers_meter(fresh_db: str, tmp_path: 
                 "pts/v1/das-acme/a-1/readings",
                 "pts/v1/das/acme/a-1/readings",
                 "pts/v1/das/acme/a-2/readings",
+                "pts/v1/das/acme/a-3/readings",
             ],
         )
         solar = _publish_results(
@@ -107,7 +126,7 @@ def test_provider_cannot_write_another_providers_meter(fresh_db: str, tmp_path: 
     finally:
         broker.stop()
     ok = "No matching subscribers"  # accepted; nobody subscribed in this test
-    assert acme == ["Not authorized", "Not authorized", "Not authorized", ok, ok]
+    assert acme == ["Not authorized", "Not authorized", "Not authorized", ok, ok, ok]
     assert solar == [ok, "Not authorized"]
 
 
