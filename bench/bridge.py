@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -33,7 +34,11 @@ from schemas.reading import Reading, ReadingBatch, Source
 
 HOST, PORT = "127.0.0.1", int(os.environ.get("PTS_MQTT_PORT", "11883"))
 KAFKA = os.environ.get("PTS_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-USER = ("pts-test", "pts-test-secret")
+# the test suite's own broker account (the broker ships none): made through its admin API
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.broker_accounts import TEST_USER as USER  # noqa: E402 - after the path above
+from tests.broker_accounts import ensure_test_accounts  # noqa: E402 - after the path above
+
 WINDOW = 1_000  # unacknowledged QoS 1 publishes at most (ids wrap at 65,535)
 
 
@@ -233,6 +238,7 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=10, help="readings per message")
     parser.add_argument("--meters", type=int, default=50)
     args = parser.parse_args()
+    ensure_test_accounts(PORT)
     run_id = uuid.uuid4().hex[:8]
     root = f"test/bench-{run_id}"
     topics = f"bench.{run_id}."

@@ -35,6 +35,10 @@ from gateways.meters import MeterConfig
 from gateways.poller import MeterPoller
 from pts.logging import configure_logging
 
+# the test suite's own broker account (the broker ships none): made through its admin API
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.broker_accounts import GATEWAY_USER, ensure_test_accounts
+
 ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^(SIM-\d+) (\w+) ([\d.]+):(\d+) unit (\d+)\b")
 
@@ -76,7 +80,7 @@ async def gateway_run(meters: list[MeterConfig], ticks: int, port: int) -> tuple
     folder = Path(tempfile.mkdtemp(prefix="pts-bench-gw-"))
     config = GatewayConfig(
         gateway_id="gw-test", interval_s=60, spool_path=folder / "spool.db", timeout_s=1.0,
-        mqtt=MqttConfig(port=port, username="gw-test", password="gw-test-secret"),
+        mqtt=MqttConfig(port=port, username=GATEWAY_USER[0], password=GATEWAY_USER[1]),
         meters=meters,
     )  # fmt: skip
     clock = SteppedClock(datetime.now(UTC))
@@ -98,7 +102,7 @@ async def gateway_run(meters: list[MeterConfig], ticks: int, port: int) -> tuple
 def publish_ceiling(port: int, payloads: list[tuple[str, bytes]]) -> float:
     window = threading.Semaphore(1000)  # the same in-flight bound as the agent
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw-publisher")
-    client.username_pw_set("gw-test", "gw-test-secret")
+    client.username_pw_set(*GATEWAY_USER)
     client.max_inflight_messages_set(100)
     client.on_publish = lambda c, u, mid, rc, p: window.release()
     client.connect("127.0.0.1", port)
@@ -125,6 +129,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     configure_logging(level="error")
+    ensure_test_accounts(args.mqtt_port)
     sim, meters = start_simulator(args.meters, args.sim_port)
     try:
         poll_s, polls = asyncio.run(polling_ceiling(meters, args.ticks))

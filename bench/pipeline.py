@@ -371,6 +371,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     bb = load_bridge_bench()
+    bb.ensure_test_accounts(bb.PORT)
     readings = args.messages * args.readings
     rounds: list[dict[str, float]] = []
     for n in range(args.rounds):
