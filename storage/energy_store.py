@@ -1,8 +1,10 @@
 """SQL for derived energy: neighbours of new readings, day and month rows, dead letters.
 
-Writers are async (psycopg 3) and idempotent: day rows are upserted with their recomputed
-value, month rows re-summed from their days, dead letters from Kafka keyed by their source
-(topic, partition, offset, ordinal) so a redelivered message adds nothing.
+The stream's writers are async (psycopg 3); the rollup statements also have sync twins
+(`*_sync`, the same SQL) for the writers that run on a sync connection inside their own
+transaction: manual reports, `pts db load`. All are idempotent: day rows are upserted with
+their recomputed value, month rows re-summed from their days, dead letters from Kafka keyed
+by their source (topic, partition, offset, ordinal) so a redelivered message adds nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import psycopg
 
 from schemas.reading import ReadingEvent
-from storage.writer import copy_unless_stored_async
+from storage.writer import copy_unless_stored, copy_unless_stored_async
 
 # (ts, energy_wh, event, register_modulus_wh, flags)
 PointRow = tuple[datetime, int, ReadingEvent | None, int | None, list[str]]
@@ -153,8 +155,12 @@ async def points(
 ) -> dict[str, list[PointRow]]:
     """Per meter, the readings in [lo, hi] plus the one before and the one after."""
     cur = await aconn.execute(_POINTS, _spans(spans))
+    return _points_by_meter(spans, await cur.fetchall())
+
+
+def _points_by_meter(spans: Sequence[Span], rows: Sequence[Any]) -> dict[str, list[PointRow]]:
     out: dict[str, list[PointRow]] = {s[0]: [] for s in spans}
-    for r in await cur.fetchall():
+    for r in rows:
         out[r[0]].append((r[1], int(r[2]), ReadingEvent(r[3]) if r[3] else None, r[4], list(r[5])))
     return out
 
@@ -176,17 +182,22 @@ async def day_parts(
     """Per (meter_id, day, day start, next day start): the day's parts (see DayParts)."""
     if not days:
         return {}
-    cur = await aconn.execute(
-        _DAY_PARTS,
-        {
-            "m": [x[0] for x in days],
-            "d": [x[1] for x in days],
-            "lo": [x[2] for x in days],
-            "hi": [x[3] for x in days],
-        },
-    )
+    cur = await aconn.execute(_DAY_PARTS, _day_params(days))
+    return _day_parts_of(await cur.fetchall())
+
+
+def _day_params(days: Sequence[tuple[str, date, datetime, datetime]]) -> dict[str, list[Any]]:
+    return {
+        "m": [x[0] for x in days],
+        "d": [x[1] for x in days],
+        "lo": [x[2] for x in days],
+        "hi": [x[3] for x in days],
+    }
+
+
+def _day_parts_of(rows: Sequence[Any]) -> dict[tuple[str, date], DayParts]:
     out: dict[tuple[str, date], DayParts] = {}
-    for r in await cur.fetchall():
+    for r in rows:
         crossing: list[IntervalRowTuple] = []
         if r[5] is not None:
             crossing.append((r[5], r[6], int(r[7]), list(r[8])))
@@ -207,11 +218,17 @@ async def _upsert_unnested(
     array each; the last column is a list of flags, sent comma-joined."""
     if not rows:
         return
+    await aconn.execute(sql, _unnested(names, rows))
+
+
+def _unnested(
+    names: Sequence[str], rows: Sequence[tuple[str, tuple[Any, ...]]]
+) -> dict[str, list[Any]]:
     columns = list(zip(*(r for _, r in rows), strict=True))
     params: dict[str, list[Any]] = {"m": [m for m, _ in rows]}
     params |= {name: list(col) for name, col in zip(names[:-1], columns, strict=False)}
     params[names[-1]] = [",".join(flags) for flags in columns[-1]]
-    await aconn.execute(sql, params)
+    return params
 
 
 async def upsert_intervals(
@@ -227,13 +244,16 @@ async def upsert_intervals(
     if not rows:
         return
     copied = await copy_unless_stored_async(
-        aconn,
-        _COPY_INTERVALS,
-        _INTERVAL_TYPES,
-        ((meter_id, start, end, wh, list(flags)) for meter_id, (start, end, wh, flags) in rows),
+        aconn, _COPY_INTERVALS, _INTERVAL_TYPES, _interval_copy_rows(rows)
     )
     if not copied:  # some interval is stored already: re-split through the upsert
         await _upsert_unnested(aconn, _UPSERT_INTERVALS, ("starts", "ends", "whs", "flags"), rows)
+
+
+def _interval_copy_rows(
+    rows: Sequence[tuple[str, IntervalRowTuple]],
+) -> Iterable[tuple[str, datetime, datetime, int, list[str]]]:
+    return ((meter_id, start, end, wh, list(flags)) for meter_id, (start, end, wh, flags) in rows)
 
 
 async def upsert_days(
@@ -250,9 +270,11 @@ async def refresh_months(
     pairs = sorted(set(months))
     if not pairs:
         return
-    await aconn.execute(
-        _REFRESH_MONTHS, {"m": [m for m, _ in pairs], "months": [d for _, d in pairs]}
-    )
+    await aconn.execute(_REFRESH_MONTHS, _month_params(pairs))
+
+
+def _month_params(pairs: Sequence[tuple[str, date]]) -> dict[str, list[Any]]:
+    return {"m": [m for m, _ in pairs], "months": [d for _, d in pairs]}
 
 
 async def record_dead_letters(
@@ -321,6 +343,69 @@ async def load_directory_rows(aconn: psycopg.AsyncConnection[Any]) -> list[tuple
     """(meter_id, system_id, timezone, capacity_kw_dc, register_modulus_wh, das_provider_id)."""
     cur = await aconn.execute(_DIRECTORY)
     return list(await cur.fetchall())
+
+
+# -- sync twins of the rollup statements (same SQL, same order; see stream.rollup_refresh) --
+
+
+def lock_meters_sync(conn: psycopg.Connection[Any], meter_ids: Iterable[str]) -> None:
+    """`lock_meters` on a sync connection."""
+    conn.execute(_LOCK_METERS, (sorted(set(meter_ids)),))
+
+
+def neighbours_sync(
+    conn: psycopg.Connection[Any], spans: Sequence[Span]
+) -> dict[str, tuple[datetime | None, datetime | None]]:
+    """`neighbours` on a sync connection."""
+    return {r[0]: (r[1], r[2]) for r in conn.execute(_NEIGHBOURS, _spans(spans)).fetchall()}
+
+
+def points_sync(conn: psycopg.Connection[Any], spans: Sequence[Span]) -> dict[str, list[PointRow]]:
+    """`points` on a sync connection."""
+    return _points_by_meter(spans, conn.execute(_POINTS, _spans(spans)).fetchall())
+
+
+def day_parts_sync(
+    conn: psycopg.Connection[Any], days: Sequence[tuple[str, date, datetime, datetime]]
+) -> dict[tuple[str, date], DayParts]:
+    """`day_parts` on a sync connection."""
+    if not days:
+        return {}
+    return _day_parts_of(conn.execute(_DAY_PARTS, _day_params(days)).fetchall())
+
+
+def upsert_intervals_sync(
+    conn: psycopg.Connection[Any], rows: Sequence[tuple[str, IntervalRowTuple]]
+) -> None:
+    """`upsert_intervals` on a sync connection."""
+    if not rows:
+        return
+    if not copy_unless_stored(conn, _COPY_INTERVALS, _INTERVAL_TYPES, _interval_copy_rows(rows)):
+        conn.execute(_UPSERT_INTERVALS, _unnested(("starts", "ends", "whs", "flags"), rows))
+
+
+def upsert_days_sync(
+    conn: psycopg.Connection[Any], rows: Sequence[tuple[str, DayRowTuple]]
+) -> None:
+    """`upsert_days` on a sync connection."""
+    if rows:
+        conn.execute(_UPSERT_DAYS, _unnested(("days", "whs", "ns", "flags"), rows))
+
+
+def refresh_months_sync(conn: psycopg.Connection[Any], months: Iterable[tuple[str, date]]) -> None:
+    """`refresh_months` on a sync connection."""
+    pairs = sorted(set(months))
+    if pairs:
+        conn.execute(_REFRESH_MONTHS, _month_params(pairs))
+
+
+def directory_rows_sync(
+    conn: psycopg.Connection[Any], meter_ids: Iterable[str]
+) -> list[tuple[Any, ...]]:
+    """`load_directory_rows` for the meters given, on a sync connection."""
+    return conn.execute(
+        _DIRECTORY + " WHERE m.meter_id = ANY(%s)", (sorted(set(meter_ids)),)
+    ).fetchall()
 
 
 def monthly_totals(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], int]:

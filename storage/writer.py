@@ -11,6 +11,10 @@ Order of work for one batch, in one transaction:
    (once per distinct content), the rest are duplicates.
 Redelivering a batch therefore changes nothing and reports it as duplicates. Within a batch,
 the first row for a key wins; a later row with other content is a conflict.
+
+This writes `readings` only. The rollups (intervals, days, months) are kept by the caller in
+the same transaction: the stream in stream.persist, every other writer through
+stream.rollup_refresh.write_with_rollups.
 """
 
 from __future__ import annotations

@@ -23,6 +23,12 @@ class MeterInfo:
     provider_id: str | None
 
 
+def meter_infos(rows: Iterable[tuple[Any, ...]]) -> list[MeterInfo]:
+    """MeterInfo of registry rows (meter_id, system_id, timezone, capacity_kw_dc,
+    register_modulus_wh, das_provider_id), as storage.energy_store reads them."""
+    return [MeterInfo(r[0], r[1], r[2], Decimal(r[3]), r[4], r[5]) for r in rows]
+
+
 class MeterDirectory(Protocol):
     def get(self, meter_id: str) -> MeterInfo | None:
         """The meter's registry facts, or None for an unknown meter."""
@@ -61,9 +67,7 @@ class RegistryDirectory:
 
     async def load(self, aconn: psycopg.AsyncConnection[Any]) -> None:
         rows = await energy_store.load_directory_rows(aconn)
-        self._snapshot = StaticDirectory(
-            MeterInfo(r[0], r[1], r[2], Decimal(r[3]), r[4], r[5]) for r in rows
-        )
+        self._snapshot = StaticDirectory(meter_infos(rows))
         self._loaded_at = self._clock()
 
     async def refresh_for(

@@ -29,22 +29,27 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 import structlog
 
-from schemas.reading import QualityFlag, Reading
+from schemas.reading import Reading
 from storage import energy_store
 from storage.writer import write_readings_async
 from stream.core import Reject, Sorting
 from stream.directory import MeterDirectory
-from stream.energy import DEFAULT_POWER_TOLERANCE, Interval, PowerLimit, RegisterPoint
+from stream.energy import DEFAULT_POWER_TOLERANCE
 from stream.errors import ReasonCode, StoreUnavailableError
-from stream.rollup import changed_intervals, day_bounds, day_from_parts, parse_flag, touched_days
+from stream.rollup_refresh import (
+    day_rows,
+    edges_of,
+    months_of_rows,
+    plan_intervals,
+    point_spans,
+    spans_of,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -157,59 +162,22 @@ async def recompute(
     power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE,
 ) -> None:
     """Upsert the intervals new readings change, rebuild the local days they touch from the
-    stored intervals, re-sum those days' months (stream.rollup explains the windows).
+    stored intervals, re-sum those days' months (stream.rollup explains the windows; the
+    steps are stream.rollup_refresh's, which sync writers of readings run too).
 
     Seven statements whatever the number of meters.
     """
-    by_meter: dict[str, list[Reading]] = defaultdict(list)
-    for reading in new_readings:
-        if directory.get(reading.meter_id) is not None:  # the stages refused unknown meters
-            by_meter[reading.meter_id].append(reading)
-    if not by_meter:
+    spans = spans_of(directory, new_readings)
+    if not spans:
         return
-    await energy_store.lock_meters(aconn, by_meter)
-    spans = [
-        (m, min(r.ts for r in rs), max(r.ts for r in rs)) for m, rs in sorted(by_meter.items())
-    ]
-    found = await energy_store.neighbours(aconn, spans)
-    edges = {m: found.get(m, (None, None)) for m, _, _ in spans}
-    stored = await energy_store.points(
-        aconn, [(m, edges[m][0] or lo, edges[m][1] or hi) for m, lo, hi in spans]
-    )
-    interval_rows: list[tuple[str, energy_store.IntervalRowTuple]] = []
-    wanted_days: list[tuple[str, date, datetime, datetime]] = []
-    zones: dict[str, ZoneInfo] = {}
-    for meter_id, lo, hi in spans:
-        info = directory.get(meter_id)
-        assert info is not None
-        tz = zones[meter_id] = ZoneInfo(info.timezone)
-        before, after = edges[meter_id]
-        points = [
-            RegisterPoint(ts, wh, event, modulus, QualityFlag.RESET.value in flags)
-            for ts, wh, event, modulus, flags in stored[meter_id]
-        ]
-        limit = PowerLimit(info.capacity_kw_dc, power_tolerance)
-        interval_rows += [
-            (meter_id, (i.start, i.end, i.energy_wh, sorted(f.value for f in i.flags)))
-            for i in changed_intervals(points, before, after, limit)
-        ]
-        first_day, last_day = touched_days(lo, hi, before, after, tz)
-        wanted_days += [(meter_id, *b) for b in day_bounds(first_day, last_day, tz)]
-    await energy_store.upsert_intervals(aconn, interval_rows)
-    parts = await energy_store.day_parts(aconn, wanted_days)
-    day_rows: list[tuple[str, energy_store.DayRowTuple]] = []
-    for (meter_id, day), p in sorted(parts.items()):
-        crossing = [
-            Interval(s, e, wh, frozenset(parse_flag(f) for f in flags))
-            for s, e, wh, flags in p.crossing
-        ]
-        row = day_from_parts(
-            day, zones[meter_id], p.inside_wh, p.inside_count, p.inside_flags, crossing
-        )
-        if row is not None:
-            day_rows.append((meter_id, (row.day, row.energy_wh, row.intervals, row.flags)))
-    await energy_store.upsert_days(aconn, day_rows)
-    await energy_store.refresh_months(aconn, [(m, d.replace(day=1)) for m, (d, *_) in day_rows])
+    await energy_store.lock_meters(aconn, [m for m, _, _ in spans])
+    edges = edges_of(spans, await energy_store.neighbours(aconn, spans))
+    stored = await energy_store.points(aconn, point_spans(spans, edges))
+    plan = plan_intervals(directory, spans, edges, stored, power_tolerance)
+    await energy_store.upsert_intervals(aconn, plan.interval_rows)
+    rows = day_rows(await energy_store.day_parts(aconn, plan.wanted_days), plan.zones)
+    await energy_store.upsert_days(aconn, rows)
+    await energy_store.refresh_months(aconn, months_of_rows(rows))
 
 
 async def persist_with_retry(

@@ -24,7 +24,7 @@ from certification.workflows.accounts import account
 from schemas.reading import Reading, Source
 from storage import certification_store as store
 from storage import registry_store
-from storage.writer import write_readings
+from stream.rollup_refresh import write_with_rollups
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +77,7 @@ def submit_manual_report(
         seq = int(now.timestamp() * 1000)
         reading = accept(who, system, meter, report, last, now, manual_max_kw_dc, provider, seq)
         closing = closing_reading(who, meter, report, now, seq)
-        write_readings(conn, [reading] if closing is None else [closing, reading])
+        write_with_rollups(conn, [reading] if closing is None else [closing, reading])
         month = filed_month(reading.ts, system.timezone)
         store.add_manual_report(
             conn,

@@ -14,6 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from certification.manual_reports import ManualReport
+from certification.roles import Account, Role
+from certification.workflows.close_month import close_month
 from certification.workflows.load_registry import load_registry
 from certification.workflows.submit_report import submit_manual_report
 from pts.cli import cli
@@ -21,6 +23,7 @@ from pts.cli import cli
 pytestmark = pytest.mark.integration
 
 NY = ZoneInfo("America/New_York")
+ADMIN = Account("staff-1", Role.ADMIN)
 TEN = Decimal(10)
 REGISTRY: dict[str, Any] = {
     "accounts": [
@@ -126,3 +129,31 @@ def test_report_time_without_offset_is_local(fresh_db: str, tmp_path: Path) -> N
         (datetime(2027, 1, 5, 17, tzinfo=UTC),),
         (datetime(2027, 1, 5, 21, 30, tzinfo=UTC),),
     ]
+
+
+def test_manual_readings_keep_the_rollups_current(fresh_db: str) -> None:
+    """Manual reports at the end of June, July and August (20:00 EDT) land in the daily and
+    monthly rollups, and July's rollup equals the energy month close certifies: 740 of the
+    744 h of 1,240,000 Wh (4 h, 6,666 Wh, are June's) plus 4 of the 744 h of the next
+    1,200,000 Wh (6,451 Wh): 1,239,785 Wh; August keeps the rest, 1,193,549 Wh."""
+    reports = [
+        (1_000_000, datetime(2026, 6, 30, 20, tzinfo=NY)),
+        (2_240_000, datetime(2026, 7, 31, 20, tzinfo=NY)),
+        (3_440_000, datetime(2026, 8, 31, 20, tzinfo=NY)),
+    ]
+    with loaded(fresh_db) as conn:
+        for wh, at in reports:
+            submit_manual_report(conn, "rep-1", ManualReport("M1", wh, at), at, TEN)
+        conn.commit()
+        months = conn.execute(
+            "SELECT to_char(month, 'YYYY-MM'), energy_wh FROM meter_month_energy "
+            "WHERE meter_id = 'M1' ORDER BY month"
+        ).fetchall()
+        days = conn.execute(
+            "SELECT count(*), sum(energy_wh) FROM meter_day_energy WHERE meter_id = 'M1'"
+        ).fetchone()
+        closed = close_month(conn, "2026-07", ADMIN, datetime(2026, 8, 6, 5, tzinfo=UTC))
+    (july,) = closed.systems
+    assert months == [("2026-06", 6_666), ("2026-07", 1_239_785), ("2026-08", 1_193_549)]
+    assert days == (63, 2_440_000)
+    assert july.energy_wh == 1_239_785
