@@ -10,7 +10,7 @@ import psycopg
 from pts.cli import get_settings
 from schemas.reading import ReadingBatch
 from storage.migrate import database_info, migrate
-from storage.writer import write_readings
+from stream.rollup_refresh import write_with_rollups
 
 
 @click.group()
@@ -50,7 +50,8 @@ def info_cmd(ctx: click.Context) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def load_cmd(ctx: click.Context, path: Path) -> None:
-    """Load a file of reading batches (one ReadingBatch JSON per line) into `readings`."""
+    """Load a file of reading batches (one ReadingBatch JSON per line) into `readings`,
+    keeping the daily and monthly rollups current."""
     settings = get_settings(ctx)
     totals = [0, 0, 0]
     with psycopg.connect(settings.database_url) as conn:
@@ -63,7 +64,7 @@ def load_cmd(ctx: click.Context, path: Path) -> None:
                 raise click.ClickException(
                     f"{path}:{number}: not a valid reading batch: {exc}"
                 ) from exc
-            result = write_readings(conn, batch.readings)
+            result = write_with_rollups(conn, batch.readings)
             totals = [
                 totals[0] + result.new,
                 totals[1] + result.duplicate,
