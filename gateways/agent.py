@@ -10,8 +10,8 @@ reading that did get through before the outage stays a duplicate downstream).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import time
 import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
@@ -21,6 +21,7 @@ import structlog
 from gateways.agent_config import GatewayConfig
 from gateways.clock import Clock, next_boundary
 from gateways.errors import SpoolFullError
+from gateways.metrics import GatewayStats
 from gateways.poller import MeterPoller
 from gateways.publisher import MqttPublisher, TlsSettings, readings_topic
 from gateways.sample import MeterSample
@@ -67,7 +68,12 @@ class GatewayAgent:
         mqtt = config.mqtt
         tls = TlsSettings(mqtt.ca_file, mqtt.cert_file, mqtt.key_file) if mqtt.ca_file else None
         self.publisher = publisher or MqttPublisher(
-            mqtt.host, mqtt.port, f"pts-gw-{config.gateway_id}", mqtt.username, mqtt.password, tls
+            mqtt.host,
+            mqtt.port,
+            f"pts-gw-{config.gateway_id}",
+            mqtt.username,
+            mqtt.secret(),
+            tls,
         )
         self.spool = spool or Spool(
             config.spool_path, config.gateway_id, config.spool_max_rows, config.spool_max_bytes
@@ -78,6 +84,7 @@ class GatewayAgent:
         # broker was unreachable, or published before a connection was lost
         self._replay_upto = self.spool.last_seq()
         self._was_connected = False
+        self.stats = GatewayStats()
 
     async def run(self, stop: asyncio.Event, until: datetime | None = None) -> None:
         """Poll and publish until `stop` is set (or the clock passes `until`)."""
@@ -105,11 +112,18 @@ class GatewayAgent:
         """Poll every meter for `tick`, spool the samples, publish what can go out."""
         results = await self.poller.poll_all(tick)
         samples = [r for r in results if isinstance(r, MeterSample)]
+        self.stats.polled += len(samples)
+        self.stats.poll_failures += len(results) - len(samples)
         # A full spool logs and refuses; registers are cumulative, energy carries forward.
-        with contextlib.suppress(SpoolFullError):
+        try:
             self.spool.add(samples)
+        except SpoolFullError:
+            self.stats.spool_refused += len(samples)
+        else:
+            self.stats.spooled += len(samples)
             if not self.publisher.connected.is_set():
                 self._replay_upto = self.spool.last_seq()
+        self.stats.last_poll_unix = time.time()
         self.flush()
         return len(samples)
 
@@ -142,6 +156,7 @@ class GatewayAgent:
                     readings_topic(self.config.gateway_id, meter_id), payload
                 )
                 self._inflight[mid] = [s for s, _ in chunk]
+                self.stats.published += len(chunk)
         if rows:
             self._published_upto = max(seq for seq, _, _ in rows)
 
@@ -152,6 +167,7 @@ class GatewayAgent:
             done += self._inflight.pop(mid, [])
         if done:
             self.spool.ack(done)
+            self.stats.acknowledged += len(done)
 
     async def drain(self, seconds: float) -> bool:
         """Publish until the spool is empty (True) or `seconds` pass (False)."""

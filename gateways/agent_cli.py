@@ -27,9 +27,9 @@ def run(config_path: Path) -> None:
     """Poll the configured meters on interval boundaries and publish every reading."""
     try:
         config = load_config(config_path)
+        asyncio.run(_run(config))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    asyncio.run(_run(config))
 
 
 async def _run(config: object) -> None:
@@ -37,6 +37,10 @@ async def _run(config: object) -> None:
 
     assert isinstance(config, GatewayConfig)
     agent = GatewayAgent(config, SystemClock())
+    if config.metrics_port is not None:
+        from gateways.metrics import serve_metrics
+
+        serve_metrics(agent, config.metrics_port, config.metrics_host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

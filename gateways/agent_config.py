@@ -17,9 +17,21 @@ class MqttConfig(BaseModel):
     port: int = 11883
     username: str | None = None
     password: str | None = None
+    password_file: Path | None = None  # preferred: keeps the secret out of the site config
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
+
+    def secret(self) -> str | None:
+        """The broker password: from `password_file` when set, else `password`."""
+        if self.password_file is None:
+            return self.password
+        try:
+            return self.password_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the broker password from {self.password_file}: {exc.strerror}"
+            ) from exc
 
 
 class GatewayConfig(BaseModel):
@@ -33,6 +45,10 @@ class GatewayConfig(BaseModel):
     max_inflight: int = Field(default=1000, ge=1, le=10_000)
     timeout_s: float = 1.0
     mqtt: MqttConfig = MqttConfig()
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="serve Prometheus /metrics here (off: None)"
+    )
+    metrics_host: str = "127.0.0.1"
     meters: list[MeterConfig]
 
 

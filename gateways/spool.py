@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import structlog
@@ -61,6 +62,13 @@ class Spool:
     def size_bytes(self) -> int:
         """Size of the reading JSON held (characters; bytes for the ASCII ids PTS uses)."""
         return self._bytes
+
+    def oldest_ts(self) -> datetime | None:
+        """The reading time of the oldest reading held (None when empty)."""
+        row = self._db.execute(
+            "SELECT json_extract(body, '$.ts') FROM spool ORDER BY seq LIMIT 1"
+        ).fetchone()
+        return None if row is None else datetime.fromisoformat(str(row[0]))
 
     def last_seq(self) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()

@@ -83,3 +83,19 @@ def test_a_replayed_reading_is_flagged_and_keeps_its_hash(tmp_path: Path) -> Non
     assert again.flags == {QualityFlag.CLOCK_SKEW, QualityFlag.REPLAYED}
     assert again.content_hash == stored.content_hash
     assert again.model_copy(update={"flags": stored.flags}) == stored
+
+
+def test_broker_password_from_a_file(tmp_path: Path) -> None:
+    """`mqtt.password_file` keeps the secret out of the site config; a missing file is a
+    clear configuration error."""
+    secret = tmp_path / "broker.pw"
+    secret.write_text("s3cret-from-file\n")
+    path = tmp_path / "gateway.yaml"
+    path.write_text(
+        f"gateway_id: site-042\nmqtt: {{username: site-042, password_file: {secret}}}\n"
+        "meters: []\n"
+    )
+    assert load_config(path).mqtt.secret() == "s3cret-from-file"
+    secret.unlink()
+    with pytest.raises(ConfigError, match="cannot read the broker password"):
+        load_config(path).mqtt.secret()
