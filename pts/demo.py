@@ -3,7 +3,8 @@
 A private PostgreSQL from the project's own code, simulated meters over real Modbus TCP on
 loopback, the gateway's poller, the in-process stream engine, storage, month close, SRECs and
 the GIS export, for one simulated month in accelerated (stepped) time. The demo checks its
-monthly totals against the simulator's ground truth and fails when they differ.
+month as certified (what month close counted per meter, the energy SRECs are minted from)
+against the simulator's ground truth and fails when they differ.
 """
 
 from __future__ import annotations
@@ -231,15 +232,6 @@ def ticks_in(options: DemoOptions) -> int:
     return int((end - start) / timedelta(minutes=options.interval_min)) + 1
 
 
-def stored_totals(url: str, month: str) -> dict[str, int]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT meter_id, energy_wh FROM meter_month_energy WHERE month = %s",
-            (date.fromisoformat(f"{month}-01"),),
-        ).fetchall()
-    return {r[0]: int(r[1]) for r in rows}
-
-
 def daily_by_system(url: str, month: str) -> dict[str, dict[date, int]]:
     first = date.fromisoformat(f"{month}-01")
     following = (first + timedelta(days=32)).replace(day=1)
@@ -256,13 +248,21 @@ def daily_by_system(url: str, month: str) -> dict[str, dict[date, int]]:
 
 
 def inject_error(url: str, month: str, wh: int) -> None:
-    """Tamper with one stored reading (and its rollups), to show that the check can fail."""
+    """Tamper with one stored reading, the one closing the month of the first meter, to show
+    that the check can fail."""
+    _, end = month_bounds(month, NY)
     with psycopg.connect(url) as conn:
         conn.execute(
-            "UPDATE meter_month_energy SET energy_wh = energy_wh + %s WHERE month = %s AND "
-            "meter_id = (SELECT min(meter_id) FROM meter_month_energy)",
-            (wh, date.fromisoformat(f"{month}-01")),
+            "UPDATE readings SET energy_wh = energy_wh + %(wh)s WHERE (meter_id, ts) = "
+            "(SELECT meter_id, min(ts) FROM readings WHERE ts >= %(end)s AND meter_id = "
+            "(SELECT min(meter_id) FROM readings) GROUP BY meter_id)",
+            {"wh": wh, "end": end},
         )
+
+
+def certified_totals(report: CloseReport) -> dict[str, int]:
+    """Per meter, the month's energy as month close counted it (estimates left out)."""
+    return {m.meter_id: m.energy_wh for s in report.systems for m in s.meters if not m.estimated}
 
 
 def quarter_of(month: str) -> str:
@@ -278,11 +278,11 @@ def run_demo(options: DemoOptions, progress: Any = None) -> DemoResult:
     truth = {m.meter_id: m.truth_wh(start, end) for m in fleet.meters}
     if options.inject_error_wh:
         inject_error(url, options.month, options.inject_error_wh)
-    checks = check_totals(truth, stored_totals(url, options.month))
     now = end + timedelta(days=6)
     with psycopg.connect(url) as conn:
         report = close_month(conn, options.month, ADMIN, now)
         export = draft_export(conn, quarter_of(options.month), ADMIN)
+    checks = check_totals(truth, certified_totals(report))
     out = options.folder / "report"
     out.mkdir(parents=True, exist_ok=True)
     # the quarter's upload is due one quarter behind; the demo writes the draft so far

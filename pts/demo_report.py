@@ -18,6 +18,8 @@ def render_summary(result: DemoResult) -> str:
     lines.append(f"{'system':<10} {'kW DC':>8} {'MWh':>9} {'SRECs':>6} {'carried':>9}  flags")
     for s in report.systems:
         flags = ", ".join(sorted({code for code, _ in s.findings})) or "-"
+        if s.held_by:
+            flags += " (HELD: no SRECs until amended or accepted as reported)"
         mwh = f"{mwh_of(s.energy_wh)}{'*' if s.estimated else ''}"
         lines.append(
             f"{s.system.system_id:<10} {s.system.capacity_kw_dc:>8} {mwh:>9} {s.minted:>6} "
