@@ -7,7 +7,7 @@ PYTHON ?= $(VENV)/bin/python
 BIN := $(if $(findstring /,$(PYTHON)),$(dir $(PYTHON)),)
 PYTEST_ARGS ?=
 
-.PHONY: help venv install fmt lint typecheck check test test-all test-unit services-up services-down services-status bench demo demo-clean
+.PHONY: help venv install fmt lint typecheck check test test-all test-unit timescaledb services-up services-down services-status bench demo demo-clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -39,7 +39,12 @@ test:  ## the whole test suite against the real services (make services-up first
 test-all:  ## install, start the services, lint, type-check, run every test, stop the services
 	$(MAKE) install
 	bash deploy/local/kafka.sh install
+	bash deploy/local/timescaledb.sh ensure
 	$(MAKE) services-up check test; status=$$?; $(MAKE) services-down; exit $$status
+
+timescaledb:  ## build TimescaleDB into the local PostgreSQL (needs the tarball, ADR 0006)
+	bash deploy/local/timescaledb.sh install
+	bash deploy/local/postgres.sh restart
 
 test-unit:  ## only the tests that need no service
 	$(PYTHON) -m pytest -m "not integration" $(PYTEST_ARGS)

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # A private PostgreSQL cluster for PTS on loopback, from the machine's own binaries.
-#   deploy/local/postgres.sh {install|start|stop|status|url}
+#   deploy/local/postgres.sh {install|start|stop|restart|status|url|bindir}
 # Port: PTS_PG_PORT (default 15432). Data: .local/postgres. Superuser: pts (trust on loopback).
+# When TimescaleDB is installed into the server (deploy/local/timescaledb.sh install) the
+# cluster preloads it, so new databases can be migrated in timescale mode; without it they get
+# plain mode. A running cluster picks a change up only on `restart` (drops every connection).
 source "$(dirname "$0")/common.sh"
 PORT="${PTS_PG_PORT:-15432}"
 DATA="$LOCAL_DIR/postgres/data"
@@ -23,10 +26,46 @@ install() {
   find_bindir >/dev/null || die "no pg_ctl found under /usr/lib/postgresql/*/bin (set PTS_PG_BINDIR)"
 }
 
+timescaledb_installed() { [[ -f "$("$1/pg_config" --pkglibdir)/timescaledb.so" ]]; }
+
+# The preload lives in its own file, included from postgresql.conf, rewritten on each start.
+configure_timescaledb() {
+  local bin=$1 conf="$DATA/pts-timescaledb.conf"
+  grep -q "^include_if_exists = 'pts-timescaledb.conf'" "$DATA/postgresql.conf" \
+    || echo "include_if_exists = 'pts-timescaledb.conf'" >>"$DATA/postgresql.conf"
+  if timescaledb_installed "$bin"; then
+    cat >"$conf" <<CONF
+# written by deploy/local/postgres.sh: TimescaleDB is installed into this server
+shared_preload_libraries = 'timescaledb'
+timescaledb.telemetry_level = off
+# one job scheduler per database with the extension (tests create many databases)
+timescaledb.max_background_workers = 24
+max_worker_processes = 36
+CONF
+    [[ $(id -u) -eq 0 ]] && chown postgres "$conf"
+    log "TimescaleDB installed: preloaded (new databases get timescale mode)"
+  else
+    rm -f "$conf"
+    log "TimescaleDB not installed: plain PostgreSQL mode (deploy/local/timescaledb.sh install adds it)"
+  fi
+}
+
+# True when the running server loads what its configuration asks for.
+preload_current() {
+  local bin=$1 loaded
+  loaded=$("$bin/psql" -h 127.0.0.1 -p "$PORT" -U pts -d postgres -tAc "SHOW shared_preload_libraries")
+  if timescaledb_installed "$bin"; then [[ $loaded == *timescaledb* ]]; else [[ $loaded != *timescaledb* ]]; fi
+}
+
 start() {
   install
   local bin; bin=$(find_bindir)
-  if status >/dev/null 2>&1; then log "already running on port $PORT"; return 0; fi
+  if status >/dev/null 2>&1; then
+    log "already running on port $PORT"
+    preload_current "$bin" || log "TimescaleDB $(timescaledb_installed "$bin" && echo installed \
+      || echo removed) since this cluster started: \`deploy/local/postgres.sh restart\` to apply"
+    return 0
+  fi
   if port_taken "$PORT"; then die "port $PORT is taken by another process (set PTS_PG_PORT)"; fi
   # initdb refuses to run as root; run the cluster as the 'postgres' system user when root.
   local runas=()
@@ -48,6 +87,7 @@ max_connections = 200
 max_wal_size = 2GB
 CONF
   fi
+  configure_timescaledb "$bin"
   "${runas[@]}" "$bin/pg_ctl" -D "$DATA" -l "$LOGFILE" -o "-p $PORT" -w -t 60 start >/dev/null \
     || { tail -20 "$LOGFILE" >&2; die "PostgreSQL did not start"; }
   "$bin/psql" -h 127.0.0.1 -p "$PORT" -U pts -d postgres -tAc \
@@ -76,7 +116,9 @@ case "${1:-}" in
   install) install ;;
   start) start ;;
   stop) stop ;;
+  restart) stop; start ;;
+  bindir) find_bindir || die "no pg_ctl found under /usr/lib/postgresql/*/bin (set PTS_PG_BINDIR)" ;;
   status) status && log "running on $PORT" || { log "not running"; exit 1; } ;;
   url) url ;;
-  *) echo "usage: $0 {install|start|stop|status|url}" >&2; exit 2 ;;
+  *) echo "usage: $0 {install|start|stop|restart|status|url|bindir}" >&2; exit 2 ;;
 esac
