@@ -2,7 +2,8 @@
 
 StorageError
 ├── MigrationError      a migration failed or the recorded mode disagrees with the server
-└── UnknownModeError    an unknown storage mode was asked for
+├── UnknownModeError    an unknown storage mode was asked for
+└── TimescaleUnavailableError  timescale mode was asked for on a server without the extension
 """
 
 from __future__ import annotations
@@ -18,3 +19,7 @@ class MigrationError(StorageError):
 
 class UnknownModeError(StorageError):
     """A storage mode other than auto, plain or timescale was asked for."""
+
+
+class TimescaleUnavailableError(StorageError):
+    """Timescale mode was asked for but the server cannot load the extension."""

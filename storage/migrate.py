@@ -5,6 +5,11 @@ Files in `storage/migrations/` are applied in name order: `NNN_name.sql` (both m
 applied once, in its own transaction, under an advisory lock, and recorded in
 `pts_schema_migrations`. The mode is chosen when the database is first migrated and recorded
 in `pts_storage`; later runs keep it.
+
+Timescale mode adds background jobs (compression, retention, continuous-aggregate refresh).
+A migration that adds one ends with `SELECT pts_apply_job_schedule()`, which pauses every
+job when the migrating session set `pts.timescale_jobs = 'paused'` (`migrate(...,
+schedule_jobs=False)`): tests and bulk loads then run the jobs themselves (`CALL run_job`).
 """
 
 from __future__ import annotations
@@ -67,9 +72,15 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     ]
 
 
-def migrate(url: str, requested_mode: str = "auto") -> StorageMode:
-    """Apply every pending migration to the database at `url`; return its storage mode."""
+def migrate(url: str, requested_mode: str = "auto", schedule_jobs: bool = True) -> StorageMode:
+    """Apply every pending migration to the database at `url`; return its storage mode.
+
+    `requested_mode` (auto, plain, timescale) matters only on the first run; `schedule_jobs`
+    False leaves the Timescale background jobs added by these migrations paused.
+    """
     with psycopg.connect(url, autocommit=True) as conn:
+        if not schedule_jobs:
+            conn.execute("SET pts.timescale_jobs = 'paused'")
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             return _migrate_locked(conn, requested_mode)

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from storage.errors import UnknownModeError
+from storage.errors import TimescaleUnavailableError, UnknownModeError
 
 
 class StorageMode(StrEnum):
@@ -28,15 +28,23 @@ def timescale_available(conn: psycopg.Connection[Any]) -> bool:
 
 
 def choose_mode(conn: psycopg.Connection[Any], requested: str = "auto") -> StorageMode:
-    """The mode to migrate a new database in: `auto` picks Timescale when it can load."""
+    """The mode to migrate a new database in: `auto` picks Timescale when it can load;
+    `timescale` is refused when it cannot (a CREATE EXTENSION error would say less)."""
     if requested == "auto":
         return StorageMode.TIMESCALE if timescale_available(conn) else StorageMode.PLAIN
     try:
-        return StorageMode(requested)
+        mode = StorageMode(requested)
     except ValueError:
         raise UnknownModeError(
             f"unknown storage mode {requested!r}: use auto, plain or timescale"
         ) from None
+    if mode is StorageMode.TIMESCALE and not timescale_available(conn):
+        raise TimescaleUnavailableError(
+            "timescale mode was asked for but this server cannot load the timescaledb "
+            "extension: install it (bash deploy/local/timescaledb.sh install) and preload it "
+            "(bash deploy/local/postgres.sh restart), or migrate in plain mode"
+        )
+    return mode
 
 
 def recorded_mode(conn: psycopg.Connection[Any]) -> StorageMode | None:

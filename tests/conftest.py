@@ -3,10 +3,16 @@
 Integration tests talk to the real PostgreSQL, Mosquitto and Kafka that `make services-up`
 (and `.ci/run`) start. They fail, never skip, when a service is down: a skipped test that
 was meant to run tells nobody anything.
+
+Storage modes: every test using `fresh_db` runs twice, `[plain]` and `[timescale]` (ADR
+0006). The timescale run fails, never skips, when the server cannot load the extension; on a
+machine without it, deselect those runs with `-m "not timescale"` (CI never does). A test that
+keeps one mode's promise only says so with `@pytest.mark.storage_modes("plain")`.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import uuid
@@ -37,17 +43,75 @@ def pg_admin_url() -> str:
     return PG_URL
 
 
+STORAGE_MODES = ("plain", "timescale")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "timescale: runs in timescale storage mode (deselect: -m 'not timescale')"
+    )
+    config.addinivalue_line(
+        "markers", "storage_modes(*modes): the storage modes a database test runs in"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that uses `storage_mode` (through `fresh_db`) in each storage mode."""
+    if "storage_mode" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("storage_modes")
+    modes = marker.args if marker else STORAGE_MODES
+    metafunc.parametrize(
+        "storage_mode",
+        [
+            pytest.param(m, id=m, marks=[pytest.mark.timescale] if m == "timescale" else [])
+            for m in modes
+        ],
+    )
+
+
+@functools.cache
+def _timescale_available(admin_url: str) -> bool:
+    from storage.mode import timescale_available
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        return timescale_available(conn)
+
+
+def require_timescale(admin_url: str) -> None:
+    """Fail (never skip) when the server cannot load TimescaleDB, saying what to do."""
+    if _timescale_available(admin_url):
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(
+            "CI runs every database test in both storage modes, but the PostgreSQL at "
+            f"{admin_url} cannot load timescaledb: `make test-all` builds it with "
+            "`bash deploy/local/timescaledb.sh ensure` from ../shared/vendor/"
+            "timescaledb-2.28.3.tar.gz (or PTS_TIMESCALEDB_SOURCE); its log says what was missing"
+        )
+    pytest.fail(
+        f"the PostgreSQL at {admin_url} cannot load timescaledb: install it "
+        "(`bash deploy/local/timescaledb.sh install`, then `bash deploy/local/postgres.sh "
+        "restart`), or run only plain mode locally with `-m 'not timescale'`"
+    )
+
+
 @pytest.fixture
-def fresh_db(pg_admin_url: str) -> Iterator[str]:
-    """A new, empty, migrated database for one test; dropped afterwards."""
+def fresh_db(pg_admin_url: str, storage_mode: str) -> Iterator[str]:
+    """A new, empty database migrated in `storage_mode` for one test; dropped afterwards.
+
+    Timescale background jobs stay paused: tests run them (`CALL run_job`) where they matter.
+    """
     from storage.migrate import migrate
 
+    if storage_mode == "timescale":
+        require_timescale(pg_admin_url)
     name = f"pts_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = psycopg.conninfo.make_conninfo(pg_admin_url, dbname=name)
     try:
-        migrate(url)
+        migrate(url, storage_mode, schedule_jobs=False)
         yield url
     finally:
         with psycopg.connect(pg_admin_url, autocommit=True) as conn:
