@@ -46,6 +46,30 @@ def info_cmd(ctx: click.Context) -> None:
     click.echo(f"migrations pending: {', '.join(info.pending) or 'none'}")
 
 
+@db.command("analyst-user")
+@click.argument("name")
+@click.option("--password", help="the password to set (default: a random one, printed once)")
+@click.pass_context
+def analyst_user_cmd(ctx: click.Context, name: str, password: str | None) -> None:
+    """Create a login role for an analyst (member of pts_analyst: the analyst views only),
+    or reset its password. Roles belong to the server: one login serves every database."""
+    from storage.analyst_roles import AnalystRoleError, create_analyst_login, new_password
+
+    settings = get_settings(ctx)
+    secret = password or new_password()
+    try:
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            created = create_analyst_login(conn, name, secret)
+    except AnalystRoleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    info = psycopg.conninfo.conninfo_to_dict(settings.database_url)
+    url = psycopg.conninfo.make_conninfo(settings.database_url, user=name, password=None)
+    click.echo(f"analyst login {name} {'created' if created else 'password reset'}")
+    if password is None:
+        click.echo(f"password (shown once): {secret}")
+    click.echo(f"connect: psql '{url}'  (database {info.get('dbname', '?')}, analyst views only)")
+
+
 @db.command("load")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
