@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -139,3 +141,50 @@ class OwnMosquitto:
                     break
                 time.sleep(0.05)
             self.pid = None
+
+
+PTS = [sys.executable, "-c", "import sys; from pts.cli import main; sys.exit(main(sys.argv[1:]))"]
+
+
+def start_bridge(
+    env: dict[str, str], client_id: str, root: str, group: str, log: Path
+) -> subprocess.Popen[bytes]:
+    """`pts bridge run` as its own process (JSON log appended to `log`)."""
+    with log.open("ab") as err:
+        return subprocess.Popen(
+            [
+                *PTS,
+                "--log-format",
+                "json",
+                "bridge",
+                "run",
+                "--client-id",
+                client_id,
+                "--topic-root",
+                root,
+                "--share-group",
+                group,
+                "--session-expiry",
+                "120",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+def events(log: Path, event: str) -> list[dict[str, object]]:
+    found = []
+    for line in log.read_text().splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("event") == event:
+                found.append(entry)
+    return found
+
+
+def wait_event(log: Path, event: str, count: int, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while len(events(log, event)) < count:
+        assert time.monotonic() < deadline, f"no {event} in {log.read_text()[-2000:]}"
+        time.sleep(0.05)
