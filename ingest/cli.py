@@ -154,7 +154,7 @@ def pull(
         share_group=share_group or None,
         capacity=capacity,
     )
-    _run(source, settings, DEFAULT_MAX_VALUE_BYTES)
+    _run(source, settings, settings.ingest_max_record_bytes)
 
 
 @das.command("acl")
@@ -289,10 +289,29 @@ def add_key(ctx: click.Context, provider_id: str, label: str) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """HTTP intake of DAS reports: POST /v1/reports (JSON or CSV, header X-API-Key)."""
-    from ingest.das.server import serve_forever
+    from datetime import UTC, datetime, time, timedelta
+
+    from ingest.das.rate_limit import RateLimiter
+    from ingest.das.server import IntakeGuards, serve_forever
 
     settings = get_settings(ctx)
+    guards = IntakeGuards(
+        per_key=RateLimiter(settings.das_rate_per_key, 10),
+        per_address=RateLimiter(settings.das_rate_per_address, 20),
+        max_record_bytes=settings.ingest_max_record_bytes,
+        earliest=datetime.combine(settings.stream_earliest_reading, time(0), tzinfo=UTC),
+        future=timedelta(seconds=settings.stream_future_tolerance_s),
+    )
     try:
-        asyncio.run(serve_forever(settings.database_url, _target(settings), host, port))
+        asyncio.run(
+            serve_forever(
+                settings.database_url,
+                _target(settings),
+                host,
+                port,
+                guards=guards,
+                pool_max=settings.das_pool_max,
+            )
+        )
     except IngestError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -44,15 +44,15 @@ async def test_report_into_kafka(
                         {
                             "systemId": "S-a-1",
                             "meterValue": 1000.001,
-                            "meterDate": "2026-11-30T23:45",
+                            "meterDate": "2026-11-01T23:45",
                         },
                         {
                             "systemId": "S-a-2",
                             "meterValue": "2000",
-                            "meterDate": "2026-11-30T23:45",
+                            "meterDate": "2026-11-01T23:45",
                         },
-                        {"systemId": "S-s-1", "meterValue": 1, "meterDate": "2026-11-30T23:45"},
-                        {"systemId": "S-zz", "meterValue": 1, "meterDate": "2026-11-30T23:45"},
+                        {"systemId": "S-s-1", "meterValue": 1, "meterDate": "2026-11-01T23:45"},
+                        {"systemId": "S-zz", "meterValue": 1, "meterDate": "2026-11-01T23:45"},
                     ]
                 },
                 headers={"X-API-Key": key},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date
 
 import psycopg
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 class TestPostgresIntakeRegistry(IntakeRegistryContract):
     @pytest.fixture
-    def seeded(self, fresh_db: str) -> tuple[PostgresIntakeRegistry, str]:
+    async def seeded(self, fresh_db: str) -> AsyncIterator[tuple[PostgresIntakeRegistry, str]]:
         with psycopg.connect(fresh_db) as conn:
             register_fleet(conn, ["a-1", "a-2"], provider="acme")
             register_fleet(conn, ["s-1"], provider="solarco")
@@ -36,4 +37,6 @@ class TestPostgresIntakeRegistry(IntakeRegistryContract):
             )
             registry_store.upsert(conn, [second, removed])
             key = add_api_key(conn, "acme")
-        return PostgresIntakeRegistry(fresh_db), key
+        registry = PostgresIntakeRegistry(fresh_db, pool_max=2)
+        yield registry, key
+        await registry.close()

@@ -23,6 +23,9 @@ class FakeIntakeRegistry:
     async def systems(self, system_ids: Collection[str]) -> dict[str, SystemTarget]:
         return {s: self.targets[s] for s in system_ids if s in self.targets}
 
+    async def close(self) -> None:
+        return None
+
 
 class FakeSink:
     """RecordSink that keeps records and acknowledges at once."""

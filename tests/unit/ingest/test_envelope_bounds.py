@@ -126,9 +126,12 @@ def _batchlike(draw: st.DrawFn) -> bytes:
         readings = data.get("readings")
         if path in ("meter_id", "energy_wh", "ts"):
             index = draw(st.integers(0, 3))
-            if isinstance(readings, list) and index < len(readings):
-                if isinstance(readings[index], dict):
-                    readings[index][path] = value
+            if (
+                isinstance(readings, list)
+                and index < len(readings)
+                and isinstance(readings[index], dict)
+            ):
+                readings[index][path] = value
         else:
             data[path] = value
     return json.dumps(data).encode()

@@ -103,7 +103,7 @@ def test_energy_wh(value: object, unit: str, wh: int) -> None:
         ("1", "MWh", "unit 'MWh' is not kWh or Wh"),
         (None, "kWh", "meterValue is missing"),
         (True, "kWh", "meterValue is missing"),
-        ("NaN", "kWh", "meterValue NaN kWh is not a whole number of Wh"),
+        ("NaN", "kWh", "meterValue NaN is not a number"),
     ],
 )
 def test_energy_wh_refused(value: object, unit: str, message: str) -> None:

@@ -64,7 +64,9 @@ async def test_json_report(client: TestClient[Any, Any], sink: FakeSink) -> None
             ],
         },
     ]
-    [record] = sink.records
+    [record] = [r for r in sink.records if not r.dead_letter]
+    [dead] = [r for r in sink.records if r.dead_letter]
+    assert dict(dead.headers)["reason_code"] == b"provider_mismatch"
     assert record.key == b"M-1"
     batch = ReadingBatch.model_validate_json(record.value)
     assert [(r.meter_id, r.energy_wh, r.source_id) for r in batch.readings] == [
@@ -95,7 +97,7 @@ async def test_unknown_key(client: TestClient[Any, Any], sink: FakeSink) -> None
         assert await resp.json() == {
             "error": "missing or unknown API key; send it in the X-API-Key header"
         }
-    assert sink.records == []
+    assert [r for r in sink.records if not r.dead_letter] == []
 
 
 async def test_unreadable_body(client: TestClient[Any, Any], sink: FakeSink) -> None:
@@ -107,4 +109,4 @@ async def test_unreadable_body(client: TestClient[Any, Any], sink: FakeSink) -> 
     assert await resp.json() == {
         "error": "Content-Type 'text/xml': send application/json or text/csv"
     }
-    assert sink.records == []
+    assert [r for r in sink.records if not r.dead_letter] == []
