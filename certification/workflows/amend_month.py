@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import structlog
@@ -23,6 +24,7 @@ from certification.workflows._common import amendments_of
 from certification.workflows.accept_month import credit_month
 from storage import certification_store as store
 from storage import registry_store
+from stream.calendar import month_bounds
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +54,9 @@ def amend(
             evidence,
             now,
         )
-        trued_up = _trued_up_by(store.closes_of(conn, system_id), month)
+        system = registry_store.get_system(conn, system_id)
+        assert system is not None
+        trued_up = _trued_up_by(store.closes_of(conn, system_id), month, system.timezone)
         if trued_up is not None:
             raise Refused(
                 "trued_up_later",
@@ -70,8 +74,6 @@ def amend(
             admin.account_id,
             now,
         )
-        system = registry_store.get_system(conn, system_id)
-        assert system is not None
         assert closed is not None  # propose refuses amending an open month
         if closed.held_by and store.release_of(conn, system_id, month) is None:
             store.add_release(
@@ -96,16 +98,17 @@ def amend(
     return amendment_id
 
 
-def _trued_up_by(closes: list[store.ClosedMonthRow], month: str) -> str | None:
-    """The later month whose close counted the energy of a meter `month` estimated (the
-    meter reported again and the close resumed where it stopped), if any."""
+def _trued_up_by(closes: list[store.ClosedMonthRow], month: str, timezone: str) -> str | None:
+    """The later month whose close counted energy of `month` for a meter `month` estimated
+    (the meter reported again and that close resumed from before `month` ended), if any."""
     this = next((r for r in closes if r.month == month), None)
     if this is None:
         return None
+    _, end = month_bounds(month, ZoneInfo(timezone))
     silent = {m["meter_id"] for m in this.meters if m.get("estimated")}
     for row in closes:
-        if row.month > month and any(
-            m["meter_id"] in silent and not m.get("estimated") for m in row.meters
-        ):
-            return row.month
+        for m in row.meters if row.month > month else ():
+            first = m.get("first")
+            if m["meter_id"] in silent and first and datetime.fromisoformat(first[0]) < end:
+                return row.month
     return None
