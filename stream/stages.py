@@ -142,21 +142,32 @@ class KnownMeter:
 
 
 class ProviderOwnsMeter:
-    """A DAS provider may report only the meters of systems registered to it."""
+    """A DAS provider or a gateway may report only the meters of the systems registered to it.
+
+    The registry records a system's reporting party of record in `systems.das_provider_id`:
+    a DAS provider's id, or a gateway's (the demo's `demo-gw`). A reading whose source is a
+    DAS provider or a gateway and whose source_id is not that party is refused, whatever the
+    broker's ACL let through (another gateway's meter, a provider's meter, a system reported
+    manually). Manual and audit readings do not come through the stream's sources.
+    """
+
+    _CHECKED = frozenset({Source.DAS, Source.GATEWAY})
 
     def __init__(self, directory: MeterDirectory) -> None:
         self._directory = directory
 
     def __call__(self, reading: Reading) -> Decision | None:
-        if reading.source is not Source.DAS:
+        if reading.source not in self._CHECKED:
             return None
         info = self._directory.get(reading.meter_id)
         if info is not None and info.provider_id != reading.source_id:
+            kind = "provider" if reading.source is Source.DAS else "gateway"
             return Decision.reject(
                 reading,
                 ReasonCode.PROVIDER_MISMATCH,
-                f"provider {reading.source_id!r} reported meter {reading.meter_id!r}, which is "
-                f"reported by {info.provider_id!r}",
+                f"{kind} {reading.source_id!r} reported meter {reading.meter_id!r}, which is "
+                f"reported by {info.provider_id!r}; only the system's reporting party of "
+                "record may report it",
             )
         return None
 
