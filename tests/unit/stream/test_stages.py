@@ -63,11 +63,24 @@ def test_unknown_meter_is_rejected_with_its_reason() -> None:
 
 
 def test_a_provider_may_not_report_another_providers_meter() -> None:
-    """das-b reporting das-a's meter is refused; gateway readings are not checked."""
+    """das-b reporting das-a's meter is refused, and so is a gateway gw-1 reporting it: the
+    system's reporting party of record (systems.das_provider_id, a provider's or a
+    gateway's id) alone may report its meters."""
     foreign = decide(ProviderOwnsMeter(DIRECTORY), reading(source_id="das-b"))
     assert (foreign.verdict, foreign.code) == (Verdict.REJECT, ReasonCode.PROVIDER_MISMATCH)
-    gateway = reading(source=Source.GATEWAY, source_id="gw-1")
-    assert ProviderOwnsMeter(DIRECTORY)(gateway) is None
+    gateway = decide(ProviderOwnsMeter(DIRECTORY), reading(source=Source.GATEWAY, source_id="gw-1"))
+    assert (gateway.verdict, gateway.code) == (Verdict.REJECT, ReasonCode.PROVIDER_MISMATCH)
+    assert gateway.reason == (
+        "gateway 'gw-1' reported meter 'M1', which is reported by 'das-a'; only the system's "
+        "reporting party of record may report it"
+    )
+    own = StaticDirectory([MeterInfo("G1", "S2", "America/New_York", Decimal("5"), None, "gw-1")])
+    assert ProviderOwnsMeter(own)(reading("G1", source=Source.GATEWAY, source_id="gw-1")) is None
+    manual = StaticDirectory([MeterInfo("X1", "S3", "America/New_York", Decimal("5"), None, None)])
+    refused = decide(
+        ProviderOwnsMeter(manual), reading("X1", source=Source.GATEWAY, source_id="gw-1")
+    )
+    assert refused.code is ReasonCode.PROVIDER_MISMATCH
 
 
 def test_timestamp_later_than_receipt_plus_tolerance_is_refused() -> None:
