@@ -95,14 +95,17 @@ def accept(
         raise Refused("meter_not_on_system", f"meter {meter.meter_id} is not on {system.system_id}")
     if report.read_at > now:
         raise Refused("reading_in_future", f"reading time {report.read_at} is after now ({now})")
+    energy_wh = _primary(meter, report.register_wh)
     if last is not None and not report.meter_replacement:
-        _check_progress(system, last, report.register_wh, report.read_at)
+        _check_progress(system, last, energy_wh, report.read_at, meter.register_modulus_wh)
     if last is not None and report.meter_replacement and report.old_register_wh is not None:
-        _check_progress(system, last, report.old_register_wh, report.read_at)
+        old_wh = _primary(meter, report.old_register_wh)
+        _check_progress(system, last, old_wh, report.read_at, meter.register_modulus_wh)
     return Reading(
         meter_id=meter.meter_id,
         ts=report.read_at,
-        energy_wh=report.register_wh,
+        energy_wh=energy_wh,
+        register_modulus_wh=meter.register_modulus_wh,
         source=Source.MANUAL,
         source_id=account.account_id,
         seq=seq,
@@ -121,7 +124,8 @@ def closing_reading(
     return Reading(
         meter_id=meter.meter_id,
         ts=report.read_at - timedelta(seconds=1),
-        energy_wh=report.old_register_wh,
+        energy_wh=_primary(meter, report.old_register_wh),
+        register_modulus_wh=meter.register_modulus_wh,
         source=Source.MANUAL,
         source_id=account.account_id,
         seq=seq,
@@ -130,23 +134,52 @@ def closing_reading(
     )
 
 
-def _check_progress(system: System, last: Reading, register_wh: int, at: datetime) -> None:
-    """Not before or below the last reading, and not above full output since it."""
+def _primary(meter: Meter, register_wh: int) -> int:
+    """The primary energy of a register as read (× the CT ratio), refused when the register
+    cannot show it (at or above its modulus)."""
+    energy_wh = meter.primary_wh(register_wh)
+    modulus = meter.register_modulus_wh
+    if modulus is not None and energy_wh >= modulus:
+        raise Refused(
+            "register_beyond_digits",
+            f"{register_wh} Wh is more than meter {meter.meter_id}'s register can show (it wraps "
+            f"at {modulus} Wh); check the reading and the unit (Wh)",
+        )
+    return energy_wh
+
+
+def _check_progress(
+    system: System, last: Reading, register_wh: int, at: datetime, modulus: int | None = None
+) -> None:
+    """Not before the last reading, and not more than full output since it. A register
+    below the last one is a rollover when its modulus is known and the forward difference
+    across the wrap fits full output; otherwise it went backwards."""
     if at <= last.ts:
         raise Refused(
             "not_after_last_reading", f"a reading at {at} is not after the last one ({last.ts})"
         )
-    if register_wh < last.energy_wh:
-        raise Refused(
-            "register_went_backwards",
-            f"{register_wh} Wh is lower than the last reading {last.energy_wh} Wh; "
-            "if the meter was replaced, mark the report as a meter replacement",
-        )
     hours = Decimal((at - last.ts).total_seconds()) / 3600
     most = system.capacity_kw_dc * 1000 * hours
-    if register_wh - last.energy_wh > most:
+    forward = register_wh - last.energy_wh
+    wrapped = forward < 0 and modulus is not None and last.energy_wh < modulus
+    if wrapped:
+        assert modulus is not None
+        forward += modulus
+    if forward < 0 or (wrapped and forward > most):
+        raise Refused(
+            "register_went_backwards",
+            f"{register_wh} Wh is lower than the last reading {last.energy_wh} Wh"
+            + (
+                f" and a rollover at {modulus} Wh would mean {forward} Wh in {hours:.1f} h, "
+                f"more than {system.capacity_kw_dc} kW DC can produce"
+                if wrapped
+                else ""
+            )
+            + "; if the meter was replaced, mark the report as a meter replacement",
+        )
+    if forward > most:
         raise Refused(
             "implausible_for_capacity",
-            f"{register_wh - last.energy_wh} Wh in {hours:.1f} h exceeds what "
+            f"{forward} Wh in {hours:.1f} h exceeds what "
             f"{system.capacity_kw_dc} kW DC can produce at full output ({most:.0f} Wh)",
         )

@@ -99,15 +99,40 @@ class Meter(BaseModel):
     serial: str = Field(min_length=1)
     model: str = Field(min_length=1, description="manufacturer model, as on the approved list")
     accuracy_class: AccuracyClass
-    ct_ratio: Decimal = Field(default=Decimal(1), gt=0, description="CT multiplier applied")
+    ct_ratio: Decimal = Field(
+        default=Decimal(1),
+        gt=0,
+        max_digits=12,
+        decimal_places=4,
+        description="CT multiplier: primary energy = the register as read × this (manual "
+        "reports are read off the register; automatic sources report primary energy)",
+    )
     register_digits: int | None = Field(
-        default=None, ge=4, le=12, description="digits of a dial/LCD register (manual meters)"
+        default=None,
+        ge=4,
+        le=12,
+        description="whole-kWh digits of a dial/LCD register (manual meters): it wraps at "
+        "10^digits kWh",
     )
     register_modulus_wh: int | None = Field(
-        default=None, gt=0, description="the register wraps to 0 at this many Wh"
+        default=None,
+        gt=0,
+        description="the stored (primary) register wraps to 0 at this many Wh; without it, "
+        "10^register_digits kWh × ct_ratio",
     )
     installed_on: date
     removed_on: date | None = None
+
+    @model_validator(mode="after")
+    def _modulus_from_digits(self) -> Meter:
+        if self.register_modulus_wh is None and self.register_digits is not None:
+            modulus = 10**self.register_digits * 1000 * self.ct_ratio
+            object.__setattr__(self, "register_modulus_wh", int(modulus))
+        return self
+
+    def primary_wh(self, register_wh: int) -> int:
+        """The primary energy of a register value read off this meter (× its CT ratio)."""
+        return int(register_wh * self.ct_ratio)
 
     @model_validator(mode="after")
     def _removed_after_installed(self) -> Meter:

@@ -210,6 +210,24 @@ class NotAfter:
         return None
 
 
+class RegistryModulus:
+    """Give a reading without a register modulus the registry's (a DAS provider sends plain
+    registers): the energy rules then count a wrap as a rollover, not as a backwards step."""
+
+    def __init__(self, directory: MeterDirectory) -> None:
+        self._directory = directory
+
+    def __call__(self, reading: Reading) -> Decision | None:
+        if reading.register_modulus_wh is not None:
+            return None
+        info = self._directory.get(reading.meter_id)
+        if info is None or info.register_modulus_wh is None:
+            return None
+        return Decision.accept(
+            reading.model_copy(update={"register_modulus_wh": info.register_modulus_wh})
+        )
+
+
 class ClockSkewFlagger:
     """Flag CLOCK_SKEW when the meter stamped a reading well before it was received.
 
@@ -292,6 +310,7 @@ def default_pipeline(directory: MeterDirectory, limits: Limits | None = None) ->
         Bounds(directory, limits.earliest),
         KnownMeter(directory),
         ProviderOwnsMeter(directory),
+        RegistryModulus(directory),
         NotInFuture(limits.future),
         ClockSkewFlagger(limits.clock_skew),
     ]

@@ -290,3 +290,39 @@ def test_approved_class_is_compared_with_the_tier() -> None:
         "(its meter row declares ±0.5%); install a meter of an approved model of ±1.0% or better"
     )
     check_meter(big, declared_fine, {"ACME-1": AccuracyClass.PCT_0_5})
+
+
+TEN = Decimal(10)
+DIAL = Meter.model_validate({**METER.model_dump(), "register_digits": 5})
+
+
+def test_manual_dial_rollover_is_accepted() -> None:
+    """A 5-digit kWh dial at 99,999 kWh reads 12 kWh 30 h later: a 13 kWh rollover (10 kW can
+    make 300 kWh in 30 h), stored with the dial's modulus; 99,990 kWh instead would be a
+    wrap of 99,991 kWh, impossible: refused as a backwards register."""
+    last = LAST.model_copy(update={"energy_wh": 99_999_000, "ts": NOW - timedelta(hours=30)})
+    reading = accept(REP, system(), DIAL, report(12_000), last, NOW, TEN)
+    assert (reading.energy_wh, reading.register_modulus_wh) == (12_000, 100_000_000)
+    with pytest.raises(Refused) as caught:
+        accept(REP, system(), DIAL, report(99_990_000), last, NOW, TEN)
+    assert caught.value.code == "register_went_backwards"
+
+
+def test_meter_digits_derive_the_modulus() -> None:
+    """register_digits count whole kWh: 5 digits wrap at 100,000 kWh; behind a 40:1 CT the
+    stored (primary) register wraps at 40 times that; a declared modulus is kept."""
+    assert DIAL.register_modulus_wh == 100_000_000
+    ct = Meter.model_validate({**METER.model_dump(), "register_digits": 5, "ct_ratio": 40})
+    assert ct.register_modulus_wh == 4_000_000_000
+    declared = Meter.model_validate(
+        {**METER.model_dump(), "register_digits": 5, "register_modulus_wh": 2**32}
+    )
+    assert declared.register_modulus_wh == 2**32
+
+
+def test_ct_ratio_scales_a_dial_reading() -> None:
+    """Behind a 40:1 CT the dial's 1,001,000 Wh is 40,040,000 Wh of primary energy."""
+    ct = Meter.model_validate({**METER.model_dump(), "ct_ratio": 40})
+    last = LAST.model_copy(update={"energy_wh": 40_000_000, "ts": NOW - timedelta(hours=30)})
+    reading = accept(REP, system(), ct, report(1_001_000), last, NOW, TEN)
+    assert reading.energy_wh == 40_040_000
