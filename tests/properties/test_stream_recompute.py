@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream.calendar import daily_energy, monthly_energy
-from stream.energy import Interval, RegisterPoint, intervals
+from stream.energy import Interval, PowerLimit, RegisterPoint, intervals
 from stream.rollup import changed_intervals, day_bounds, day_from_parts, months_of, touched_days
 
 NY = ZoneInfo("America/New_York")
@@ -26,9 +26,11 @@ MOD = 1_000_000
 
 
 class MemoryStore:
-    """Stored points, intervals and day rows of one meter (the fake of the database)."""
+    """Stored points, intervals and day rows of one meter (the fake of the database); `limit`
+    is the system's power limit, as stream.persist passes it."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: PowerLimit | None = None) -> None:
+        self.limit = limit
         self.points: dict[datetime, RegisterPoint] = {}
         self.intervals: dict[datetime, Interval] = {}  # keyed by interval end
         self.days: dict[date, int] = {}
@@ -46,7 +48,8 @@ class MemoryStore:
         after = stamps[j] if j < len(stamps) else None
         a = bisect.bisect_left(stamps, before or lo)
         b = bisect.bisect_right(stamps, after or hi)
-        for interval in changed_intervals([self.points[t] for t in stamps[a:b]], before, after):
+        stored = [self.points[t] for t in stamps[a:b]]
+        for interval in changed_intervals(stored, before, after, self.limit):
             self.intervals[interval.end] = interval
         first, last = touched_days(lo, hi, before, after, NY)
         for day, d_lo, d_hi in day_bounds(first, last, NY):
