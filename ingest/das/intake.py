@@ -7,7 +7,9 @@ A report lists cumulative register readings per system:
 `meterValue` is the cumulative register in `unit`: "kWh" (default, as in PTS's interfaces) or
 "Wh"; it must come to a whole number of Wh (kWh with at most 3 decimals). `meterDate` is an
 ISO 8601 date-time; without an offset it is the system's local time. `meterId` is needed
-only when the system has several meters in service.
+only when the system has several meters in service. A meter swap is stated with `event`:
+"closing" on the old meter's last read, "opening" on the new meter's first (JSON field or
+optional CSV column; the reads keep the logical meter's meterId).
 
 Each accepted row becomes a Reading (source=das, source_id=provider) for the system's meter;
 readings travel in ReadingBatches of one meter, each small enough for one Kafka record
@@ -38,11 +40,12 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from ingest.errors import IntakeError
-from schemas.reading import Reading, ReadingBatch, Source
+from schemas.reading import Reading, ReadingBatch, ReadingEvent, Source
 
 UNITS_WH = {"kwh": 1000, "wh": 1}
 CSV_COLUMNS = ("systemId", "meterValue", "meterDate")
-OPTIONAL_COLUMNS = ("unit", "meterId")
+OPTIONAL_COLUMNS = ("unit", "meterId", "event")
+EVENTS = {e.value: e for e in ReadingEvent}
 MAX_ROWS = 100_000
 BATCH_READINGS = 10_000
 BIGINT_MAX = 2**63 - 1  # the largest register PostgreSQL stores
@@ -83,6 +86,7 @@ class ReportRow:
     meter_date: object
     unit: object = "kWh"
     meter_id: object = None
+    event: object = None  # "closing" / "opening" on a meter swap
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +179,7 @@ def parse_json_report(body: bytes) -> list[ReportRow]:
                 meter_date=item.get("meterDate"),
                 unit=item.get("unit", "kWh"),
                 meter_id=item.get("meterId"),
+                event=item.get("event"),
             )
         )
     return rows
@@ -213,6 +218,7 @@ def _csv_rows(text: str) -> list[ReportRow]:
                 meter_date=_text(record.get("meterDate")),
                 unit=_text(record.get("unit")) or "kWh",
                 meter_id=_text(record.get("meterId")) or None,
+                event=_text(record.get("event")) or None,
             )
         )
     return rows
@@ -307,6 +313,21 @@ def reading_time(
     return instant
 
 
+def _event(value: object) -> ReadingEvent | None:
+    """A swap event as sent (none: an ordinary reading); RowRefusal if it is not one."""
+    text = _text(value)
+    if not text:
+        return None
+    event = EVENTS.get(text.lower()) if len(text) <= 16 else None
+    if event is None:
+        raise RowRefusal(
+            "schema_invalid",
+            f"event {_short(text)!r} is not closing or opening; mark a meter swap with the old "
+            "meter's closing read and the new meter's opening read",
+        )
+    return event
+
+
 def _meter_for(row: ReportRow, target: SystemTarget) -> str:
     wanted = _text(row.meter_id)
     if wanted:
@@ -376,6 +397,7 @@ def plan_report(
                 source_id=provider_id,
                 seq=seq_base + row.index,
                 received_at=received_at,
+                event=_event(row.event),
             )
         except ValueError as exc:
             result.refused += 1
@@ -435,5 +457,7 @@ def refused_rows_json(result: SystemResult) -> bytes:
             item["unit"] = _text(row.unit)
         if row.meter_id is not None:
             item["meterId"] = _text(row.meter_id)
+        if row.event is not None:
+            item["event"] = _text(row.event)
         rows.append(item)
     return json.dumps({"systemId": result.system_id, "rows": rows}).encode()
