@@ -254,3 +254,27 @@ def test_meter_swap_counts_both_meters_and_is_not_a_mismatch() -> None:
     ]
     result = meter_month("M1", old + swap + new, "2026-11", NY_NAME, TEN)
     assert (result.energy_wh, result.findings) == (1_200_000, [])
+
+
+def test_a_swap_without_the_old_meters_closing_reading_is_a_finding() -> None:
+    """Issue 10 item 10: the new meter opens at noon on Nov 15 with no closing read of the old
+    one: the old meter's last 12 hours (from midnight) count 0, and a finding says so."""
+    old = midnights(date(2026, 11, 1), [40_000] * 14)
+    noon = datetime(2026, 11, 15, 12, tzinfo=NY)
+    new = [
+        RegisterPoint(noon, 0, ReadingEvent.OPENING),
+        *(
+            RegisterPoint(p.ts, p.energy_wh - 1_000_000 + 20_000)
+            for p in midnights(date(2026, 11, 16), [40_000] * 15)
+        ),
+    ]
+    result = meter_month("M1", old + new, "2026-11", NY_NAME, TEN)
+    assert result.energy_wh == 1_180_000
+    assert [(f.code, f.message) for f in result.findings] == [
+        (
+            "replacement_unread",
+            "meter replaced by 2026-11-15T17:00:00+00:00 without the old meter's closing "
+            "reading: its energy after 2026-11-15T05:00:00+00:00 is counted 0; report its "
+            "final register",
+        )
+    ]
