@@ -52,7 +52,7 @@ def status_for(code: str) -> int:
 def body(refusal: Refused) -> dict[str, str]:
     """The JSON error body; `not_your_system` is answered as `not_found` (no existence leak)."""
     if refusal.code == "not_your_system":
-        return {"code": "not_found", "message": "no such system (or you have no role on it)"}
+        refusal = not_found("system")
     return {"code": refusal.code, "message": refusal.message}
 
 
@@ -61,4 +61,4 @@ def sign_in_required() -> Refused:
 
 
 def not_found(what: str) -> Refused:
-    return Refused("not_found", f"no such {what}")
+    return Refused("not_found", f"no such {what}, or you hold no role on it")
