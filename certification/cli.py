@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +19,7 @@ import psycopg
 import yaml
 
 from certification.certification_report import plain_decimal
-from certification.change_requests import Status
+from certification.change_requests import Kind, Status
 from certification.errors import Refused
 from certification.manual_reports import ManualReport, parse_read_at
 from certification.month_close import Thresholds
@@ -28,6 +28,7 @@ from certification.workflows.accounts import account
 from certification.workflows.amend_month import amend as amend_month
 from certification.workflows.change_requests import (
     decide_change_request,
+    request_change,
     request_rec_owner_change,
 )
 from certification.workflows.close_month import close_month
@@ -74,7 +75,7 @@ as_option = click.option("--as", "account_id", required=True, help="acting accou
 
 @click.group()
 def registry() -> None:
-    """Systems, meters, approved meters, DAS providers, accounts; REC Owner changes."""
+    """Systems, meters, approved meters, DAS providers, accounts; change requests."""
 
 
 @registry.command("load")
@@ -115,6 +116,48 @@ def request_rec_owner(
     click.echo(f"{request.request_id} {request.status.value}")
 
 
+@registry.command("request-change")
+@as_option
+@click.option("--system", "system_id", required=True)
+@click.option("--request", "request_id", required=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["representative", "das-provider", "rec-owner"]),
+    required=True,
+    help="what changes: the System Representative, the DAS provider or the REC Owner",
+)
+@click.option(
+    "--new",
+    "new_party_id",
+    required=True,
+    help="id of the new representative, DAS provider or REC Owner",
+)
+@click.option("--document", default=None, help="reference of a supporting document")
+@now_option
+@click.pass_context
+def request_change_cmd(
+    ctx: click.Context,
+    account_id: str,
+    system_id: str,
+    request_id: str,
+    kind: str,
+    new_party_id: str,
+    document: str | None,
+    now_text: str | None,
+) -> None:
+    """Open a change request of a system's representative, DAS provider or REC Owner (one
+    open request per system; an admin decides it with `registry decide`)."""
+    chosen = Kind(kind.replace("-", "_"))
+    with _connection(ctx) as conn:
+        request = _run(
+            lambda: request_change(
+                conn, account_id, system_id, request_id, chosen, new_party_id, document,
+                _now(now_text),
+            )
+        )  # fmt: skip
+    click.echo(f"{request.request_id} {request.kind.value} {request.status.value}")
+
+
 @registry.command("decide")
 @as_option
 @click.option("--system", "system_id", required=True)
@@ -137,7 +180,11 @@ def decide(
                 conn, account_id, system_id, request_id, Status(status), _now(now_text)
             )
         )
-    click.echo(f"{request_id} {status}; REC Owner of {system_id}: {system.effective_rec_owner_id}")
+    click.echo(
+        f"{request_id} {status}; REC Owner of {system_id}: {system.effective_rec_owner_id}, "
+        f"representative: {system.representative_id or '-'}, "
+        f"DAS provider: {system.das_provider_id or '-'}"
+    )
 
 
 @click.group()
@@ -220,6 +267,7 @@ def close(
         max_capacity_factor=Decimal(factor),
         power_tolerance=settings.stream_power_tolerance,
         holding=settings.month_close_holding_findings,
+        max_interpolation=timedelta(hours=settings.month_close_max_interpolation_h),
     )
     with _connection(ctx) as conn:
         admin = _run(lambda: account(conn, account_id))

@@ -133,12 +133,22 @@ class ChangeRequestRow(NamedTuple):
     request_id: str
     system_id: str
     requested_by: str
-    new_rec_owner_id: str
-    transfer_contract: str | None
+    new_party_id: str  # the new REC Owner, representative or DAS provider
+    document: str | None  # the transfer contract of a REC Owner change
     created_at: datetime
     status: str
     decided_by: str | None
     decided_at: datetime | None
+    kind: str = "rec_owner"  # rec_owner | representative | das_provider
+
+    @property
+    def new_rec_owner_id(self) -> str:
+        """The new party (named for the REC Owner change, the first kind)."""
+        return self.new_party_id
+
+    @property
+    def transfer_contract(self) -> str | None:
+        return self.document
 
 
 _POINTS = """
@@ -506,10 +516,10 @@ def audits(conn: psycopg.Connection[Any], meter_id: str) -> list[AuditRow]:
 
 def save_change_request(conn: psycopg.Connection[Any], row: ChangeRequestRow) -> None:
     conn.execute(
-        "INSERT INTO change_requests (request_id, system_id, requested_by, new_rec_owner_id, "
-        "transfer_contract, created_at, status, decided_by, decided_at) VALUES (%(request_id)s,"
-        " %(system_id)s, %(requested_by)s, %(new_rec_owner_id)s, %(transfer_contract)s, "
-        "%(created_at)s, %(status)s, %(decided_by)s, %(decided_at)s) ON CONFLICT (request_id) "
+        "INSERT INTO change_requests (request_id, system_id, requested_by, new_party_id, "
+        "document, created_at, status, decided_by, decided_at, kind) VALUES (%(request_id)s,"
+        " %(system_id)s, %(requested_by)s, %(new_party_id)s, %(document)s, %(created_at)s, "
+        "%(status)s, %(decided_by)s, %(decided_at)s, %(kind)s) ON CONFLICT (request_id) "
         "DO UPDATE SET status = EXCLUDED.status, decided_by = EXCLUDED.decided_by, "
         "decided_at = EXCLUDED.decided_at",
         row._asdict(),
@@ -518,8 +528,8 @@ def save_change_request(conn: psycopg.Connection[Any], row: ChangeRequestRow) ->
 
 def change_requests(conn: psycopg.Connection[Any], system_id: str) -> list[ChangeRequestRow]:
     rows = conn.execute(
-        "SELECT request_id, system_id, requested_by, new_rec_owner_id, transfer_contract, "
-        "created_at, status, decided_by, decided_at FROM change_requests "
+        "SELECT request_id, system_id, requested_by, new_party_id, document, "
+        "created_at, status, decided_by, decided_at, kind FROM change_requests "
         "WHERE system_id = %s ORDER BY created_at",
         (system_id,),
     ).fetchall()

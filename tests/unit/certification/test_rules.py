@@ -326,3 +326,76 @@ def test_ct_ratio_scales_a_dial_reading() -> None:
     last = LAST.model_copy(update={"energy_wh": 40_000_000, "ts": NOW - timedelta(hours=30)})
     reading = accept(REP, system(), ct, report(1_001_000), last, NOW, TEN)
     assert reading.energy_wh == 40_040_000
+
+
+REP_2 = Account("rep-2", Role.REPRESENTATIVE)
+DAS_B = DasProvider(provider_id="das-b", name="B", approved=True)
+
+
+def test_representative_change_one_open_request_across_kinds() -> None:
+    """The System Owner asks for a new representative; an open REC Owner request blocks it
+    (one open request per system, whatever its kind); an admin's approval applies it."""
+    s = system()
+    rec = cr.open_request(OWNER, s, "r1", "buyer-9", "doc://t.pdf", [], NOW)
+    with pytest.raises(Refused) as blocked:
+        cr.open_representative_change(OWNER, s, "r2", REP_2, "rep-2", None, [rec], NOW)
+    with pytest.raises(Refused) as by_rep:
+        cr.open_representative_change(REP, s, "r2", REP_2, "rep-2", None, [], NOW)
+    with pytest.raises(Refused) as unknown:
+        cr.open_representative_change(OWNER, s, "r2", None, "rep-7", None, [], NOW)
+    with pytest.raises(Refused) as same:
+        cr.open_representative_change(OWNER, s, "r2", REP, "rep-1", None, [], NOW)
+    assert [c.value.code for c in (blocked, by_rep, unknown, same)] == [
+        "request_already_open",
+        "not_system_owner",
+        "unknown_account",
+        "same_representative",
+    ]
+    assert blocked.value.message == (
+        "system S1 already has an open change request (r1, rec_owner); withdraw it or ask an "
+        "admin to decide it first"
+    )
+    req = cr.open_representative_change(OWNER, s, "r2", REP_2, "rep-2", None, [], NOW)
+    assert (req.kind, req.new_party_id, req.status) == (
+        cr.Kind.REPRESENTATIVE,
+        "rep-2",
+        cr.Status.OPEN,
+    )
+    with pytest.raises(Refused) as not_admin:
+        cr.decide(OWNER, req, cr.Status.APPROVED, NOW)
+    assert not_admin.value.code == "admin_only"
+    approved = cr.decide(ADMIN, req, cr.Status.APPROVED, NOW)
+    assert cr.apply(s, approved).representative_id == "rep-2"
+
+
+def test_das_provider_change_needs_an_approved_provider() -> None:
+    """An automatic system's owner asks to move to provider das-b; an unapproved or unknown
+    provider, and a manual system, are refused with the reason; approval applies it."""
+    auto = system("50", ReportingMethod.AUTOMATIC)
+    unapproved = DAS_B.model_copy(update={"approved": False})
+    with pytest.raises(Refused) as not_approved:
+        cr.open_provider_change(OWNER, auto, "p1", unapproved, "das-b", None, [], NOW)
+    with pytest.raises(Refused) as unknown:
+        cr.open_provider_change(OWNER, auto, "p1", None, "das-z", None, [], NOW)
+    with pytest.raises(Refused) as manual:
+        cr.open_provider_change(OWNER, system(), "p1", DAS_B, "das-b", None, [], NOW)
+    with pytest.raises(Refused) as same:
+        cr.open_provider_change(
+            OWNER,
+            auto,
+            "p1",
+            DAS_B.model_copy(update={"provider_id": "das-a"}),
+            "das-a",
+            None,
+            [],
+            NOW,
+        )
+    assert [c.value.code for c in (not_approved, unknown, manual, same)] == [
+        "provider_not_approved",
+        "unknown_provider",
+        "reports_manually",
+        "same_das_provider",
+    ]
+    req = cr.open_provider_change(OWNER, auto, "p1", DAS_B, "das-b", "doc://letter.pdf", [], NOW)
+    approved = cr.decide(ADMIN, req, cr.Status.APPROVED, NOW)
+    assert cr.apply(auto, approved).das_provider_id == "das-b"
