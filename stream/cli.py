@@ -113,7 +113,7 @@ def status(ctx: click.Context, app_id: str) -> None:
 
     import psycopg
 
-    from stream.status import consumer_lag, dead_letters_waiting, render
+    from stream.status import consumer_lag, dead_letters_waiting, render, sequence_anomalies
 
     settings = get_settings(ctx)
 
@@ -122,6 +122,7 @@ def status(ctx: click.Context, app_id: str) -> None:
         lags = await consumer_lag(settings.kafka_bootstrap, app_id, topic)
         async with await psycopg.AsyncConnection.connect(settings.database_url) as aconn:
             waiting = await dead_letters_waiting(aconn)
-        return render(topic, app_id, lags, waiting)
+            anomalies = await sequence_anomalies(aconn)
+        return render(topic, app_id, lags, waiting, anomalies)
 
     click.echo(asyncio.run(gather()))

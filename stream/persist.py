@@ -38,6 +38,7 @@ import structlog
 from schemas.reading import Reading
 from storage import energy_store
 from storage.writer import write_readings_async
+from stream import sequence
 from stream.core import Reject, Sorting
 from stream.directory import MeterDirectory
 from stream.energy import DEFAULT_POWER_TOLERANCE
@@ -140,6 +141,7 @@ async def persist(
             outcome.new = result.new
             outcome.duplicate += result.duplicate
             outcome.conflict = result.conflict
+            await record_sequence_anomalies(aconn, result.new_readings)
             await recompute(aconn, directory, result.new_readings, power_tolerance)
     for sorting, origin in messages:
         for reject in sorting.rejects:
@@ -153,6 +155,25 @@ async def persist(
                 offset=origin.offset,
             )
     return outcome
+
+
+async def record_sequence_anomalies(
+    aconn: psycopg.AsyncConnection[Any], new_readings: Sequence[Reading]
+) -> None:
+    """Record the new readings whose sequence number did not increase (stream.sequence)."""
+    if not new_readings:
+        return
+    await energy_store.record_sequence_anomalies(
+        aconn,
+        [
+            (r.meter_id, r.ts, r.source.value, r.source_id, r.seq)
+            for r in sequence.first_per_source(new_readings)
+        ],
+        [
+            (a.meter_id, a.ts, a.source, a.source_id, a.seq, a.previous_ts, a.previous_seq)
+            for a in sequence.within_batch(new_readings)
+        ],
+    )
 
 
 async def recompute(

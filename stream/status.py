@@ -78,8 +78,21 @@ async def dead_letters_waiting(aconn: psycopg.AsyncConnection[Any]) -> dict[str,
     }
 
 
-def render(topic: str, group: str, lags: list[PartitionLag], waiting: dict[str, int]) -> str:
-    """The status as the command prints it."""
+async def sequence_anomalies(aconn: psycopg.AsyncConnection[Any]) -> int:
+    """Readings recorded with a sequence number that did not increase (stream.sequence)."""
+    cur = await aconn.execute("SELECT count(*) FROM reading_sequence_anomalies")
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def render(
+    topic: str,
+    group: str,
+    lags: list[PartitionLag],
+    waiting: dict[str, int],
+    anomalies: int = 0,
+) -> str:
+    """The status as the command prints it (the sequence line only when there are some)."""
     lines = [f"{topic}, consumer group {group}:", "  partition  committed        end        lag"]
     for p in lags:
         committed = "-" if p.committed is None else str(p.committed)
@@ -89,4 +102,8 @@ def render(topic: str, group: str, lags: list[PartitionLag], waiting: dict[str, 
         lines.append("dead letters waiting: " + ", ".join(f"{n} {r}" for r, n in waiting.items()))
     else:
         lines.append("dead letters waiting: none")
+    if anomalies:
+        lines.append(
+            f"sequence anomalies: {anomalies} readings (table reading_sequence_anomalies)"
+        )
     return "\n".join(lines)

@@ -17,3 +17,20 @@ SELECT id, received_at, reason_code, reason, source_topic, source_partition, sou
        ordinal, length(payload) AS payload_bytes, redriven_at, redrive_result, origin,
        coalesce(payload_bytes, length(payload)) AS original_bytes, payload_sha256
 FROM dead_letters;
+
+-- A reading whose per-source sequence number is not above that of the same source's previous
+-- reading of the meter (a replay with old sequence numbers and new timestamps, or a gateway
+-- whose counter was reset): stored, and recorded here for review (stream.sequence).
+CREATE TABLE reading_sequence_anomalies (
+    meter_id      text        NOT NULL,
+    ts            timestamptz NOT NULL,
+    source        text        NOT NULL,
+    source_id     text        NOT NULL,
+    seq           bigint      NOT NULL,
+    previous_ts   timestamptz NOT NULL,
+    previous_seq  bigint      NOT NULL,
+    detected_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (meter_id, ts)
+);
+COMMENT ON TABLE reading_sequence_anomalies IS
+    'Readings whose sequence number did not increase after the same source''s previous reading.';

@@ -16,6 +16,7 @@ from stream.errors import ReasonCode
 from stream.inprocess import InProcessEngine
 from stream.persist import WorkLimits
 from stream.redrive import redrive
+from stream.status import sequence_anomalies
 from tests.support import batch_bytes, register_fleet
 
 pytestmark = pytest.mark.integration
@@ -169,10 +170,13 @@ async def test_a_reading_the_database_refuses_is_parked_and_the_rest_is_stored(
         (2, []),
     ]
     [(code, reason, payload, origin)] = dead(fresh_db)
-    assert (code, origin, bytes(payload)) == (
-        "processing_failed",
-        "stream",
-        poison.model_dump_json().encode(),
+    parked = Reading.model_validate_json(bytes(payload))
+    assert (code, origin) == ("processing_failed", "stream")
+    assert (parked.meter_id, parked.ts, parked.energy_wh, parked.content_hash) == (
+        poison.meter_id,
+        poison.ts,
+        poison.energy_wh,
+        poison.content_hash,
     )
     assert "storing failed 2 times" in reason
     assert "injected fault for P1" in reason
@@ -215,3 +219,33 @@ async def test_statement_and_lock_timeouts_bound_the_engine_transactions(fresh_d
     assert free.new == 1
     report = await redrive(fresh_db, ReasonCode.PROCESSING_FAILED, NOW)
     assert report.summary() == "re-drove 1 processing_failed: 1 stored"
+
+
+async def test_old_sequence_numbers_with_new_timestamps_are_stored_and_recorded(
+    fresh_db: str,
+) -> None:
+    """A source sends seq 100-103, then a batch carrying old seq 1-2 with new timestamps (a
+    replay): its readings are stored (raw data is never dropped) and both recorded in
+    reading_sequence_anomalies with the seq they fell behind; status counts them."""
+    with psycopg.connect(fresh_db) as conn:
+        register_fleet(conn, ["Q1"])
+
+    def numbered(minutes: int, wh: int, seq: int) -> Reading:
+        return reading("Q1", minutes, wh).model_copy(update={"seq": seq})
+
+    first = [numbered(15 * n, 1_000 + n, 100 + n) for n in range(4)]
+    replay = [numbered(60, 1_010, 1), numbered(75, 1_020, 0)]
+    async with await InProcessEngine.connect(fresh_db, clock=lambda: NOW) as engine:
+        await engine.submit(batch_bytes(first))
+        outcome = await engine.submit(batch_bytes(replay))
+    assert (outcome.new, outcome.rejects) == (2, [])
+    with psycopg.connect(fresh_db) as conn:
+        rows = conn.execute(
+            "SELECT ts, seq, previous_ts, previous_seq FROM reading_sequence_anomalies ORDER BY ts"
+        ).fetchall()
+    assert rows == [
+        (T0 + timedelta(minutes=60), 1, T0 + timedelta(minutes=45), 103),
+        (T0 + timedelta(minutes=75), 0, T0 + timedelta(minutes=60), 1),
+    ]
+    async with await psycopg.AsyncConnection.connect(fresh_db) as aconn:
+        assert await sequence_anomalies(aconn) == 2
