@@ -58,6 +58,9 @@ class Thresholds:
     max_capacity_factor: Decimal = Decimal("0.30")  # above: impossible output for the size
     flat_days: int = 3  # this many whole days in a row with zero energy is a flat line
     max_gap: timedelta = timedelta(days=2)  # readings further apart than this are a gap
+    # a month boundary may be interpolated across an interval up to this long; longer, the
+    # month's share is an estimate (PTS_MONTH_CLOSE_MAX_INTERPOLATION_H)
+    max_interpolation: timedelta = timedelta(hours=3)
     manual_max_gap: timedelta = timedelta(days=45)  # the same for monthly manual reports
     register_tolerance: Decimal = Decimal("0.01")  # interval sum vs register delta: 1%
     night_wh_per_kw: Decimal = Decimal(5)  # more than this per kW between 23:00 and 03:00
@@ -88,6 +91,9 @@ class MeterMonth:
     # where counting stopped: the month's end when covered, else the last reading; the next
     # close resumes from here
     end_at: datetime | None = None
+    # how the energy was derived: interval flags (rollover, reset, ...), plus interpolated /
+    # estimated when the month's boundary was split inside an interval
+    flags: set[str] = field(default_factory=set)
 
 
 def active_meters(meters: Sequence[Meter], month: str) -> list[Meter]:
@@ -138,6 +144,7 @@ def meter_month(
     if not parts or not any(i.end > counted_from and i.start < end for i in parts):
         result.energy_wh = estimate_wh(capacity_kw_dc, month, history_wh)
         result.estimated = True
+        result.flags.add(QualityFlag.ESTIMATED.value)
         # the next close resumes where this one would have started: the estimate's true-up
         result.end_at = counted_from
         basis = "history of the same month" if history_wh else "capacity × typical yield"
@@ -178,6 +185,21 @@ def meter_month(
             Finding(
                 "backwards_register",
                 f"the register went backwards ({steps}{more}); each step counted 0",
+            )
+        )
+    result.flags |= {f.value for i in month_parts for f in i.flags}
+    split = [i for i in month_parts if i.start < counted_from < i.end or i.start < end < i.end]
+    if split:
+        result.flags.add(QualityFlag.INTERPOLATED.value)
+    long_splits = [i for i in split if i.end - i.start > thresholds.max_interpolation]
+    if long_splits and not manual:  # manual monthly reads are apportioned by rule
+        result.flags.add(QualityFlag.ESTIMATED.value)
+        result.findings.append(
+            Finding(
+                "estimated_boundary",
+                "the month's share of "
+                + ", ".join(f"{i.start.isoformat()} → {i.end.isoformat()}" for i in long_splits)
+                + f" is interpolated across more than {thresholds.max_interpolation}: an estimate",
             )
         )
     events = {p.ts: p.event for p in points}

@@ -141,7 +141,14 @@ class Settings(BaseSettings):
         description="month close: findings that hold a month from minting and export until "
         "staff amend it or accept it as reported (JSON list; the others are advisory). Codes: "
         "over_capacity, backwards_register, register_mismatch, night_production, "
-        "audit_mismatch, gap, flat_line, zero_month, missing_month, replacement_unread",
+        "audit_mismatch, gap, flat_line, zero_month, missing_month, replacement_unread, "
+        "estimated_boundary, true_up_amended",
+    )
+    month_close_max_interpolation_h: float = Field(
+        default=3,
+        gt=0,
+        description="month close: a month boundary split inside a longer interval (hours) is "
+        "an estimate (flagged estimated, finding estimated_boundary); shorter is interpolated",
     )
     manual_report_max_kw_dc: float = Field(
         default=10.0,

@@ -139,6 +139,7 @@ def _meter_json(m: MeterMonth) -> dict[str, Any]:
         "first": point(m.first),
         "last": point(m.last),
         "end_at": None if m.end_at is None else m.end_at.isoformat(),
+        "flags": sorted(m.flags),
     }
 
 

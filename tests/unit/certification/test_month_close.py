@@ -278,3 +278,24 @@ def test_a_swap_without_the_old_meters_closing_reading_is_a_finding() -> None:
             "final register",
         )
     ]
+
+
+def test_a_month_boundary_split_across_a_long_gap_is_an_estimate() -> None:
+    """Issue 10 item 12: readings at 22:00 and 02:00 around midnight of Nov 30 (4 h): the
+    split at the month's end is interpolated across more than 3 h, so November's share is
+    an estimate: flagged ESTIMATED with a finding. Within 3 h it is only INTERPOLATED."""
+    days = midnights(date(2026, 11, 1), [40_000] * 29)  # Nov 1 … Nov 30 00:00
+    last = days[-1]
+    for hours, flag, codes_expected in (
+        (4, "estimated", ["estimated_boundary"]),
+        (3, "interpolated", []),
+    ):
+        before = last.ts + timedelta(hours=24 - hours / 2)
+        around = [
+            RegisterPoint(before, last.energy_wh + 40_000),
+            RegisterPoint(before + timedelta(hours=hours), last.energy_wh + 40_000 + 400),
+        ]
+        result = meter_month("M1", days + around, "2026-11", NY_NAME, TEN)
+        assert result.energy_wh == 29 * 40_000 + 40_000 + 200
+        assert [f.code for f in result.findings] == codes_expected
+        assert flag in result.flags
