@@ -32,6 +32,22 @@ router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form(max_length=2048)]
 CsrfField = Annotated[str, Form()]
 
+# what a homeowner can do about a refused report, by refusal code (the rules say what is wrong)
+HINTS = {
+    "outside_reporting_window": "reports are taken only while the window is open; come back "
+    "on the date shown above.",
+    "reading_outside_window": "enter the date you actually read the meter; it must be inside "
+    "the window shown above.",
+    "register_went_backwards": "check the number on the meter display; if the meter was "
+    "replaced, contact PTS staff.",
+    "not_after_last_reading": "a later reading is already recorded; check the date you entered.",
+    "implausible_for_capacity": "the number is more than the system can produce since the last "
+    "reading; check for a typo (the meter shows kWh).",
+    "reading_in_future": "the date and time you read the meter cannot be later than now.",
+    "not_the_representative": "only the System Representative of this system reports readings; "
+    "ask PTS staff if the Representative should change.",
+}
+
 
 @router.get("/")
 def home(request: Request, conn: Conn, me: Me) -> Response:
@@ -56,7 +72,8 @@ def _report_form(
     status: int = 200,
 ) -> Response:
     shown = views.report_page(conn, me.account, system_id, context(request).clock())
-    return page(request, "report.html", me, {"p": shown, **(extra or {})}, status)
+    values = {"p": shown, "hints": HINTS, **(extra or {})}
+    return page(request, "report.html", me, values, status)
 
 
 @router.get("/systems/{system_id}/report")

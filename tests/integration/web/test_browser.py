@@ -1,0 +1,170 @@
+"""The portal in a real browser: Debian's chromium driven by selenium (chromedriver from the
+same package), against the app served by a real uvicorn on a free loopback port and the real
+PostgreSQL. Screenshots land in .local/artifacts/web/ (kept as CI artefacts)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from storage import certification_store
+from tests.integration.web.support import (
+    ADMIN,
+    OUTSIDE_WINDOW,
+    OWNER,
+    PASSWORD,
+    REC_OWNER,
+    REP,
+    Clock,
+    make_app,
+    served,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.storage_modes("plain")]
+
+ARTIFACTS = Path(__file__).resolve().parents[3] / ".local" / "artifacts" / "web"
+
+
+@pytest.fixture
+def live(seeded_db: str, clock: Clock) -> Iterator[str]:
+    with served(make_app(seeded_db, clock)) as base:
+        yield base
+
+
+@pytest.fixture
+def browser(request: pytest.FixtureRequest) -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1100,1400",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.implicitly_wait(5)
+    try:
+        yield driver
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / f"{request.node.name}-last.png"))
+        driver.quit()
+
+
+def shot(driver: WebDriver, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def sign_in(driver: WebDriver, base: str, account_id: str) -> None:
+    driver.get(f"{base}/signin")
+    driver.find_element(By.ID, "account_id").send_keys(account_id)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "signin").click()
+    driver.find_element(By.ID, "signout")  # waits until signed in
+
+
+def sign_out(driver: WebDriver) -> None:
+    driver.find_element(By.ID, "signout").click()
+    driver.find_element(By.ID, "signin")
+
+
+def fill(driver: WebDriver, field: str, value: str) -> None:
+    """Set an input's value (date and time inputs take keys in the browser's locale)."""
+    element = driver.find_element(By.ID, field)
+    driver.execute_script("arguments[0].value = arguments[1]", element, value)
+
+
+def test_representative_reports_and_is_refused_outside_the_window(
+    live: str, browser: WebDriver, clock: Clock, seeded_db: str
+) -> None:
+    """rep-1 signs in, sees the open window and the chart, reports a reading, and two weeks
+    later is refused with the reason and the next window's date on the page."""
+    with psycopg.connect(seeded_db, autocommit=True) as conn:
+        certification_store.save_close(
+            conn, "S1", "2026-09", 812_345, False, [], [], ADMIN, datetime(2026, 10, 6, tzinfo=UTC)
+        )
+    sign_in(browser, live, REP)
+    assert browser.current_url == f"{live}/systems/S1"  # one system: straight to it
+    window = browser.find_element(By.ID, "window").text
+    assert (
+        "The reporting window for 2026-10 is open until the end of Thursday 05 November 2026"
+        in window
+    )
+    bars = browser.find_elements(By.CSS_SELECTOR, "svg.chart rect")
+    assert [b.get_attribute("data-month") for b in bars] == ["2026-09"]
+    assert "812.3" in browser.find_element(By.ID, "monthly").text
+    shot(browser, "rep-system-page")
+    browser.find_element(By.LINK_TEXT, "Report this month's reading").click()
+    assert "The window is open for 2026-10" in browser.find_element(By.ID, "window").text
+    browser.find_element(By.ID, "register_kwh").send_keys("12345.6")
+    fill(browser, "read_on", "2026-10-29")
+    fill(browser, "read_time", "09:30")
+    browser.find_element(By.ID, "submit-report").click()
+    accepted = browser.find_element(By.ID, "accepted").text
+    assert accepted.startswith(
+        "Thank you. Your reading of 12,345.6 kWh taken Thu 29 Oct 2026, 09:30 EDT"
+    )
+    shot(browser, "rep-report-accepted")
+
+    clock.now = OUTSIDE_WINDOW  # two weeks later: the session has ended, sign in again
+    sign_in(browser, live, REP)
+    browser.get(f"{live}/systems/S1/report")
+    assert (
+        "The next one opens on Thursday 26 November 2026"
+        in browser.find_element(By.ID, "window").text
+    )
+    browser.find_element(By.ID, "register_kwh").send_keys("12500")
+    fill(browser, "read_on", "2026-11-14")
+    browser.find_element(By.ID, "submit-report").click()
+    refusal = browser.find_element(By.ID, "refusal").text
+    assert "Your reading was not accepted." in refusal
+    assert "the next window opens 2026-11-26T00:00:00-05:00" in refusal
+    assert "outside_reporting_window" in refusal
+    assert "What to do: reports are taken only while the window is open" in refusal
+    shot(browser, "rep-report-refused")
+    browser.get(f"{live}/systems/S1/report")  # the refusal is listed on the next visit
+    assert "outside_reporting_window" in browser.find_element(By.ID, "refusals").text
+
+
+def test_owner_cannot_open_another_owners_system(live: str, browser: WebDriver) -> None:
+    sign_in(browser, live, OWNER)
+    browser.get(f"{live}/systems/S2")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
+    assert (
+        browser.find_element(By.ID, "refusal").text == "no such system, or you hold no role on it"
+    )
+    assert "Oak Avenue" not in browser.page_source
+    shot(browser, "owner-other-system")
+
+
+def test_admin_approves_a_rec_owner_change(live: str, browser: WebDriver) -> None:
+    """buyer-9 asks to hand the certificates of S1 to buyer-10; the admin approves it."""
+    sign_in(browser, live, REC_OWNER)
+    browser.get(f"{live}/systems/S1")
+    browser.find_element(By.ID, "new_rec_owner_id").send_keys("buyer-10")
+    browser.find_element(By.ID, "transfer_contract").send_keys("contract-7.pdf")
+    browser.find_element(By.XPATH, "//button[text()='Send the request to PTS staff']").click()
+    assert ": new REC Owner buyer-10: open" in browser.find_element(By.TAG_NAME, "main").text
+    sign_out(browser)
+
+    sign_in(browser, live, ADMIN)
+    browser.get(f"{live}/admin")
+    queue = browser.find_element(By.ID, "change-requests").text
+    assert "S1" in queue
+    assert "buyer-10 contract-7.pdf" in queue
+    shot(browser, "admin-queue")
+    browser.find_element(By.CSS_SELECTOR, "button[id^='approve-']").click()
+    assert "No open requests." in browser.find_element(By.ID, "change-requests").text
+    browser.get(f"{live}/systems/S1")
+    assert "The REC Owner is buyer-10." in browser.find_element(By.TAG_NAME, "main").text
+    shot(browser, "admin-approved")
