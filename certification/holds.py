@@ -2,8 +2,9 @@
 and goes into no export until staff release it.
 
 Findings split in two. Those that question the measured energy (default: over_capacity,
-backwards_register, register_mismatch, night_production, audit_mismatch; the setting
-PTS_MONTH_CLOSE_HOLDING_FINDINGS) hold the month. The others (gap, flat_line, zero_month,
+implausible_power, backwards_register, register_mismatch, night_production, audit_mismatch;
+the setting PTS_MONTH_CLOSE_HOLDING_FINDINGS) hold the month: PTS never mints from energy
+it flagged itself. The others (gap, flat_line, zero_month,
 missing_month, ...) are advisory: listed for the owner's contact, no effect on money.
 
 A held month is released once, by one of:
@@ -30,6 +31,7 @@ HOLDING_FINDINGS = frozenset(
         "register_mismatch",
         "night_production",
         "audit_mismatch",
+        "implausible_power",
     }
 )
 

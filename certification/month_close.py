@@ -134,7 +134,8 @@ def meter_month(
     points = [replace(p, ts=p.ts.astimezone(UTC)) for p in points]
     start, end = month_bounds(month, tz)
     first_day, last_day = local_day(start, tz), local_day(end - timedelta(seconds=1), tz)
-    parts = intervals(points, PowerLimit(capacity_kw_dc, thresholds.power_tolerance))
+    limit = PowerLimit(capacity_kw_dc, thresholds.power_tolerance)
+    parts = intervals(points, limit)
     counted_from = since.astimezone(UTC) if since is not None and since < start else start
     days = daily_energy(parts, tz, (first_day, last_day))  # the month's own days
     energy = _counted_energy(parts, counted_from, end)
@@ -202,6 +203,17 @@ def meter_month(
                 + f" is interpolated across more than {thresholds.max_interpolation}: an estimate",
             )
         )
+    for i in month_parts:
+        # the stream's flag, confirmed over at least ROLLOVER_MIN_SPAN (register resolution
+        # on a fast poll is not a finding)
+        if Anomaly.IMPLAUSIBLE_POWER in i.flags and not limit.allows(i.energy_wh, i.start, i.end):
+            result.findings.append(
+                Finding(
+                    "implausible_power",
+                    f"{i.energy_wh} Wh from {i.start.isoformat()} to {i.end.isoformat()} is "
+                    f"above {capacity_kw_dc} kW DC × {thresholds.power_tolerance}",
+                )
+            )
     events = {p.ts: p.event for p in points}
     unread = [
         i

@@ -299,3 +299,28 @@ def test_a_month_boundary_split_across_a_long_gap_is_an_estimate() -> None:
         assert result.energy_wh == 29 * 40_000 + 40_000 + 200
         assert [f.code for f in result.findings] == codes_expected
         assert flag in result.flags
+
+
+def test_an_interval_above_the_power_limit_is_a_finding_that_holds() -> None:
+    """50 kWh registered in one hour on a 10 kW system (limit 12 kW) is flagged by the stream;
+    the month (1.25 MWh, under the monthly capacity check) still gets implausible_power,
+    which holds it by default."""
+    from certification.holds import HOLDING_FINDINGS
+
+    points = midnights(date(2026, 11, 1), [40_000] * 30)
+    base = points[10]
+    spike = [
+        RegisterPoint(base.ts + timedelta(hours=12), base.energy_wh),
+        RegisterPoint(base.ts + timedelta(hours=13), base.energy_wh + 50_000),
+    ]
+    shifted = points[:11] + spike + [RegisterPoint(p.ts, p.energy_wh + 50_000) for p in points[11:]]
+    result = meter_month("M1", shifted, "2026-11", NY_NAME, TEN)
+    assert result.energy_wh == 1_250_000
+    assert [(f.code, f.message) for f in result.findings] == [
+        (
+            "implausible_power",
+            "50000 Wh from 2026-11-11T17:00:00+00:00 to 2026-11-11T18:00:00+00:00 is above "
+            "10 kW DC × 1.2",
+        )
+    ]
+    assert "implausible_power" in HOLDING_FINDINGS
