@@ -73,6 +73,13 @@ def test_timescale_mode_has_hypertables_compression_aggregates_and_jobs(fresh_db
         cagg = conn.execute(
             "SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates"
         ).fetchall()
+        monthly_sources = conn.execute(
+            "SELECT v.relname, array_agg(DISTINCT s.relname ORDER BY s.relname) "
+            "FROM pg_class v JOIN pg_rewrite w ON w.ev_class = v.oid "
+            "JOIN pg_depend d ON d.objid = w.oid JOIN pg_class s ON s.oid = d.refobjid "
+            "WHERE v.relname IN ('analyst_meter_monthly', 'analyst_system_monthly') "
+            "AND s.oid <> v.oid GROUP BY 1 ORDER BY 1"
+        ).fetchall()
         jobs_before = jobs(conn)
         conn.execute("SELECT pts_set_compress_after('readings', interval '60 days')")
         jobs_after = jobs(conn)
@@ -83,6 +90,10 @@ def test_timescale_mode_has_hypertables_compression_aggregates_and_jobs(fresh_db
         ("readings", True),
     ]
     assert cagg == [("meter_month_cagg", False)]
+    assert monthly_sources == [  # a later migration replacing them must keep the aggregate
+        ("analyst_meter_monthly", ["meter_month_energy_live", "meters"]),
+        ("analyst_system_monthly", ["meter_month_energy_live", "meters"]),
+    ]
     assert jobs_before == [
         ("policy_compression", "meter_interval_energy", "90 days", False),
         ("policy_compression", "readings", "30 days", False),
