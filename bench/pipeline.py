@@ -106,7 +106,8 @@ def fresh_database(meters: list[str]) -> str:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = psycopg.conninfo.make_conninfo(ADMIN_URL, dbname=name)
     migrate(url)
-    records: list[Any] = [DasProvider(provider_id="bench", name="bench", approved=True)]
+    # the gateway is the systems' reporting party of record (the stream refuses others)
+    records: list[Any] = [DasProvider(provider_id="gw-bench", name="bench", approved=True)]
     for meter_id in meters:
         records.append(
             System(
@@ -114,7 +115,7 @@ def fresh_database(meters: list[str]) -> str:
                 owner_id="bench",
                 capacity_kw_dc=Decimal(1000),
                 reporting_method=ReportingMethod.AUTOMATIC,
-                das_provider_id="bench",
+                das_provider_id="gw-bench",
             )
         )
         records.append(

@@ -90,8 +90,12 @@ def demo_faults(month_start: datetime) -> dict[int, Faults]:
     }
 
 
-def registry_records(fleet: MeterFleet) -> list[Any]:
-    records: list[Any] = [DasProvider(provider_id=GATEWAY, name="PTS demo gateway", approved=True)]
+def registry_records(fleet: MeterFleet, gateway_id: str = GATEWAY) -> list[Any]:
+    """The fleet's systems and meters, reported by `gateway_id` (the stream accepts a
+    gateway's readings only for systems whose reporting party of record it is)."""
+    records: list[Any] = [
+        DasProvider(provider_id=gateway_id, name="PTS demo gateway", approved=True)
+    ]
     for index, meter in enumerate(fleet.meters):
         kw = Decimal(meter.profile.capacity_w) / 1000
         system_id = meter.meter_id.replace("SIM", "SYS")
@@ -105,7 +109,7 @@ def registry_records(fleet: MeterFleet) -> list[Any]:
                 gis_unit_id=f"NON{10_000 + index}",
                 rec_terms_accepted=index % 10 != 9,
                 reporting_method=ReportingMethod.AUTOMATIC,
-                das_provider_id=GATEWAY,
+                das_provider_id=gateway_id,
             )
         )
         records.append(

@@ -24,7 +24,7 @@ from gateways.simulator.meter import ACC32, Faults
 from pts.demo import registry_records
 from storage import registry_store
 from stream.calendar import month_bounds
-from tests.broker_accounts import TEST_USER
+from tests.broker_accounts import GATEWAY_USER, TEST_USER
 from tests.integration.gateways.support import gateway_config
 from tests.integration.stream.kafka_support import Worker, create_topics, delete_topics, wait_for
 
@@ -75,7 +75,7 @@ async def test_month_through_every_stage_equals_ground_truth(
     fleet.meters[2].start_register_wh = ACC32 - 2_000_000  # wraps early in the month
     await fleet.start()
     with psycopg.connect(fresh_db) as conn:
-        registry_store.upsert(conn, registry_records(fleet))
+        registry_store.upsert(conn, registry_records(fleet, GATEWAY_USER[0]))
     bridge_log = (tmp_path / "bridge.log").open("wb")
     bridge = start_bridge(mqtt_port, kafka_bootstrap, raw, dead, bridge_log)
     worker = Worker("w1", fresh_db, kafka_bootstrap, raw, dead, f"e2e-{uuid.uuid4().hex[:6]}",
