@@ -363,14 +363,15 @@ async def record_sequence_anomalies(
 
 async def dead_letters_to_redrive(
     aconn: psycopg.AsyncConnection[Any], reason_code: str, limit: int
-) -> list[tuple[int, bytes]]:
-    """(id, payload) of dead letters with this reason not re-driven yet, oldest first."""
+) -> list[tuple[int, bytes, str]]:
+    """(id, payload, reason) of dead letters with this reason not re-driven yet, oldest
+    first."""
     cur = await aconn.execute(
-        "SELECT id, payload FROM dead_letters WHERE reason_code = %s AND redriven_at IS NULL "
-        "ORDER BY id LIMIT %s",
+        "SELECT id, payload, reason FROM dead_letters WHERE reason_code = %s "
+        "AND redriven_at IS NULL ORDER BY id LIMIT %s",
         (reason_code, limit),
     )
-    return [(int(r[0]), bytes(r[1])) for r in await cur.fetchall()]
+    return [(int(r[0]), bytes(r[1]), str(r[2])) for r in await cur.fetchall()]
 
 
 async def mark_redriven(

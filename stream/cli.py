@@ -81,8 +81,16 @@ def work_limits(settings: Settings) -> WorkLimits:
 )
 @click.option("--meter", "meter_id", default=None, help="only this meter's")
 @click.option("--limit", default=100_000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--topic-root",
+    default="pts/v1",
+    show_default=True,
+    help="topic_invalid: the bridge's topic root (the owner is the level after it)",
+)
 @click.pass_context
-def redrive(ctx: click.Context, reason_code: str, meter_id: str | None, limit: int) -> None:
+def redrive(
+    ctx: click.Context, reason_code: str, meter_id: str | None, limit: int, topic_root: str
+) -> None:
     """Send refused readings through the stream again once their cause is fixed."""
     import asyncio
 
@@ -99,6 +107,7 @@ def redrive(ctx: click.Context, reason_code: str, meter_id: str | None, limit: i
             limit,
             limits=stream_limits(settings),
             work=work_limits(settings),
+            topic_root=topic_root,
         )
     )
     click.echo(report.summary())

@@ -21,6 +21,8 @@ Reason codes (stable, documented in docs/analysts.md):
                         (PTS_STREAM_EARLIEST_READING, default 2000-01-01)
     too_large           the message is larger than a record may be (PTS_STREAM_MAX_MESSAGE_BYTES);
                         its dead letter keeps a prefix, the SHA-256 and the size of the whole
+    topic_invalid       (the bridge's) a message on a malformed MQTT topic; re-driven only when
+                        the batch's source is the topic's owner (the level after the root)
     processing_failed   the message passed every check but storing it failed the bounded number
                         of attempts (PTS_STREAM_MAX_ATTEMPTS); parked with the error so the
                         messages behind it go on; re-drive it once the cause is fixed
@@ -43,6 +45,7 @@ class ReasonCode(StrEnum):
     TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
     TOO_LARGE = "too_large"
     PROCESSING_FAILED = "processing_failed"
+    TOPIC_INVALID = "topic_invalid"
 
 
 # refusals whose cause may lie outside the payload (the registry, the clock, the producer's key,
@@ -57,6 +60,7 @@ REDRIVABLE = frozenset(
         ReasonCode.VALUE_OUT_OF_RANGE,  # against a modulus the registry may have wrong
         ReasonCode.TIMESTAMP_OUT_OF_RANGE,  # the window is a setting
         ReasonCode.PROCESSING_FAILED,  # the cause (a database fault, a bug) is fixed
+        ReasonCode.TOPIC_INVALID,  # a valid batch the bridge could not route (owner checked)
     }
 )
 

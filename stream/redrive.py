@@ -9,12 +9,18 @@ provider, or stamped ahead of the clock, or sent under another meter's key) is k
 source `redrive`, so fixing it and re-driving again works the same way). Payload defects
 (malformed JSON, wrong types, negative registers) cannot be fixed by re-driving and are refused.
 
+The bridge's `topic_invalid` dead letters (a valid batch on a malformed topic, recorded by the
+stream worker with the MQTT topic in the reason) are re-driven only when the batch's source is
+the topic's owner: the level after the topic root (`gateway_id`), or after `das/` for a DAS
+provider. Whoever may write under a prefix cannot have a batch re-driven in another's name.
+
 Idempotent: a re-drive interrupted before a letter was marked stores nothing twice (the
 writer dedupes on (meter_id, ts)); marked letters are not taken again.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,6 +55,22 @@ def message_of(payload: bytes, dead_letter_id: int, now: datetime) -> ReadingBat
     )
 
 
+_TOPIC = re.compile(r"\[topic ([^\]]*)\]$")
+
+
+def topic_owner(reason: str, topic_root: str) -> tuple[str, str] | None:
+    """(source, source_id) owning the MQTT topic named at the end of a bridge dead letter's
+    reason (`… [topic pts/v1/gw-1/…]`), or None if there is none under `topic_root`."""
+    found = _TOPIC.search(reason)
+    prefix = topic_root.rstrip("/") + "/"
+    if found is None or not found.group(1).startswith(prefix):
+        return None
+    levels = found.group(1)[len(prefix) :].split("/")
+    if levels[0] == "das":
+        return ("das", levels[1]) if len(levels) > 2 and levels[1] else None
+    return ("gateway", levels[0]) if len(levels) > 1 and levels[0] else None
+
+
 def result_of(outcome: Outcome) -> str:
     """What to record on the dead letter after its payload went through again."""
     if outcome.rejects:
@@ -78,6 +100,7 @@ async def redrive(
     limit: int = 100_000,
     limits: Limits | None = None,
     work: WorkLimits | None = None,
+    topic_root: str = "pts/v1",
 ) -> RedriveReport:
     """Send the waiting dead letters with `reason_code` (of `meter_id` only, if given)
     through the core again; mark each with its result."""
@@ -93,7 +116,7 @@ async def redrive(
             database_url, label="redrive", clock=lambda: now, limits=limits, work=work
         ) as engine,
     ):
-        for dead_letter_id, payload in await energy_store.dead_letters_to_redrive(
+        for dead_letter_id, payload, reason in await energy_store.dead_letters_to_redrive(
             aconn, reason_code.value, limit
         ):
             batch = message_of(payload, dead_letter_id, now)
@@ -101,6 +124,11 @@ async def redrive(
                 result = "not a reading"
             elif meter_id is not None and batch.readings[0].meter_id != meter_id:
                 continue
+            elif reason_code is ReasonCode.TOPIC_INVALID and topic_owner(reason, topic_root) != (
+                batch.source.value,
+                batch.source_id,
+            ):
+                result = "not from the topic's owner"
             else:
                 meters = {r.meter_id for r in batch.readings}
                 key = batch.readings[0].meter_id.encode() if len(meters) == 1 else None

@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from schemas.reading import Reading, Source
-from storage.energy_store import monthly_totals
+from schemas.reading import Reading, ReadingBatch, Source
+from storage.energy_store import monthly_totals, record_dead_letters
 from stream.errors import ReasonCode
 from stream.inprocess import InProcessEngine
 from stream.persist import WorkLimits
@@ -249,3 +249,48 @@ async def test_old_sequence_numbers_with_new_timestamps_are_stored_and_recorded(
     ]
     async with await psycopg.AsyncConnection.connect(fresh_db) as aconn:
         assert await sequence_anomalies(aconn) == 2
+
+
+def gateway_batch(meter_id: str, source_id: str, minutes: int, wh: int) -> bytes:
+    at = T0 + timedelta(minutes=minutes)
+    one = Reading(
+        meter_id=meter_id,
+        ts=at,
+        energy_wh=wh,
+        source=Source.GATEWAY,
+        source_id=source_id,
+        seq=minutes,
+        received_at=at,
+    )
+    return (
+        ReadingBatch(
+            batch_id=f"b-{minutes}", source=Source.GATEWAY, source_id=source_id, sent_at=at,
+            readings=(one,),
+        )
+        .model_dump_json()
+        .encode()
+    )  # fmt: skip
+
+
+async def test_a_bridge_dead_letter_is_redriven_only_for_its_topics_owner(fresh_db: str) -> None:
+    """A valid batch that gw-1 published on a malformed topic of its own is re-driven and
+    stored; one claiming gw-1 but published under gw-2's prefix is not (a forgery)."""
+    with psycopg.connect(fresh_db) as conn:
+        register_fleet(conn, ["R1"], provider="gw-1")
+    own = gateway_batch("R1", "gw-1", 0, 500)
+    forged = gateway_batch("R1", "gw-1", 15, 900)
+    async with await psycopg.AsyncConnection.connect(fresh_db, autocommit=True) as aconn:
+        for n, (payload, topic) in enumerate(
+            [(own, "pts/v1/gw-1/R1/extra/readings"), (forged, "pts/v1/gw-2/R1/x/readings")]
+        ):
+            await record_dead_letters(
+                aconn,
+                [("topic_invalid", f"not a readings topic [topic {topic}]", payload, 0, None,
+                  None)],
+                "readings.dead-letter", 0, n, origin="bridge",
+            )  # fmt: skip
+    report = await redrive(fresh_db, ReasonCode.TOPIC_INVALID, NOW)
+    assert report.summary() == "re-drove 2 topic_invalid: 1 not from the topic's owner, 1 stored"
+    with psycopg.connect(fresh_db) as conn:
+        stored = conn.execute("SELECT ts, energy_wh FROM readings").fetchall()
+    assert stored == [(T0, 500)]
