@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from certification.amendments import Amendment
 
@@ -74,8 +75,8 @@ def plain_decimal(value: Decimal) -> str:
     return f"{value.normalize():f}" if value else "0"
 
 
-def _point(point: tuple[datetime, int] | None) -> str:
-    return "-" if point is None else f"{point[1]} Wh @ {point[0].isoformat()}"
+def _point(point: tuple[datetime, int] | None, tz: ZoneInfo) -> str:
+    return "-" if point is None else f"{point[1]} Wh @ {point[0].astimezone(tz).isoformat()}"
 
 
 def render(
@@ -84,8 +85,10 @@ def render(
     closes: Sequence[ClosedMonth],
     amendments: Sequence[Amendment],
     entries: Sequence[LedgerEntry],
+    timezone: str = "UTC",
 ) -> str:
-    """The report of one system as text lines."""
+    """The report of one system as text lines, times in `timezone` (the system's)."""
+    tz = ZoneInfo(timezone)
     by_month = {c.month: c for c in closes}
     lines = [f"system {system_id} (unit {unit})"]
     for certs in certificate_ranges(entries):
@@ -105,15 +108,15 @@ def render(
             for m in closed.meters:
                 kind = "estimated" if m.estimated else f"{m.readings} readings"
                 lines.append(
-                    f"    meter {m.meter_id}: {m.energy_wh} Wh ({kind}) from {_point(m.first)} "
-                    f"to {_point(m.last)}"
+                    f"    meter {m.meter_id}: {m.energy_wh} Wh ({kind}) from {_point(m.first, tz)} "
+                    f"to {_point(m.last, tz)}"
                 )
         for a in amendments:
             if e.entry == f"amendment:{a.amendment_id}":
                 lines.append(
                     f"    amendment {a.amendment_id} by {a.amended_by} at "
-                    f"{a.amended_at.isoformat()}: {a.before_wh} Wh → {a.after_wh} Wh; "
-                    f"why: {a.reason}; evidence: {a.evidence}"
+                    f"{a.amended_at.astimezone(tz).isoformat()}: {a.before_wh} Wh → "
+                    f"{a.after_wh} Wh; why: {a.reason}; evidence: {a.evidence}"
                 )
     for c in closes:
         if c.estimated:

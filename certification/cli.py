@@ -71,6 +71,27 @@ def _manual_max(ctx: click.Context) -> Decimal:
 
 now_option = click.option("--now", "now_text", default=None, help="ISO time (default: now)")
 as_option = click.option("--as", "account_id", required=True, help="acting account id")
+admin_as_option = click.option(
+    "--as", "account_id", default=None, help="the acting admin's account id (required)"
+)
+
+
+def _acting(account_id: str | None, action: str) -> str:
+    """The acting account of a command that records who acted; there is no default (an
+    `admin` account may not exist), so a missing --as is refused saying what to give."""
+    if account_id:
+        return account_id
+    return _run(
+        lambda: _refuse(
+            "account_required",
+            f"{action} is recorded as an admin's act; give the admin account with --as "
+            "(e.g. --as staff-1)",
+        )
+    )
+
+
+def _refuse(code: str, message: str) -> str:
+    raise Refused(code, message)
 
 
 @click.group()
@@ -80,12 +101,14 @@ def registry() -> None:
 
 @registry.command("load")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@now_option
 @click.pass_context
-def registry_load(ctx: click.Context, file: Path) -> None:
+def registry_load(ctx: click.Context, file: Path, now_text: str | None) -> None:
     """Load a registry YAML file (providers, accounts, approved_meters, systems, meters)."""
     data = yaml.safe_load(file.read_text()) or {}
+    now = _now(now_text)
     with _connection(ctx) as conn:
-        counts = _run(lambda: load_registry(conn, data, _manual_max(ctx)))
+        counts = _run(lambda: load_registry(conn, data, _manual_max(ctx), now))
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
@@ -236,7 +259,7 @@ def month() -> None:
 
 @month.command("close")
 @click.argument("month_text", metavar="YYYY-MM")
-@click.option("--as", "account_id", default="admin", show_default=True)
+@admin_as_option
 @click.option(
     "--system",
     "system_id",
@@ -255,12 +278,13 @@ def month() -> None:
 def close(
     ctx: click.Context,
     month_text: str,
-    account_id: str,
+    account_id: str | None,
     system_id: str | None,
     max_capacity_factor: str | None,
     now_text: str | None,
 ) -> None:
     """Close a month: production, completeness, erratic data, estimates, holds, SRECs."""
+    acting = _acting(account_id, "month close")
     settings = get_settings(ctx)
     factor = max_capacity_factor or str(settings.erratic_max_capacity_factor)
     thresholds = Thresholds(
@@ -270,7 +294,7 @@ def close(
         max_interpolation=timedelta(hours=settings.month_close_max_interpolation_h),
     )
     with _connection(ctx) as conn:
-        admin = _run(lambda: account(conn, account_id))
+        admin = _run(lambda: account(conn, acting))
         result = _run(
             lambda: close_month(conn, month_text, admin, _now(now_text), thresholds, system_id)
         )
@@ -391,16 +415,17 @@ def srec() -> None:
 @srec.command("export")
 @click.argument("quarter")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--as", "account_id", default="admin", show_default=True)
+@admin_as_option
 @now_option
 @click.pass_context
 def export(
-    ctx: click.Context, quarter: str, out: Path, account_id: str, now_text: str | None
+    ctx: click.Context, quarter: str, out: Path, account_id: str | None, now_text: str | None
 ) -> None:
     """Write the NEPOOL GIS upload (unitID,MM/YYYY,MWh) for a quarter, e.g. 2026Q3."""
+    acting = _acting(account_id, "srec export")
     zone = get_settings(ctx).default_timezone
     with _connection(ctx) as conn:
-        admin = _run(lambda: account(conn, account_id))
+        admin = _run(lambda: account(conn, acting))
         content = _run(lambda: export_quarter(conn, quarter, admin, _now(now_text), zone))
     out.write_text(content)
     click.echo(f"{len(content.splitlines())} lines written to {out}")
@@ -409,9 +434,15 @@ def export(
 @srec.command("report")
 @click.option("--system", "system_id", default=None)
 @click.option("--as", "account_id", default=None, help="show only what this account may read")
+@now_option
 @click.pass_context
-def srec_report(ctx: click.Context, system_id: str | None, account_id: str | None) -> None:
-    """Every certificate traced to the readings it came from, amendments included."""
+def srec_report(
+    ctx: click.Context, system_id: str | None, account_id: str | None, now_text: str | None
+) -> None:
+    """Every certificate traced to the readings it came from, amendments included; times
+    in each system's time zone. `--now` is accepted like everywhere (the report holds what
+    is recorded; it does not depend on the time)."""
+    _now(now_text)  # checked like every command's, so scripts may pass it throughout
     with _connection(ctx) as conn:
         viewer = None if account_id is None else _run(lambda: account(conn, account_id))
         text = _run(lambda: certification_report(conn, system_id, viewer))

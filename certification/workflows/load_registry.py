@@ -6,6 +6,7 @@ refused if anything in it fails), save every record.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,10 +25,14 @@ log = structlog.get_logger(__name__)
 
 
 def load_registry(
-    conn: psycopg.Connection[Any], data: dict[str, Any], manual_max_kw_dc: Decimal
+    conn: psycopg.Connection[Any],
+    data: dict[str, Any],
+    manual_max_kw_dc: Decimal,
+    now: datetime | None = None,
 ) -> dict[str, int]:
     """Validate a registry document (providers, accounts, approved_meters, systems, meters)
-    against the registry rules and store it; refuse the whole document if anything fails."""
+    against the registry rules and store it; refuse the whole document if anything fails.
+    `now` (when the load happens) is logged with it."""
     problems: list[str] = []
 
     def parse(kind: str, model: type[Any], raw: dict[str, Any]) -> Any:
@@ -95,5 +100,5 @@ def load_registry(
         "systems": len(systems),
         "meters": len(meters),
     }
-    log.info("registry_loaded", **counts)
+    log.info("registry_loaded", **counts, **({} if now is None else {"at": now.isoformat()}))
     return counts

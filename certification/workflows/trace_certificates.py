@@ -57,7 +57,12 @@ def certification_report(
         unit = system.gis_unit_id or system.system_id
         out.append(
             cert_report.render(
-                system.system_id, unit, closes, amendments_of(conn, system.system_id), entries
+                system.system_id,
+                unit,
+                closes,
+                amendments_of(conn, system.system_id),
+                entries,
+                system.timezone,
             )
         )
     return "".join(out)

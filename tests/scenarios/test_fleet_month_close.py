@@ -262,21 +262,21 @@ def test_fleet_quarter_close_and_export(fresh_db: str) -> None:
     assert flat_report == FLAT_REPORT
 
 
-FLAT_REPORT = (
+FLAT_REPORT = (  # times in the system's zone (EDT)
     "system FLAT (unit NON10)\n"
     "  2026-07 close: 1.040 MWh × 1 + carry 0 → 1 minted, carry 0.04; "
     "certificates NON10-000001..NON10-000001\n"
-    "    meter M-FLAT: 1040000 Wh (31 readings) from 1040000 Wh @ 2026-07-01T04:00:00+00:00 "
-    "to 2080000 Wh @ 2026-08-01T04:00:00+00:00\n"
+    "    meter M-FLAT: 1040000 Wh (31 readings) from 1040000 Wh @ 2026-07-01T00:00:00-04:00 "
+    "to 2080000 Wh @ 2026-08-01T00:00:00-04:00\n"
     "  2026-08 close: 1.240 MWh × 1 + carry 0.04 → 1 minted, carry 0.28; "
     "certificates NON10-000002..NON10-000002\n"
-    "    meter M-FLAT: 1240000 Wh (31 readings) from 2080000 Wh @ 2026-08-01T04:00:00+00:00 "
-    "to 3320000 Wh @ 2026-09-01T04:00:00+00:00\n"
+    "    meter M-FLAT: 1240000 Wh (31 readings) from 2080000 Wh @ 2026-08-01T00:00:00-04:00 "
+    "to 3320000 Wh @ 2026-09-01T00:00:00-04:00\n"
     "  2026-09 close: 1.200 MWh × 1 + carry 0.28 → 1 minted, carry 0.48; "
     "certificates NON10-000003..NON10-000003\n"
-    "    meter M-FLAT: 1200000 Wh (30 readings) from 3320000 Wh @ 2026-09-01T04:00:00+00:00 "
-    "to 4520000 Wh @ 2026-10-01T04:00:00+00:00\n"
+    "    meter M-FLAT: 1200000 Wh (30 readings) from 3320000 Wh @ 2026-09-01T00:00:00-04:00 "
+    "to 4520000 Wh @ 2026-10-01T00:00:00-04:00\n"
     "  2026-07 amendment:1: 0.200 MWh × 1 + carry 0.48 → 0 minted, carry 0.68; no certificate\n"
-    "    amendment 1 by staff-1 at 2026-10-09T15:00:00+00:00: 1040000 Wh → 1240000 Wh; "
+    "    amendment 1 by staff-1 at 2026-10-09T11:00:00-04:00: 1040000 Wh → 1240000 Wh; "
     "why: site audit: the register was stuck; evidence: audit-2026-10-09.pdf\n"
 )
