@@ -24,7 +24,7 @@ from certification.workflows.trace_certificates import certification_report
 from schemas.registry import System
 from storage import certification_store as cstore
 from storage import registry_store
-from web import accounts, views
+from web import accounts, read_store, views
 from web import credential_store as store
 from web.api_models import (
     AccountOut,
@@ -47,6 +47,7 @@ from web.api_models import (
     TokenIn,
     TokenOut,
     WindowOut,
+    WriteOut,
 )
 from web.app import address_of, context
 from web.deps import Caller, Conn
@@ -408,4 +409,24 @@ def month_close(
             findings=[c for c, _ in s.findings],
         )
         for s in done.systems
+    ]
+
+
+@router.get("/write-log", response_model=list[WriteOut], tags=["audit"])
+def write_log(
+    conn: Conn, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[WriteOut]:
+    """Admins: the latest writes made through the web service, newest first."""
+    require_admin(caller.account, "read the write log")
+    return [
+        WriteOut(
+            account_id=w.account_id,
+            at=w.at,
+            action=w.action,
+            target=w.target,
+            address=w.address,
+            outcome=w.outcome,
+            message=w.message,
+        )
+        for w in read_store.recent_writes(conn, limit)
     ]

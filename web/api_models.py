@@ -162,3 +162,17 @@ class ClosedSystemOut(BaseModel):
     estimated: bool
     minted: int = 0
     findings: list[str] = Field(default_factory=list)
+
+
+class WriteOut(BaseModel):
+    account_id: str
+    at: datetime
+    action: str
+    target: str
+    address: str
+    outcome: str = Field(description="done, or the refusal code")
+    message: str = Field(description="the refusal's reason")
+
+
+class HealthOut(BaseModel):
+    status: str

@@ -20,7 +20,7 @@ from certification.workflows.change_requests import (
     request_rec_owner_change,
 )
 from certification.workflows.submit_report import submit_manual_report
-from web import accounts, csrf, views
+from web import accounts, csrf, read_store, views
 from web import credential_store as store
 from web.app import address_of, context
 from web.chart import monthly_svg
@@ -179,7 +179,12 @@ def admin(request: Request, conn: Conn, me: Me) -> Response:
         request,
         "admin.html",
         me,
-        {"requests": requests, "flagged": flagged, "accounts": store.list_accounts(conn)},
+        {
+            "requests": requests,
+            "flagged": flagged,
+            "accounts": store.list_accounts(conn),
+            "writes": read_store.recent_writes(conn, 30),
+        },
     )
 
 

@@ -121,6 +121,7 @@ TABLE: list[Row] = [
         '{{"account_id": "new-1", "role": "nope"}}',
         "401 403 403 403 403 422",
     ),
+    Row("GET", "/api/v1/write-log", None, "401 403 403 403 403 200"),
     Row("GET", "/systems/{s}", None, "303 200 404 200 200 200", "303 404 200 404 404 200"),
     Row("GET", "/systems/{s}/report", None, "303 200 404 200 200 200", "303 404 200 404 404 200"),
     Row("GET", "/admin", None, "303 403 403 403 403 200"),
