@@ -120,7 +120,18 @@ class Core:
         stages.append(Dedupe())
         out = Sorting()
         for reading in batch.readings:
-            decision = run_pipeline(stages, reading)
+            try:
+                decision = run_pipeline(stages, reading)
+            except Exception as exc:  # a stage failing on one reading must not stop the rest
+                out.rejects.append(
+                    Reject(
+                        ReasonCode.PROCESSING_FAILED,
+                        f"checking the reading failed: {type(exc).__name__}: {exc}"[:500],
+                        reading.model_dump_json().encode(),
+                        reading.meter_id,
+                    )
+                )
+                continue
             if decision.verdict is Verdict.DUPLICATE:
                 out.duplicates += 1
             elif decision.verdict is not Verdict.REJECT:  # a conflict is written and recorded

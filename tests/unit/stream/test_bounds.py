@@ -148,3 +148,20 @@ def test_limits_are_checked_before_the_registry() -> None:
     data["readings"][0]["meter_id"] = "NOPE"
     data["readings"][0]["content_hash"] = ""
     assert codes(json.dumps(data).encode()) == [(ReasonCode.VALUE_OUT_OF_RANGE, "NOPE")]
+
+
+def test_a_stage_that_fails_parks_that_reading_not_the_partition() -> None:
+    """A stage raising on one reading (a bug, a value no rule foresaw) refuses that reading
+    processing_failed with the error; the others of the message pass."""
+
+    def fragile(r: Reading) -> None:
+        if r.energy_wh == 13:
+            raise ArithmeticError("unlucky register")
+
+    core = Core(StaticDirectory(METERS), stages=[fragile])
+    got = core.sort(batch(reading(wh=13), reading(ts=T + timedelta(minutes=15))), now=T)
+    assert [(x.code, x.meter_id) for x in got.rejects] == [
+        (ReasonCode.PROCESSING_FAILED, "M1")
+    ]
+    assert "ArithmeticError: unlucky register" in got.rejects[0].reason
+    assert [x.ts for x in got.to_write] == [T + timedelta(minutes=15)]
