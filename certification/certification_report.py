@@ -5,7 +5,8 @@ Certificates are numbered per system in minting order (`<unit>-000001`, …): le
 mints the serials after those of entries 1…k−1. Each entry names the month, the month's
 energy and the readings that bound it per meter (first and last register point used), the
 MWh, factor, carry in, certificates and carry out; each amendment prints who, when, why,
-the evidence and before/after.
+the evidence and before/after. A held month says what holds it until it is released; a
+release (accepted as reported, or by an amendment) prints who, when and why.
 """
 
 from __future__ import annotations
@@ -48,6 +49,19 @@ class ClosedMonth:
     energy_wh: int
     estimated: bool
     meters: tuple[MeterTrace, ...]
+    held_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseTrace:
+    """The staff decision that released a held month."""
+
+    month: str
+    kind: str  # accepted_as_reported | amended
+    energy_wh: int
+    reason: str
+    released_by: str
+    released_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +100,12 @@ def render(
     amendments: Sequence[Amendment],
     entries: Sequence[LedgerEntry],
     timezone: str = "UTC",
+    releases: Sequence[ReleaseTrace] = (),
 ) -> str:
     """The report of one system as text lines, times in `timezone` (the system's)."""
     tz = ZoneInfo(timezone)
     by_month = {c.month: c for c in closes}
+    released = {r.month: r for r in releases}
     lines = [f"system {system_id} (unit {unit})"]
     for certs in certificate_ranges(entries):
         e = certs.entry
@@ -104,7 +120,14 @@ def render(
             f"carry {plain_decimal(e.carry_out)}; {serials}"
         )
         closed = by_month.get(e.month)
-        if e.entry == "close" and closed is not None:
+        release = released.get(e.month)
+        if e.entry == "accepted" and release is not None:
+            lines.append(
+                f"    released: accepted as reported by {release.released_by} at "
+                f"{release.released_at.astimezone(tz).isoformat()} (held by "
+                f"{', '.join(closed.held_by) if closed else '?'}); why: {release.reason}"
+            )
+        if e.entry in ("close", "accepted") and closed is not None:
             for m in closed.meters:
                 kind = "estimated" if m.estimated else f"{m.readings} readings"
                 lines.append(
@@ -121,4 +144,9 @@ def render(
     for c in closes:
         if c.estimated:
             lines.append(f"  {c.month}: estimated {c.energy_wh} Wh, not actual, no certificate")
+        if c.held_by and c.month not in released:
+            lines.append(
+                f"  {c.month}: HELD by {', '.join(c.held_by)}: {c.energy_wh} Wh as reported, "
+                "no certificate until amended or accepted as reported"
+            )
     return "\n".join(lines) + "\n"

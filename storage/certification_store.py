@@ -353,6 +353,21 @@ def release_of(conn: psycopg.Connection[Any], system_id: str, month: str) -> Rel
     return ReleaseRow(int(row[0]), row[1], row[2], row[3], amendment, int(row[5]), *row[6:])
 
 
+def releases_of(conn: psycopg.Connection[Any], system_id: str) -> list[ReleaseRow]:
+    """A system's releases of held months, in order."""
+    rows = conn.execute(
+        "SELECT release_id, system_id, month, kind, amendment_id, energy_wh, reason, "
+        "released_by, released_at FROM month_releases WHERE system_id = %s ORDER BY release_id",
+        (system_id,),
+    ).fetchall()
+    return [
+        ReleaseRow(
+            int(r[0]), r[1], r[2], r[3], None if r[4] is None else int(r[4]), int(r[5]), *r[6:]
+        )
+        for r in rows
+    ]
+
+
 def add_release(
     conn: psycopg.Connection[Any],
     system_id: str,

@@ -50,6 +50,7 @@ def certification_report(
                 r.energy_wh,
                 r.estimated,
                 tuple(_trace(m) for m in r.meters),
+                r.held_by,
             )
             for r in store.closes_of(conn, system.system_id)
         ]
@@ -63,6 +64,12 @@ def certification_report(
                 amendments_of(conn, system.system_id),
                 entries,
                 system.timezone,
+                [
+                    cert_report.ReleaseTrace(
+                        r.month, r.kind, r.energy_wh, r.reason, r.released_by, r.released_at
+                    )
+                    for r in store.releases_of(conn, system.system_id)
+                ],
             )
         )
     return "".join(out)

@@ -27,6 +27,7 @@ from certification.workflows.amend_month import amend
 from certification.workflows.close_month import close_month
 from certification.workflows.export_quarter import draft_export, export_quarter
 from certification.workflows.load_registry import load_registry
+from certification.workflows.trace_certificates import certification_report
 from schemas import Reading, Source
 from storage import certification_store
 from storage.energy_store import monthly_totals
@@ -161,6 +162,11 @@ async def test_a_step_back_after_a_wrap_holds_the_month_until_accepted(fresh_db:
         ]
         assert certification_store.ledger(conn) == []
         assert draft_export(conn, "2026Q4", ADMIN) == ""
+        assert certification_report(conn, "G") == (
+            "system G (unit NONG)\n"
+            "  2026-10: HELD by backwards_register: 1952900 Wh as reported, no certificate until "
+            "amended or accepted as reported\n"
+        )
         close_month(conn, "2026-11", ADMIN, at("2026-12-06"))
         close_month(conn, "2026-12", ADMIN, at("2027-01-06"))
         assert export_quarter(conn, "2026Q4", ADMIN, at("2027-01-07"), "UTC") == (
@@ -184,6 +190,7 @@ async def test_a_step_back_after_a_wrap_holds_the_month_until_accepted(fresh_db:
             accept_month(conn, ADMIN, "G", "2026-10", "again", at("2027-01-09"))
         ledger = certification_store.ledger(conn)
         stored = certification_store.release_of(conn, "G", "2026-10")
+        report = certification_report(conn, "G").splitlines()
         for month in ("2027-01", "2027-02", "2027-03"):
             close_month(conn, month, ADMIN, at(f"{month}-28") + timedelta(days=40))
         q1 = export_quarter(conn, "2027Q1", ADMIN, at("2027-04-07"), "UTC")
@@ -201,6 +208,14 @@ async def test_a_step_back_after_a_wrap_holds_the_month_until_accepted(fresh_db:
         ("2026-10", "accepted", Decimal("1.953"), 1, Decimal("0.953")),
     ]
     assert q1 == "NONG,10/2026,1.953\n"
+    assert report[3:6] == [
+        "  2026-10 accepted: 1.953 MWh × 1 + carry 0 → 1 minted, carry 0.953; "
+        "certificates NONG-000001..NONG-000001",
+        "    released: accepted as reported by staff-1 at 2027-01-08T07:00:00-05:00 (held by "
+        "backwards_register); why: restart after firmware update; log checked",
+        "    meter M-G: 1952900 Wh (746 readings) from 42949078930 Wh @ "
+        "2026-10-01T00:00:00-04:00 to 1356800 Wh @ 2026-11-01T00:00:00-04:00",
+    ]
 
 
 async def test_an_amendment_releases_a_held_month_and_books_all_of_it(fresh_db: str) -> None:
