@@ -3,7 +3,8 @@ refresh, pure, shared by every writer of readings.
 
 The stream runs them on its async connection (`stream.persist.recompute`); writers that run
 inside a sync transaction (manual reports, `pts db load`) store readings with
-`write_with_rollups`, which runs them with `refresh_rollups`: the same steps and the same SQL (storage.energy_store's `*_sync` twins) in the same order:
+`write_with_rollups`, which runs them with `refresh_rollups`: the same steps and the same
+SQL (storage.energy_store's `*_sync` twins) in the same order:
 
 1. `spans_of`: per meter with new readings (and known to the directory), the span they cover;
 2. lock those meters (advisory, sorted); find each span's stored neighbours;
