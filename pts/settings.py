@@ -140,8 +140,9 @@ class Settings(BaseSettings):
         default=HOLDING_FINDINGS,
         description="month close: findings that hold a month from minting and export until "
         "staff amend it or accept it as reported (JSON list; the others are advisory). Codes: "
-        "over_capacity, backwards_register, register_mismatch, night_production, "
-        "audit_mismatch, gap, flat_line, zero_month, missing_month, replacement_unread, "
+        "over_capacity, implausible_power, backwards_register, register_mismatch, "
+        "night_production, audit_mismatch, gap, flat_line, zero_month, missing_month, "
+        "replacement_unread, "
         "estimated_boundary, true_up_amended",
     )
     month_close_max_interpolation_h: float = Field(
