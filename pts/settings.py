@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,11 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="postgresql://pts@127.0.0.1:15432/pts",
         description="libpq connection string of the PTS database",
+    )
+    storage_mode: Literal["auto", "plain", "timescale"] = Field(
+        default="auto",
+        description="storage mode of a database migrated for the first time (ADR 0006): auto "
+        "picks timescale when the server can load the extension",
     )
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 11883

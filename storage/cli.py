@@ -9,6 +9,7 @@ import psycopg
 
 from pts.cli import get_settings
 from schemas.reading import ReadingBatch
+from storage.errors import StorageError
 from storage.migrate import database_info, migrate
 from stream.rollup_refresh import write_with_rollups
 
@@ -19,12 +20,20 @@ def db() -> None:
 
 
 @db.command("migrate")
-@click.option("--mode", type=click.Choice(["auto", "plain", "timescale"]), default="auto")
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "plain", "timescale"]),
+    default=None,
+    help="storage mode of a new database (default PTS_STORAGE_MODE, else auto)",
+)
 @click.pass_context
-def migrate_cmd(ctx: click.Context, mode: str) -> None:
+def migrate_cmd(ctx: click.Context, mode: str | None) -> None:
     """Apply pending migrations (idempotent)."""
     settings = get_settings(ctx)
-    chosen = migrate(settings.database_url, mode)
+    try:
+        chosen = migrate(settings.database_url, mode or settings.storage_mode)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"database migrated; storage mode: {chosen.value}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -158,3 +159,25 @@ def test_day_rows_written_after_their_month_note_it_stale(fresh_db: str) -> None
             "SELECT month, count(*) FROM pts_stale_months GROUP BY month"
         ).fetchall()
     assert stale == [(date(2026, 3, 1), 2)]
+
+
+def test_migrate_command_takes_the_mode_from_the_setting(pg_admin_url: str) -> None:
+    """`pts db migrate` creates a new database in PTS_STORAGE_MODE (`--mode` overrides it);
+    asking for the other mode later is refused with the reason, exit status 1."""
+    name = f"pts_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = psycopg.conninfo.make_conninfo(pg_admin_url, dbname=name)
+    try:
+        env = {"PTS_DATABASE_URL": url, "PTS_STORAGE_MODE": "plain"}
+        first = CliRunner().invoke(cli, ["db", "migrate"], env=env)
+        other = CliRunner().invoke(cli, ["db", "migrate", "--mode", "timescale"], env=env)
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert first.exit_code == 0, first.output
+    assert first.output.splitlines()[-1] == "database migrated; storage mode: plain"
+    assert other.exit_code == 1
+    assert "this database was created in plain mode; it cannot be migrated as timescale" in (
+        other.output
+    )
