@@ -22,6 +22,8 @@ from pts.settings import PROJECT_ROOT
 @click.option("--dir", "folder", type=click.Path(path_type=Path),
               default=PROJECT_ROOT / ".local" / "demo", show_default=True)  # fmt: skip
 @click.option("--clean", is_flag=True, help="stop the demo's database and remove its folder")
+@click.option("--serve", is_flag=True, help="then keep the portal running on the demo's data")
+@click.option("--serve-port", default=8000, show_default=True, help="port of the portal")
 @click.option(
     "--inject-error-wh",
     default=0,
@@ -29,7 +31,8 @@ from pts.settings import PROJECT_ROOT
     help="tamper with one stored total before the check (shows the check can fail)",
 )
 def demo(meters: int, month: str, seed: int, faults: bool, interval_min: int, pg_port: int,
-         folder: Path, clean: bool, inject_error_wh: int) -> None:  # fmt: skip
+         folder: Path, clean: bool, inject_error_wh: int, serve: bool = False,
+         serve_port: int = 8000) -> None:  # fmt: skip
     """Run a simulated month end to end on this machine and check it against ground truth."""
     from tqdm import tqdm
 
@@ -53,3 +56,8 @@ def demo(meters: int, month: str, seed: int, faults: bool, interval_min: int, pg
     click.echo(result.report_path.read_text())
     if not all_match(result.checks):
         raise click.ClickException("monthly totals do not match the simulator's ground truth")
+    if serve:
+        from pts.cli import get_settings
+        from web.demo_serve import serve_demo
+
+        serve_demo(get_settings(click.get_current_context()), result.database_url, serve_port)

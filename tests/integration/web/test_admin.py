@@ -195,3 +195,19 @@ def test_create_admin_command(fresh_db: str, tmp_path: object) -> None:
     assert row is not None
     assert row[0] == "admin"
     assert row[1].startswith("$argon2id$")
+
+
+def test_demo_accounts_sign_in(seeded_db: str, clock: Clock) -> None:
+    """`pts demo --serve` makes an admin and the first system's owner, with fresh passwords."""
+    from tests.integration.web.support import make_app
+    from web.demo_serve import demo_accounts
+
+    made = demo_accounts(seeded_db)
+    assert [(a.account_id, a.role.value) for a in made] == [
+        ("demo-admin", "admin"),
+        (OWNER, "system_owner"),
+    ]
+    with TestClient(make_app(seeded_db, clock), follow_redirects=False) as browser:
+        for account in made:
+            assert sign_in(browser, account.account_id, account.password).status_code == 303
+            browser.cookies.clear()
