@@ -42,12 +42,19 @@ from pts.cli import get_settings
 _T = TypeVar("_T")
 
 
-def _now(value: str | None) -> datetime:
+def _now(value: str | None, option: str = "--now") -> datetime:
+    """--now (or another `option`): an ISO time with its UTC offset (default: the clock)."""
     if value is None:
         return datetime.now(UTC)
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise click.BadParameter(f"{value!r} needs a UTC offset (e.g. 2026-08-06T12:00:00+00:00)")
+    try:
+        moment: datetime | None = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise click.BadParameter(
+            f"{option} {value!r} is not a time with its UTC offset; give e.g. "
+            "2026-08-06T12:00:00+00:00"
+        )
     return moment
 
 
@@ -368,7 +375,7 @@ def record(
         admin = _run(lambda: account(conn, account_id))
         result = _run(
             lambda: record_audit(
-                conn, admin, meter_id, _now(at_text), register_wh, evidence, _now(now_text)
+                conn, admin, meter_id, _now(at_text, "--at"), register_wh, evidence, _now(now_text)
             )
         )
     click.echo(

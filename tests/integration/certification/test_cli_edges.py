@@ -71,3 +71,14 @@ def test_now_everywhere_and_local_times_in_the_report(fresh_db: str, tmp_path: P
         "    amendment 1 by staff-1 at 2026-08-10T20:00:00-04:00: 1233334 Wh → 1240000 Wh; "
         "why: late report; evidence: ticket-12" in lines
     )
+
+
+@pytest.mark.parametrize("now", ["yesterday", "2026-08-06T12:00"])
+def test_a_bad_now_says_what_to_give(fresh_db: str, now: str) -> None:
+    """--now that is no time, or has no offset, is refused with the form expected."""
+    code, out, err = run(fresh_db, "srec", "report", "--now", now)
+    assert (code, out) == (2, "")
+    assert (
+        f"--now {now!r} is not a time with its UTC offset; give e.g. "
+        "2026-08-06T12:00:00+00:00" in err
+    )
