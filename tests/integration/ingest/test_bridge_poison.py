@@ -33,7 +33,7 @@ async def test_ten_mib_of_garbage_and_a_malformed_topic_become_bounded_dead_lett
     task = asyncio.create_task(bridge.run(stop))
     await wait_for(bridge.subscribed)
 
-    garbage = os.urandom(10 * 1024 * 1024)
+    garbage = b"\x00" + os.urandom(10 * 1024 * 1024 - 1)  # never the start of JSON
     valid = batch_json(make_batch(["m-1"]))
     large = batch_json(make_batch(["m-1", "m-2"], per_meter=2_000))  # ~1.2 MB
     normal = batch_json(make_batch(["m-3"], batch_id="last"))

@@ -77,15 +77,19 @@ async def test_a_flood_of_made_up_keys_gets_401_never_500(
     registry = PostgresIntakeRegistry(fresh_db, pool_max=5)
     app = make_app(registry, sink, guards=guards)
     client: TestClient[Any, Any]
-    async with TestClient(TestServer(app)) as client:
+    await sink.start()
+    try:
+        async with TestClient(TestServer(app)) as client:
 
-        async def attempt(n: int) -> int:
-            resp = await client.post(
-                "/v1/reports", json={"systems": []}, headers={"X-API-Key": f"made-up-{n}"}
-            )
-            return resp.status
+            async def attempt(n: int) -> int:
+                resp = await client.post(
+                    "/v1/reports", json={"systems": []}, headers={"X-API-Key": f"made-up-{n}"}
+                )
+                return resp.status
 
-        statuses = await asyncio.gather(*(attempt(n) for n in range(250)))
+            statuses = await asyncio.gather(*(attempt(n) for n in range(250)))
+    finally:
+        await sink.stop()
     assert sorted(set(statuses)) == [401]
     with psycopg.connect(fresh_db) as conn:
         row = conn.execute(
