@@ -365,10 +365,13 @@ async def dead_letters_to_redrive(
     aconn: psycopg.AsyncConnection[Any], reason_code: str, limit: int
 ) -> list[tuple[int, bytes, str]]:
     """(id, payload, reason) of dead letters with this reason not re-driven yet, oldest
-    first."""
+    first: the stream's, and the bridge's `topic_invalid` (a batch the bridge could not
+    route). The DAS intake's hold report rows, not readings: they wait for the provider."""
     cur = await aconn.execute(
         "SELECT id, payload, reason FROM dead_letters WHERE reason_code = %s "
-        "AND redriven_at IS NULL ORDER BY id LIMIT %s",
+        "AND redriven_at IS NULL "
+        "AND (origin = 'stream' OR (origin = 'bridge' AND reason_code = 'topic_invalid')) "
+        "ORDER BY id LIMIT %s",
         (reason_code, limit),
     )
     return [(int(r[0]), bytes(r[1]), str(r[2])) for r in await cur.fetchall()]

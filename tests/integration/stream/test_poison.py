@@ -16,7 +16,7 @@ from stream.errors import ReasonCode
 from stream.inprocess import InProcessEngine
 from stream.persist import WorkLimits
 from stream.redrive import redrive
-from stream.status import sequence_anomalies
+from stream.status import dead_letters_waiting, sequence_anomalies
 from tests.support import batch_bytes, register_fleet
 
 pytestmark = pytest.mark.integration
@@ -294,3 +294,25 @@ async def test_a_bridge_dead_letter_is_redriven_only_for_its_topics_owner(fresh_
     with psycopg.connect(fresh_db) as conn:
         stored = conn.execute("SELECT ts, energy_wh FROM readings").fetchall()
     assert stored == [(T0, 500)]
+
+
+async def test_redrive_leaves_the_das_intakes_dead_letters_waiting(fresh_db: str) -> None:
+    """value_out_of_range letters of the DAS intake hold report rows, not readings: a
+    re-drive of that reason takes the stream's letters only and leaves the intake's waiting
+    (for the provider to send again), still counted by status."""
+    with psycopg.connect(fresh_db) as conn:
+        register_fleet(conn, ["V1"])
+    async with await InProcessEngine.connect(fresh_db, clock=lambda: NOW) as engine:
+        await engine.submit(batch_bytes([reading("V1", 0, 10**20)]))
+    async with await psycopg.AsyncConnection.connect(fresh_db, autocommit=True) as aconn:
+        await record_dead_letters(
+            aconn,
+            [("value_out_of_range", "row 1: above [report r-1]", b'{"rows": []}', 0, None, None)],
+            "readings.dead-letter", 0, 7, origin="das-intake",
+        )  # fmt: skip
+        report = await redrive(fresh_db, ReasonCode.VALUE_OUT_OF_RANGE, NOW)
+        assert report.summary() == "re-drove 1 value_out_of_range: 1 rejected: value_out_of_range"
+        assert await dead_letters_waiting(aconn) == {
+            "value_out_of_range": 1,  # the new refusal of the re-driven reading
+            "value_out_of_range (das-intake)": 1,
+        }

@@ -7,6 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from schemas.reading import Reading, ReadingBatch, Source
 from stream.core import Core
 from stream.directory import MeterInfo, StaticDirectory
@@ -160,8 +163,55 @@ def test_a_stage_that_fails_parks_that_reading_not_the_partition() -> None:
 
     core = Core(StaticDirectory(METERS), stages=[fragile])
     got = core.sort(batch(reading(wh=13), reading(ts=T + timedelta(minutes=15))), now=T)
-    assert [(x.code, x.meter_id) for x in got.rejects] == [
-        (ReasonCode.PROCESSING_FAILED, "M1")
-    ]
+    assert [(x.code, x.meter_id) for x in got.rejects] == [(ReasonCode.PROCESSING_FAILED, "M1")]
     assert "ArithmeticError: unlucky register" in got.rejects[0].reason
     assert [x.ts for x in got.to_write] == [T + timedelta(minutes=15)]
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+_FIELDS = ["meter_id", "ts", "energy_wh", "seq", "received_at", "source_id",
+           "register_modulus_wh", "content_hash", "flags", "event"]  # fmt: skip
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> bytes:
+    """Bytes, JSON, or a real batch with some reading fields replaced by anything (huge
+    integers and far dates included)."""
+    kind = draw(st.sampled_from(["bytes", "json", "batch"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=1_000))
+    if kind == "json":
+        return json.dumps(draw(_json_values)).encode()
+    data = json.loads(batch(reading(), reading(ts=T + timedelta(minutes=15))))
+    for _ in range(draw(st.integers(0, 3))):
+        value = draw(
+            _json_values
+            | st.integers(min_value=-(2**70), max_value=2**70)
+            | st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat())
+        )
+        data["readings"][draw(st.integers(0, 1))][draw(st.sampled_from(_FIELDS))] = value
+    return json.dumps(data).encode()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payload=messages())
+def test_fuzz_the_core_gives_readings_within_bounds_or_refusals_with_a_reason(
+    payload: bytes,
+) -> None:
+    """Whatever a Kafka message holds: readings that fit the database and the window, or
+    refusals with a code and a reason; no other exception."""
+    got = CORE.sort(payload, now=T)
+    for reject in got.rejects:
+        assert reject.reason
+        assert isinstance(reject.code, ReasonCode)
+    for r in got.to_write:
+        assert 0 <= r.energy_wh <= BIGINT
+        assert 0 <= r.seq <= BIGINT
+        assert datetime(2000, 1, 1, tzinfo=UTC) <= r.ts <= T + timedelta(minutes=15)
+        assert "\x00" not in r.source_id
