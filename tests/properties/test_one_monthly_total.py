@@ -31,14 +31,10 @@ STARTS = [  # a few days before a month end that has a DST change after it
 KINDS = ["plain"] * 6 + ["reset", "drop", "glitch", "spike", "swap", "gap"]
 
 
-@st.composite
-def readings(draw: st.DrawFn) -> list[RegisterPoint]:
-    """One meter's register readings over a couple of weeks, with faults."""
-    rnd = random.Random(draw(st.integers(0, 2**32)))
-    ts = draw(st.sampled_from(STARTS)) + timedelta(seconds=draw(st.integers(0, 86_400)))
-    value = draw(st.integers(MOD - 300_000, MOD - 1))
+def fault_series(rnd: random.Random, ts: datetime, value: int, steps: int) -> list[RegisterPoint]:
+    """One meter's register readings from `ts`, `steps` steps with faults drawn by `rnd`."""
     out = [RegisterPoint(ts, value, modulus_wh=MOD)]
-    for _ in range(draw(st.integers(2, 80))):
+    for _ in range(steps):
         kind = rnd.choice(KINDS)
         seconds = rnd.randint(30, 4 * 3600) if kind != "gap" else rnd.randint(1, 5) * 86_400
         ts += timedelta(seconds=seconds)
@@ -60,6 +56,15 @@ def readings(draw: st.DrawFn) -> list[RegisterPoint]:
             value = (value + step) % MOD
         out.append(RegisterPoint(ts, value, event, MOD, reset))
     return out
+
+
+@st.composite
+def readings(draw: st.DrawFn) -> list[RegisterPoint]:
+    """One meter's register readings over a couple of weeks, with faults."""
+    rnd = random.Random(draw(st.integers(0, 2**32)))
+    ts = draw(st.sampled_from(STARTS)) + timedelta(seconds=draw(st.integers(0, 86_400)))
+    value = draw(st.integers(MOD - 300_000, MOD - 1))
+    return fault_series(rnd, ts, value, draw(st.integers(2, 80)))
 
 
 @settings(max_examples=150, deadline=None)
