@@ -103,7 +103,5 @@ def render(
     else:
         lines.append("dead letters waiting: none")
     if anomalies:
-        lines.append(
-            f"sequence anomalies: {anomalies} readings (table reading_sequence_anomalies)"
-        )
+        lines.append(f"sequence anomalies: {anomalies} readings (table reading_sequence_anomalies)")
     return "\n".join(lines)

@@ -14,7 +14,7 @@ from schemas.reading import Reading, ReadingBatch, Source
 from stream.core import Core
 from stream.directory import MeterInfo, StaticDirectory
 from stream.errors import ReasonCode
-from stream.stages import Limits
+from stream.stages import Decision, Limits
 
 T = datetime(2026, 3, 10, 15, tzinfo=UTC)
 METERS = [
@@ -157,9 +157,10 @@ def test_a_stage_that_fails_parks_that_reading_not_the_partition() -> None:
     """A stage raising on one reading (a bug, a value no rule foresaw) refuses that reading
     processing_failed with the error; the others of the message pass."""
 
-    def fragile(r: Reading) -> None:
+    def fragile(r: Reading) -> Decision | None:
         if r.energy_wh == 13:
             raise ArithmeticError("unlucky register")
+        return None
 
     core = Core(StaticDirectory(METERS), stages=[fragile])
     got = core.sort(batch(reading(wh=13), reading(ts=T + timedelta(minutes=15))), now=T)
