@@ -157,8 +157,8 @@ def test_a_stage_that_fails_parks_that_reading_not_the_partition() -> None:
     """A stage raising on one reading (a bug, a value no rule foresaw) refuses that reading
     processing_failed with the error; the others of the message pass."""
 
-    def fragile(r: Reading) -> Decision | None:
-        if r.energy_wh == 13:
+    def fragile(reading: Reading) -> Decision | None:  # the Stage protocol's parameter name
+        if reading.energy_wh == 13:
             raise ArithmeticError("unlucky register")
         return None
 
