@@ -579,10 +579,14 @@ def closes_of(conn: psycopg.Connection[Any], system_id: str) -> list[ClosedMonth
 
 
 def history(conn: psycopg.Connection[Any], system_id: str, month: str) -> list[int]:
-    """Actual (not estimated) energy of the same calendar month in earlier years."""
+    """What the same calendar month stated in earlier years: its latest amendment, else its
+    certified energy when it was neither estimated nor held (and not released)."""
     rows = conn.execute(
-        "SELECT energy_wh FROM month_closes WHERE system_id = %s AND NOT estimated "
-        "AND month < %s AND substr(month, 6, 2) = %s ORDER BY month",
+        "SELECT stated FROM (SELECT month, coalesce((SELECT after_wh FROM amendments a "
+        "WHERE a.system_id = c.system_id AND a.month = c.month ORDER BY amendment_id DESC "
+        f"LIMIT 1), CASE WHEN NOT estimated AND NOT {_HELD} THEN {_CERTIFIED} END) AS stated "
+        "FROM month_closes c WHERE system_id = %s AND month < %s AND substr(month, 6, 2) = %s"
+        ") t WHERE stated IS NOT NULL ORDER BY month",
         (system_id, month, month[5:]),
     ).fetchall()
     return [int(r[0]) for r in rows]

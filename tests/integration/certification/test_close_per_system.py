@@ -115,3 +115,18 @@ def test_a_system_registered_after_its_months_closed_closes_them_later(fresh_db:
         "NON-LATE,07/2026,0.930\nNON-LATE,08/2026,0.930\nNON-LATE,09/2026,0.900\n"
         "NON-LATE,10/2026,0.930\nNON-LATE,11/2026,0.900\nNON-LATE,12/2026,0.930\n"
     )
+
+
+def test_a_held_month_does_not_feed_next_years_estimate(fresh_db: str) -> None:
+    """A 1 kW system's July 2025 (10 kWh a day: over capacity, held) is not history: July
+    2026, silent, is estimated from capacity (1 kW × 150 kWh), not from the held 310 kWh."""
+    from datetime import date as day
+
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(conn, registry(system("ONE", "1", "automatic")), Decimal(10))
+        write_readings(conn, daily("ONE", day(2025, 6, 30), day(2025, 8, 1), 10_000))
+        months = [f"2025-{m:02d}" for m in range(7, 13)] + [f"2026-{m:02d}" for m in range(1, 8)]
+        reports = [close_month(conn, m, ADMIN, utc("2026-08-06T12:00")) for m in months]
+    first, last = reports[0].systems[0], reports[-1].systems[0]
+    assert (first.energy_wh, first.held_by) == (310_000, ("over_capacity",))
+    assert (last.energy_wh, last.estimated) == (150_000, True)
