@@ -357,7 +357,12 @@ def audit() -> None:
 @as_option
 @click.option("--meter", "meter_id", required=True)
 @click.option("--register-wh", type=int, required=True)
-@click.option("--at", "at_text", required=True, help="when the register was read, ISO")
+@click.option(
+    "--at",
+    "at_text",
+    required=True,
+    help="when the register was read: 2026-07-16T12:00 (local) or with its offset",
+)
 @click.option("--evidence", required=True)
 @now_option
 @click.pass_context
@@ -371,11 +376,12 @@ def record(
     now_text: str | None,
 ) -> None:
     """Record an audit reading and compare it with the reports."""
+    read_at = _run(lambda: parse_read_at(at_text))
     with _connection(ctx) as conn:
         admin = _run(lambda: account(conn, account_id))
         result = _run(
             lambda: record_audit(
-                conn, admin, meter_id, _now(at_text, "--at"), register_wh, evidence, _now(now_text)
+                conn, admin, meter_id, read_at, register_wh, evidence, _now(now_text)
             )
         )
     click.echo(

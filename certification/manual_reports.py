@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from certification.errors import Refused
 from certification.registry_rules import check_reporting_method
 from certification.roles import Account, require_submit
-from certification.window import month_reported_at, require_open_window, window_for
+from certification.window import in_zone, month_reported_at, require_open_window, window_for
 from schemas.reading import Reading, ReadingEvent, Source
 from schemas.registry import DasProvider, Meter, ReportingMethod, System
 
@@ -52,7 +52,7 @@ def localized(report: ManualReport, timezone: str) -> ManualReport:
     """The report with an aware reading time: a naive one is local time in `timezone`."""
     if report.read_at.tzinfo is not None:
         return report
-    return replace(report, read_at=report.read_at.replace(tzinfo=ZoneInfo(timezone)))
+    return replace(report, read_at=in_zone(report.read_at, timezone))
 
 
 def filed_month(read_at: datetime, timezone: str) -> str:

@@ -12,6 +12,12 @@ DAYS_BEFORE = 5
 DAYS_AFTER = 5
 
 
+def in_zone(moment: datetime, timezone: str) -> datetime:
+    """An aware instant: an aware `moment` as it is, a naive one read as local time in
+    `timezone` (people type local times: a reading, an audit)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=ZoneInfo(timezone))
+
+
 def window_for(month: str, timezone: str) -> tuple[datetime, datetime]:
     """[opens, closes) of the window for reporting `YYYY-MM`, as aware local datetimes."""
     tz = ZoneInfo(timezone)

@@ -13,6 +13,7 @@ from certification import audits
 from certification.errors import Refused
 from certification.registry_rules import required_accuracy
 from certification.roles import Account
+from certification.window import in_zone
 from certification.workflows._common import register_point
 from storage import certification_store as store
 from storage import registry_store
@@ -29,14 +30,19 @@ def record_audit(
     evidence: str,
     now: datetime,
 ) -> audits.AuditComparison:
-    """Store an audit reading and how it compares with the reports (append-only)."""
-    reading = audits.record(admin, meter_id, ts, register_wh, evidence)
+    """Store an audit reading and how it compares with the reports (append-only). A naive
+    `ts` is local time in the system's zone; the register as read is scaled by the meter's
+    CT ratio (primary energy, as the reports are)."""
+    audits.record(admin, meter_id, ts, register_wh, evidence)  # who may, and what it needs
     with conn.transaction():
         meter = registry_store.get_meter(conn, meter_id)
         if meter is None:
             raise Refused("unknown_meter", f"no meter {meter_id!r} is registered")
         system = registry_store.get_system(conn, meter.system_id)
         assert system is not None
+        ts = in_zone(ts, system.timezone)
+        register_wh = meter.primary_wh(register_wh)
+        reading = audits.record(admin, meter_id, ts, register_wh, evidence)
         tolerance = required_accuracy(system.capacity_kw_dc, system.reporting_method)
         points = [register_point(row) for row in store.points_until(conn, meter_id, ts)]
         result = audits.compare(reading, points, tolerance)

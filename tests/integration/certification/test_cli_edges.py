@@ -82,3 +82,22 @@ def test_a_bad_now_says_what_to_give(fresh_db: str, now: str) -> None:
         f"--now {now!r} is not a time with its UTC offset; give e.g. "
         "2026-08-06T12:00:00+00:00" in err
     )
+
+
+def test_audit_time_without_offset_is_local(fresh_db: str, tmp_path: Path) -> None:
+    """`audit record --at 2026-07-16T12:00` is noon EDT, as a report's time is: the same
+    comparison as with the offset written out (1,626,666 Wh reported at that instant)."""
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(REGISTRY_YAML)
+    assert run(fresh_db, "registry", "load", str(registry))[0] == 0
+    assert report(fresh_db, 1_000_000, "2026-06-30T20:00:00")[0] == 0
+    assert report(fresh_db, 2_240_000, "2026-07-31T20:00:00")[0] == 0
+    code, out, _ = run(
+        fresh_db, "audit", "record", "--as", "staff-1", "--meter", "M1", "--register-wh",
+        "1620000", "--at", "2026-07-16T12:00", "--evidence", "photo-9.jpg",
+        "--now", "2026-08-10T00:00:00+00:00",
+    )  # fmt: skip
+    assert (code, out) == (
+        0,
+        "consistent: audit 1620000 Wh, reported 1626666 Wh, deviation 1.06% (tolerance 2.0%)\n",
+    )

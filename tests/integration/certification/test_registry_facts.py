@@ -14,6 +14,7 @@ from certification.manual_reports import ManualReport
 from certification.roles import Account, Role
 from certification.workflows.close_month import close_month
 from certification.workflows.load_registry import load_registry
+from certification.workflows.record_audit import record_audit
 from certification.workflows.submit_report import submit_manual_report
 from schemas.reading import QualityFlag, Reading, Source
 from schemas.registry import Meter
@@ -128,3 +129,58 @@ def test_manual_dial_rollover_through_report_and_close(fresh_db: str) -> None:
     # the wrap is not a backwards step (month_close's register_mismatch check still
     # interpolates the raw dial across the wrap: reported to certificates-core)
     assert "backwards_register" not in [code for code, _ in july.findings]
+
+
+def test_ct_ratio_scales_reports_and_audits_alike(fresh_db: str) -> None:
+    """Behind a 40:1 CT the dial reads 25,000 and 56,000 Wh at the end of June and July:
+    1,000,000 and 2,240,000 Wh primary. An audit reading 40,500 Wh on the dial at Jul 16 noon
+    (a local time) is 1,620,000 Wh primary, within ±2% of the 1,626,666 Wh reported then."""
+    registry = {
+        "accounts": [
+            {"account_id": "staff-1", "role": "admin"},
+            {"account_id": "owner-1", "role": "system_owner"},
+            {"account_id": "rep-1", "role": "system_representative"},
+        ],
+        "approved_meters": [{"model": "ACME-1", "accuracy_class": "2.0"}],
+        "systems": [
+            {
+                "system_id": "S1",
+                "owner_id": "owner-1",
+                "representative_id": "rep-1",
+                "capacity_kw_dc": "10",
+                "reporting_method": "manual",
+            }
+        ],
+        "meters": [
+            {
+                "meter_id": "M1",
+                "system_id": "S1",
+                "serial": "X1",
+                "model": "ACME-1",
+                "accuracy_class": "2.0",
+                "ct_ratio": "40",
+                "installed_on": "2024-01-01",
+            }
+        ],
+    }
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(conn, registry, Decimal(10))
+        for wh, at in ((25_000, datetime(2026, 6, 30, 20, tzinfo=NY)), (56_000, JUL31)):
+            submit_manual_report(conn, "rep-1", ManualReport("M1", wh, at), at, Decimal(10))
+        result = record_audit(
+            conn,
+            ADMIN,
+            "M1",
+            datetime(2026, 7, 16, 12),
+            40_500,
+            "photo-9.jpg",
+            datetime(2026, 8, 10, tzinfo=UTC),
+        )
+        stored = conn.execute("SELECT energy_wh FROM readings ORDER BY ts").fetchall()
+    assert stored == [(1_000_000,), (2_240_000,)]
+    assert (result.audit.ts, result.audit.register_wh, result.reported_wh) == (
+        datetime(2026, 7, 16, 16, tzinfo=UTC),
+        1_620_000,
+        1_626_666,
+    )
+    assert result.verdict.value == "consistent"
