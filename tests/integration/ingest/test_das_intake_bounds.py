@@ -93,6 +93,7 @@ async def test_a_flood_of_made_up_keys_gets_401_never_500(
     assert sorted(set(statuses)) == [401]
     with psycopg.connect(fresh_db) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend'"
         ).fetchone()
     assert row == (1,)  # the pool was closed with the app
