@@ -23,13 +23,23 @@ def required_accuracy(capacity_kw_dc: Decimal, reporting: ReportingMethod) -> De
 
 
 def check_meter(system: System, meter: Meter, approved_models: dict[str, AccuracyClass]) -> None:
-    """A meter must be of an approved model, and meet the system's tier both by the class its
-    model is approved at and by the class its row declares (the worse of the two counts)."""
+    """A meter must be of an approved model, its register facts must agree (digits and
+    modulus), and it must meet the system's tier both by the class its model is approved at
+    and by the class its row declares (the worse of the two counts)."""
     if meter.model not in approved_models:
         raise Refused(
             "meter_not_approved",
             f"meter model {meter.model!r} is not on the approved list; inverter displays do not "
             "count as revenue meters",
+        )
+    derived = meter.digits_modulus_wh
+    if derived is not None and meter.register_modulus_wh != derived:
+        raise Refused(
+            "register_facts_disagree",
+            f"meter {meter.meter_id}: a {meter.register_digits}-digit kWh register behind a CT "
+            f"of {meter.ct_ratio.normalize():f} wraps at {derived} Wh, not at the "
+            f"register_modulus_wh {meter.register_modulus_wh} given; give one of the two, or "
+            "both agreeing",
         )
     needed = required_accuracy(system.capacity_kw_dc, system.reporting_method)
     approved = approved_models[meter.model].percent

@@ -125,10 +125,17 @@ class Meter(BaseModel):
 
     @model_validator(mode="after")
     def _modulus_from_digits(self) -> Meter:
-        if self.register_modulus_wh is None and self.register_digits is not None:
-            modulus = 10**self.register_digits * 1000 * self.ct_ratio
-            object.__setattr__(self, "register_modulus_wh", int(modulus))
+        derived = self.digits_modulus_wh
+        if self.register_modulus_wh is None and derived is not None:
+            object.__setattr__(self, "register_modulus_wh", derived)
         return self
+
+    @property
+    def digits_modulus_wh(self) -> int | None:
+        """Where a register of `register_digits` whole kWh wraps, in primary Wh."""
+        if self.register_digits is None:
+            return None
+        return int(10**self.register_digits * 1000 * self.ct_ratio)
 
     def primary_wh(self, register_wh: int) -> int:
         """The primary energy of a register value read off this meter (× its CT ratio)."""

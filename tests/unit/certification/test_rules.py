@@ -399,3 +399,19 @@ def test_das_provider_change_needs_an_approved_provider() -> None:
     req = cr.open_provider_change(OWNER, auto, "p1", DAS_B, "das-b", "doc://letter.pdf", [], NOW)
     approved = cr.decide(ADMIN, req, cr.Status.APPROVED, NOW)
     assert cr.apply(auto, approved).das_provider_id == "das-b"
+
+
+def test_register_digits_and_modulus_must_agree() -> None:
+    """A 5-digit kWh dial cannot wrap at 2^32 Wh: the registry refuses facts that disagree."""
+    approved = {"ACME-1": AccuracyClass.PCT_2}
+    check_meter(system("10"), DIAL, approved)
+    both = Meter.model_validate(
+        {**METER.model_dump(), "register_digits": 5, "register_modulus_wh": 2**32}
+    )
+    with pytest.raises(Refused) as caught:
+        check_meter(system("10"), both, approved)
+    assert caught.value.code == "register_facts_disagree"
+    assert caught.value.message == (
+        "meter M1: a 5-digit kWh register behind a CT of 1 wraps at 100000000 Wh, not at "
+        "the register_modulus_wh 4294967296 given; give one of the two, or both agreeing"
+    )
