@@ -27,6 +27,7 @@ from storage import registry_store
 from web import accounts, read_store, views
 from web import credential_store as store
 from web.api_models import (
+    MONTH_PATTERN,
     AccountOut,
     ChangeRequestIn,
     ChangeRequestOut,
@@ -363,8 +364,10 @@ def srec_ledger(conn: Conn, caller: Caller, system_id: str) -> list[LedgerOut]:
 
 @router.get(
     "/systems/{system_id}/certification-report",
-    response_class=PlainTextResponse,
     tags=["srec"],
+    response_model=None,
+    # the report is text; its errors stay JSON like every other error
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 def report(conn: Conn, caller: Caller, system_id: str) -> PlainTextResponse:
     """Every certificate of the system traced to its readings, with its amendments."""
@@ -376,7 +379,7 @@ def report(conn: Conn, caller: Caller, system_id: str) -> PlainTextResponse:
 def month_closes(
     conn: Conn,
     caller: Caller,
-    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+    month: Annotated[str, Query(pattern=MONTH_PATTERN)],
 ) -> list[ClosedSystemOut]:
     """Admins: every system's close of `month`."""
     require_admin(caller.account, "list month closes")

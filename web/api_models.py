@@ -5,10 +5,23 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Strict = ConfigDict(extra="forbid")
+
+
+def _printable(value: str) -> str:
+    """Refuse control characters (NUL among them) in text PTS stores."""
+    if any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ValueError("control characters and lone surrogates are not accepted")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_printable)]
+# a local month YYYY-MM, 2000-01 to 2099-12 (bounds before work: no year 0 reaches the rules)
+MONTH_PATTERN = r"^20\d{2}-(0[1-9]|1[0-2])$"
 
 
 class ErrorOut(BaseModel):
@@ -25,7 +38,7 @@ class AccountOut(BaseModel):
 
 class TokenIn(BaseModel):
     model_config = Strict
-    label: str = Field(default="", max_length=100)
+    label: Text = Field(default="", max_length=100)
 
 
 class TokenOut(BaseModel):
@@ -43,10 +56,10 @@ class TokenCreated(BaseModel):
 
 class InvitationIn(BaseModel):
     model_config = Strict
-    account_id: str = Field(min_length=1, max_length=64)
-    role: str = Field(max_length=40)
-    name: str = Field(default="", max_length=200)
-    email: str = Field(default="", max_length=200)
+    account_id: Text = Field(min_length=1, max_length=64)
+    role: Text = Field(max_length=40)
+    name: Text = Field(default="", max_length=200)
+    email: Text = Field(default="", max_length=200)
 
 
 class InvitationOut(BaseModel):
@@ -111,21 +124,21 @@ class WindowOut(BaseModel):
 
 class ManualReportIn(BaseModel):
     model_config = Strict
-    meter_id: str = Field(min_length=1, max_length=64)
+    meter_id: Text = Field(min_length=1, max_length=64)
     register_wh: int = Field(ge=0, le=10**15, description="the register as read, Wh")
     read_at: datetime = Field(description="when it was read, with its UTC offset")
-    photo_ref: str | None = Field(default=None, max_length=500)
+    photo_ref: Text | None = Field(default=None, max_length=500)
 
 
 class ChangeRequestIn(BaseModel):
     model_config = Strict
-    new_rec_owner_id: str = Field(min_length=1, max_length=64)
-    transfer_contract: str | None = Field(default=None, max_length=500)
+    new_rec_owner_id: Text = Field(min_length=1, max_length=64)
+    transfer_contract: Text | None = Field(default=None, max_length=500)
 
 
 class DecisionIn(BaseModel):
     model_config = Strict
-    status: str = Field(description="approved, cancelled (admins) or withdrawn (requester)")
+    status: Text = Field(description="approved, cancelled (admins) or withdrawn (requester)")
 
 
 class ChangeRequestOut(BaseModel):
@@ -152,7 +165,7 @@ class LedgerOut(BaseModel):
 
 class CloseIn(BaseModel):
     model_config = Strict
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    month: Text = Field(pattern=MONTH_PATTERN)
 
 
 class ClosedSystemOut(BaseModel):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+import psycopg
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -148,6 +149,17 @@ def _install_handlers(app: FastAPI) -> None:
             for e in exc.errors()[:5]
         )
         refusal = Refused("invalid_request", problems or "the request is not valid")
+        request.state.refusal = refusal
+        return answer_refusal(request, refusal, 422)
+
+    @app.exception_handler(psycopg.errors.DataError)
+    async def data_error(request: Request, exc: psycopg.errors.DataError) -> Response:
+        """A value the database cannot hold (a NUL character, a date or number out of its
+        range) is the client's mistake: 422, never 500."""
+        refusal = Refused(
+            "invalid_request",
+            "a value is out of range or holds characters PTS does not store (such as NUL)",
+        )
         request.state.refusal = refusal
         return answer_refusal(request, refusal, 422)
 
