@@ -85,16 +85,21 @@ def accept(
     check_reporting_method(system, manual_max_kw_dc, provider)
     month = require_open_window(now, system.timezone)
     opens, closes = window_for(month, system.timezone)
+    local = ZoneInfo(system.timezone)
     if not opens <= report.read_at < closes:
         raise Refused(
             "reading_outside_window",
             f"the reading must be taken inside the {month} window ({opens.isoformat()} to "
-            f"{closes.isoformat()}); {report.read_at.isoformat()} is not",
+            f"{closes.isoformat()}); {report.read_at.astimezone(local).isoformat()} is not",
         )
     if meter.system_id != system.system_id:
         raise Refused("meter_not_on_system", f"meter {meter.meter_id} is not on {system.system_id}")
     if report.read_at > now:
-        raise Refused("reading_in_future", f"reading time {report.read_at} is after now ({now})")
+        raise Refused(
+            "reading_in_future",
+            f"reading time {report.read_at.astimezone(local).isoformat()} is after now "
+            f"({now.astimezone(local).isoformat()}); give the time the register was read",
+        )
     energy_wh = _primary(meter, report.register_wh)
     if last is not None and not report.meter_replacement:
         _check_progress(system, last, energy_wh, report.read_at, meter.register_modulus_wh)
@@ -155,8 +160,11 @@ def _check_progress(
     below the last one is a rollover when its modulus is known and the forward difference
     across the wrap fits full output; otherwise it went backwards."""
     if at <= last.ts:
+        local = ZoneInfo(system.timezone)
         raise Refused(
-            "not_after_last_reading", f"a reading at {at} is not after the last one ({last.ts})"
+            "not_after_last_reading",
+            f"a reading at {at.astimezone(local).isoformat()} is not after the last one "
+            f"({last.ts.astimezone(local).isoformat()}); give the time the register was read",
         )
     hours = Decimal((at - last.ts).total_seconds()) / 3600
     most = system.capacity_kw_dc * 1000 * hours

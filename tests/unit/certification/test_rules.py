@@ -415,3 +415,21 @@ def test_register_digits_and_modulus_must_agree() -> None:
         "meter M1: a 5-digit kWh register behind a CT of 1 wraps at 100000000 Wh, not at "
         "the register_modulus_wh 4294967296 given; give one of the two, or both agreeing"
     )
+
+
+def test_report_refusals_state_times_in_the_system_zone() -> None:
+    """Times in refusals are the system's local times (EDT here), as the representative
+    reads them, never UTC: a reading at the last one's time, and one after now."""
+    last = LAST.model_copy(update={"ts": NOW - timedelta(hours=2)})
+    with pytest.raises(Refused) as same_time:
+        accept(REP, system(), METER, report(5_900_000, last.ts), last, NOW, TEN)
+    with pytest.raises(Refused) as future:
+        accept(REP, system(), METER, report(5_900_000, NOW + timedelta(hours=1)), None, NOW, TEN)
+    assert same_time.value.message == (
+        "a reading at 2026-10-30T10:00:00-04:00 is not after the last one "
+        "(2026-10-30T10:00:00-04:00); give the time the register was read"
+    )
+    assert future.value.message == (
+        "reading time 2026-10-30T13:00:00-04:00 is after now (2026-10-30T12:00:00-04:00); "
+        "give the time the register was read"
+    )
