@@ -30,6 +30,9 @@ from schemas.reading import QualityFlag
 
 log = structlog.get_logger(__name__)
 
+RESEND_PAUSE_MIN_S = 0.5
+RESEND_PAUSE_MAX_S = 30.0
+
 
 def mark_replayed(body: str) -> str:
     """A stored reading's JSON with the REPLAYED flag added (once)."""
@@ -85,6 +88,11 @@ class GatewayAgent:
         self._replay_upto = self.spool.last_seq()
         self._was_connected = False
         self.stats = GatewayStats()
+        # readings whose message the broker did not deliver (nobody subscribed, or refused):
+        # they stay in the spool and are sent again after a pause that doubles up to 30 s
+        self._resend: list[int] = []
+        self._resend_after = 0.0
+        self._resend_pause = RESEND_PAUSE_MIN_S
 
     async def run(self, stop: asyncio.Event, until: datetime | None = None) -> None:
         """Poll and publish until `stop` is set (or the clock passes `until`)."""
@@ -135,13 +143,23 @@ class GatewayAgent:
             self._replay_upto = max(self._replay_upto, self._published_upto)
             self._published_upto = 0  # (re)connected: replay everything not yet acknowledged
             self._inflight.clear()
+            self._resend.clear()  # part of that replay
         self._was_connected = connected
         if not connected:
             return
+        if self._resend and time.monotonic() >= self._resend_after:
+            again, self._resend = sorted(set(self._resend)), []
+            self._send(self.spool.rows(again))
         room = self.config.max_inflight - len(self._inflight)
         if room <= 0:
             return
         rows = self.spool.pending(room * self.config.max_batch, after=self._published_upto)
+        self._send(rows)
+        if rows:
+            self._published_upto = max(seq for seq, _, _ in rows)
+
+    def _send(self, rows: list[tuple[int, str, str]]) -> None:
+        """Publish spooled rows, one message per meter and `max_batch` readings."""
         by_meter: OrderedDict[str, list[tuple[int, str]]] = OrderedDict()
         for seq, meter_id, body in rows:
             by_meter.setdefault(meter_id, []).append((seq, body))
@@ -157,17 +175,31 @@ class GatewayAgent:
                 )
                 self._inflight[mid] = [s for s, _ in chunk]
                 self.stats.published += len(chunk)
-        if rows:
-            self._published_upto = max(seq for seq, _, _ in rows)
 
     def _collect_acks(self) -> None:
         done: list[int] = []
+        undelivered: list[int] = []
+        reason = ""
         while not self.publisher.acks.empty():
-            mid = self.publisher.acks.get_nowait()
-            done += self._inflight.pop(mid, [])
+            ack = self.publisher.acks.get_nowait()
+            seqs = self._inflight.pop(ack.mid, [])
+            if ack.delivered:
+                done += seqs
+            else:
+                undelivered += seqs
+                reason = ack.reason
         if done:
             self.spool.ack(done)
             self.stats.acknowledged += len(done)
+            self._resend_pause = RESEND_PAUSE_MIN_S
+        if undelivered:
+            if not self._resend:
+                log.warning("readings_not_delivered", readings=len(undelivered), reason=reason,
+                            retry_in_s=self._resend_pause)  # fmt: skip
+            self._resend += undelivered
+            self.stats.undelivered += len(undelivered)
+            self._resend_after = time.monotonic() + self._resend_pause
+            self._resend_pause = min(self._resend_pause * 2, RESEND_PAUSE_MAX_S)
 
     async def drain(self, seconds: float) -> bool:
         """Publish until the spool is empty (True) or `seconds` pass (False)."""

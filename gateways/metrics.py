@@ -31,7 +31,8 @@ class GatewayStats:
     spooled: int = 0
     spool_refused: int = 0  # readings not stored because the spool was full
     published: int = 0  # readings sent in a QoS 1 message (re-sends count again)
-    acknowledged: int = 0  # readings whose message the broker acknowledged (then deleted)
+    acknowledged: int = 0  # readings whose message the broker delivered (then deleted)
+    undelivered: int = 0  # readings whose message nobody took (no subscriber, refused): resent
     last_poll_unix: float = 0.0  # when the last poll round finished (wall clock)
 
 
@@ -63,8 +64,11 @@ class GatewayCollector(Collector):
             "readings_spool_refused", "readings not stored: spool full", stats.spool_refused
         )
         yield counter("readings_published", "readings sent (QoS 1)", stats.published)
+        yield counter("readings_acknowledged", "readings the broker delivered", stats.acknowledged)
         yield counter(
-            "readings_acknowledged", "readings the broker acknowledged", stats.acknowledged
+            "readings_undelivered",
+            "readings the broker did not deliver (no subscriber or refused); sent again",
+            stats.undelivered,
         )
         spool = agent.spool
         yield gauge("spool_readings", "readings held in the spool", spool.count())

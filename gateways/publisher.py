@@ -1,8 +1,18 @@
-"""MQTT publisher (paho-mqtt 2, QoS 1, persistent session), acknowledging through callbacks.
+"""MQTT publisher (paho-mqtt 2, MQTT 5, QoS 1, persistent session), acknowledging through
+callbacks.
 
 The paho network loop runs in its own thread; PUBACKs are handed to the asyncio side through
-a thread-safe queue. The number of unacknowledged messages is bounded by the caller (the
-agent keeps at most `max_inflight` batches out), well below the 65,535 message ids.
+a thread-safe queue as `Ack(mid, delivered, reason)`. The number of unacknowledged messages
+is bounded by the caller (the agent keeps at most `max_inflight` batches out), well below the
+65,535 message ids.
+
+MQTT 5 because its PUBACK says what became of a message: `Success` (someone subscribed took
+it), `No matching subscribers` (nobody was subscribed: the broker dropped it), `Not
+authorized` (the broker's role refused the topic). MQTT 3.1.1 acknowledges all three alike,
+and a gateway that deleted its spooled reading on such a PUBACK lost it: measured when
+Mosquitto 2.0.11 restarted, which does not restore the bridge's shared subscription; what the
+gateways sent before the bridge subscribed again was dropped. Only a delivered message's
+readings leave the spool.
 """
 
 from __future__ import annotations
@@ -17,6 +27,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import structlog
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 log = structlog.get_logger(__name__)
@@ -24,6 +36,19 @@ log = structlog.get_logger(__name__)
 
 def readings_topic(gateway_id: str, meter_id: str) -> str:
     return f"pts/v1/{gateway_id}/{meter_id}/readings"
+
+
+NO_MATCHING_SUBSCRIBERS = 16  # MQTT 5 PUBACK reason 0x10: accepted, but nobody took it
+SESSION_EXPIRY_S = 7 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The broker's answer to one QoS 1 message."""
+
+    mid: int
+    delivered: bool  # False: nobody subscribed, or the broker refused the topic
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +71,11 @@ class MqttPublisher:
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
-            clean_session=False,  # persistent session: the broker keeps our unacked QoS 1 state
-            protocol=mqtt.MQTTv311,
+            protocol=mqtt.MQTTv5,
         )
+        # persistent session: the broker keeps our unacknowledged QoS 1 state across drops
+        self._connect_props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        self._connect_props.SessionExpiryInterval = SESSION_EXPIRY_S
         if username is not None:
             self._client.username_pw_set(username, password)
         if tls is not None:
@@ -65,7 +92,7 @@ class MqttPublisher:
         self._client.on_publish = self._on_publish
         self._client.on_connect_fail = self._on_connect_fail
         self._host, self._port = host, port
-        self.acks: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self.acks: queue.SimpleQueue[Ack] = queue.SimpleQueue()
         self.connected = threading.Event()
         self.last_refusal: str | None = None
         self._started = False
@@ -82,7 +109,13 @@ class MqttPublisher:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             try:
-                self._client.connect(self._host, self._port, keepalive=30)
+                self._client.connect(
+                    self._host,
+                    self._port,
+                    keepalive=30,
+                    clean_start=False,
+                    properties=self._connect_props,
+                )
             except ssl.SSLError as exc:
                 tls_error = str(exc)
             except (OSError, ValueError) as exc:
@@ -90,7 +123,13 @@ class MqttPublisher:
                 self._failure_logged = True
                 log.warning("mqtt_connect_failed", reason=str(exc), host=self._host,
                             port=self._port, retrying=True)  # fmt: skip
-                self._client.connect_async(self._host, self._port, keepalive=30)
+                self._client.connect_async(
+                    self._host,
+                    self._port,
+                    keepalive=30,
+                    clean_start=False,
+                    properties=self._connect_props,
+                )
         if tls_error is not None:
             self.last_refusal = tls_error
             log.error("mqtt_connect_failed", reason=tls_error, host=self._host, port=self._port,
@@ -136,4 +175,5 @@ class MqttPublisher:
     def _on_publish(
         self, client: mqtt.Client, userdata: object, mid: int, rc: ReasonCode, props: object
     ) -> None:
-        self.acks.put(mid)
+        delivered = not rc.is_failure and rc.value != NO_MATCHING_SUBSCRIBERS
+        self.acks.put(Ack(mid, delivered, str(rc)))

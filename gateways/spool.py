@@ -140,6 +140,17 @@ class Spool:
             (after, limit),
         ).fetchall()
 
+    def rows(self, seqs: Sequence[int]) -> list[tuple[int, str, str]]:
+        """(seq, meter_id, reading JSON) of those of `seqs` still held, in seq order."""
+        found: list[tuple[int, str, str]] = []
+        for start in range(0, len(seqs), 500):
+            part = list(seqs[start : start + 500])
+            marks = ",".join("?" * len(part))
+            found += self._db.execute(
+                f"SELECT seq, meter_id, body FROM spool WHERE seq IN ({marks})", part
+            ).fetchall()
+        return sorted(found)
+
     def ack(self, seqs: Sequence[int]) -> None:
         """Delete readings the broker acknowledged."""
         freed = rows = 0

@@ -77,7 +77,7 @@ def gateway_config(
         gateway_id=gateway_id,
         interval_s=300,
         spool_path=spool,
-        timeout_s=0.3,
+        timeout_s=1.0,  # 0.3 s timed out under load (2 cores, many processes)
         mqtt=MqttConfig(host="127.0.0.1", port=port, username=gateway_id, password=password),
         meters=[
             MeterConfig(

@@ -135,3 +135,41 @@ async def test_wrong_password_is_one_clear_line_and_no_crash(
 def spool_count(path: Path) -> int:
     with sqlite3.connect(path) as db:
         return int(db.execute("SELECT count(*) FROM spool").fetchone()[0])
+
+
+async def test_nothing_leaves_the_spool_until_someone_took_it(tmp_path: Path) -> None:
+    """With nobody subscribed the broker answers 'No matching subscribers' (MQTT 5): the
+    readings stay in the spool and are sent again; once a reader subscribes, every one of
+    them arrives and the spool empties (with MQTT 3.1.1 they were deleted and lost)."""
+    broker = OwnMosquitto(tmp_path / "broker")
+    broker.start()
+    clock = SteppedClock(T0)
+    fleet = make_fleet(clock, 3, T0, seed=6)
+    await fleet.start()
+    agent = GatewayAgent(gateway_config(fleet, broker.port, tmp_path / "spool.db"), clock)
+    agent.publisher.start()
+    recorder = None
+    try:
+        assert await asyncio.to_thread(agent.publisher.connected.wait, 10)
+        with capture_logs() as logs:
+            await run_ticks(agent, clock, 4, T0)
+            assert not await agent.drain(seconds=2)  # nobody takes them
+        assert spool_count(tmp_path / "spool.db") == 12
+        assert agent.stats.acknowledged == 0
+        assert agent.stats.undelivered >= 12
+        warned = [e for e in logs if e["event"] == "readings_not_delivered"]
+        assert warned[0]["reason"] == "No matching subscribers"
+        recorder = Recorder("127.0.0.1", broker.port, "pts/v1/gw-test/+/readings")
+        await asyncio.sleep(0.5)
+        assert await agent.drain(seconds=40)
+        await asyncio.sleep(0.5)
+    finally:
+        await agent.close()
+        if recorder is not None:
+            recorder.stop()
+        await fleet.stop()
+        broker.stop()
+    assert recorder is not None
+    assert dict(recorder.received) == served(fleet)
+    assert spool_count(tmp_path / "spool.db") == 0
+    assert agent.stats.acknowledged == 12
