@@ -164,7 +164,9 @@ def _true_up_deduction(
     total, findings = 0, []
     for row in earlier:
         if row.month >= first and row.estimated and row.month in amended:
-            share = amended[row.month] - row.certified_wh
+            # the silent meters' part of the amended month (never negative: an amendment
+            # below the metered part does not add energy here)
+            share = max(amended[row.month] - row.certified_wh, 0)
             total += share
             findings.append(
                 Finding(
