@@ -7,7 +7,8 @@ Sequence numbers live in the same database and survive restarts and power loss.
 Bounded by rows and by bytes of reading JSON (`max_rows`, `max_bytes`, whichever is reached
 first; the file itself is larger by SQLite's overhead): at 80% of a bound a warning is logged;
 when full, `add` refuses new readings
-(SpoolFullError) and the agent keeps polling but does not store them. No energy is lost by
+(SpoolFullError) and the agent keeps polling but does not store them. A disk that fills up
+before either bound is the same refusal (SQLite's SQLITE_FULL), never a crash. No energy is lost by
 that: registers are cumulative, so the next reading that fits still carries all the energy;
 only the resolution between the last stored reading and it is lost, and the log says so.
 """
@@ -36,6 +37,11 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', 0);
 """
 
 
+def _disk_full(exc: sqlite3.OperationalError) -> bool:
+    """SQLite's SQLITE_FULL: the disk (or the database's page limit) is full."""
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
 class Spool:
     def __init__(
         self,
@@ -53,6 +59,7 @@ class Spool:
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self._warned = False
+        self._undeleted: list[int] = []  # delivered, but the disk was too full to delete
         row = self._db.execute("SELECT count(*), total(length(body)) FROM spool").fetchone()
         self._rows, self._bytes = int(row[0]), int(row[1])  # kept up to date by add and ack
 
@@ -123,11 +130,22 @@ class Spool:
                 max_rows=self.max_rows,
                 max_bytes=self.max_bytes,
             )
-        with self._transaction():
-            self._db.executemany("INSERT INTO spool (seq, meter_id, body) VALUES (?, ?, ?)", rows)
-            self._db.execute(
-                "UPDATE meta SET value = ? WHERE key = 'last_seq'", (first + len(rows) - 1,)
-            )
+        try:
+            with self._transaction():
+                self._db.executemany(
+                    "INSERT INTO spool (seq, meter_id, body) VALUES (?, ?, ?)", rows
+                )
+                self._db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'last_seq'", (first + len(rows) - 1,)
+                )
+        except sqlite3.OperationalError as exc:
+            if not _disk_full(exc):
+                raise
+            log.error("spool_disk_full", held=self._rows, refused=len(rows), error=str(exc))
+            raise SpoolFullError(
+                f"the spool's disk is full ({exc}); {len(rows)} readings not stored (energy "
+                "is not lost: the next stored reading carries the register forward)"
+            ) from exc
         self._rows, self._bytes = rows_after, bytes_after
         if not nearly:
             self._warned = False
@@ -152,15 +170,25 @@ class Spool:
         return sorted(found)
 
     def ack(self, seqs: Sequence[int]) -> None:
-        """Delete readings the broker acknowledged."""
+        """Delete readings the broker delivered. On a full disk the deletion waits for the
+        next call (a reading sent again meanwhile is a duplicate the stream recognises)."""
+        todo = [*self._undeleted, *seqs]
         freed = rows = 0
-        with self._transaction():
-            for seq in seqs:
-                row = self._db.execute(
-                    "DELETE FROM spool WHERE seq = ? RETURNING length(body)", (seq,)
-                ).fetchone()
-                if row is not None:
-                    rows, freed = rows + 1, freed + int(row[0])
+        try:
+            with self._transaction():
+                for seq in todo:
+                    row = self._db.execute(
+                        "DELETE FROM spool WHERE seq = ? RETURNING length(body)", (seq,)
+                    ).fetchone()
+                    if row is not None:
+                        rows, freed = rows + 1, freed + int(row[0])
+        except sqlite3.OperationalError as exc:
+            if not _disk_full(exc):
+                raise
+            log.error("spool_disk_full", deleting=len(todo), error=str(exc))
+            self._undeleted = todo
+            return
+        self._undeleted = []
         self._rows -= rows
         self._bytes -= freed
 
@@ -179,4 +207,7 @@ class _Tx:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, kind: object, *_: object) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        if kind is None:
+            self._db.execute("COMMIT")
+        elif self._db.in_transaction:  # SQLite rolls back by itself on some errors (FULL)
+            self._db.execute("ROLLBACK")

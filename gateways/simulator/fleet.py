@@ -202,10 +202,23 @@ class MeterFleet:
         if isinstance(words, int):
             return exception(request.transaction_id, request.unit_id, request.function, words)
         if meter.serves_energy(request.address, request.count):
+            if meter.garbage_at(now):
+                return _garbled(request, rtu)  # nothing served: the reading never existed
             meter.served.append((meter.meter_time(now), meter.register_value(now)))
         if rtu:
             return rtu_frames.read_response(request, words)
         return modbus_pdu.read_response(request, words)
+
+
+def _garbled(request: ReadRequest, rtu: bool) -> bytes:
+    """A reply to the read that is no valid frame: the byte count promises the words asked
+    for, but half of them and noise follow (a meter failing mid-answer)."""
+    words = [0xA5A5] * max(1, request.count // 2)
+    reply = (rtu_frames.read_response if rtu else modbus_pdu.read_response)(request, words)
+    header = 7 if not rtu else 1  # MBAP header; RTU: the unit id
+    patched = bytearray(reply)
+    patched[header + 1] = 2 * request.count  # the byte count of a whole answer
+    return bytes(patched)
 
 
 def make_fleet(

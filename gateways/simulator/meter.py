@@ -46,6 +46,7 @@ class Faults:
     replaced_at: datetime | None = None  # a new meter (new serial) is installed …
     replacement_start_wh: int = 0  # … whose register starts here
     replacement_serial: str | None = None
+    garbage_window: Window | None = None  # energy reads answered with a malformed frame
     clock_offset_s: float = 0.0  # the meter clock is this far ahead at the origin …
     clock_drift_s_per_day: float = 0.0  # … and gains this much a day
 
@@ -110,6 +111,10 @@ class SimulatedMeter:
 
     def offline_at(self, instant: datetime) -> bool:
         return any(a <= instant < b for a, b in self.faults.offline)
+
+    def garbage_at(self, instant: datetime) -> bool:
+        window = self.faults.garbage_window
+        return window is not None and window[0] <= instant < window[1]
 
     def exception_at(self, instant: datetime) -> int | None:
         code, window = self.faults.exception_code, self.faults.exception_window

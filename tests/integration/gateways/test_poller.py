@@ -209,3 +209,36 @@ async def test_offline_meter_recovers(clock: SteppedClock) -> None:
     assert second[1].energy_wh == fleet.energy_wh_at("SIM-0001", T0 + TICK)  # type: ignore[union-attr]
     events = [(e["event"], e["meter_id"]) for e in logs if e["event"].startswith("meter_poll")]
     assert events == [("meter_poll_failed", "SIM-0001"), ("meter_poll_recovered", "SIM-0001")]
+
+
+@pytest.mark.parametrize("framing", ["tcp", "rtu-over-tcp"])
+async def test_garbage_mid_read_is_a_failed_poll_never_a_value(
+    clock: SteppedClock, framing: Framing
+) -> None:
+    """A meter that answers its energy read with a malformed frame for two polls: those
+    polls fail with a reason (nothing is sampled, so no wrong value can be stored); the
+    meter's next answer is exact, the other meters never notice, and the link recovers."""
+    garbage = (T0 + TICK, T0 + 3 * TICK)
+    fleet = make_fleet(clock, 3, T0, seed=8, framing=framing,
+                       faults={1: Faults(garbage_window=garbage)})  # fmt: skip
+    async with running(fleet):
+        poller = MeterPoller(configs(fleet), clock)
+        rounds = []
+        with capture_logs() as logs:
+            for i in range(5):
+                clock.set(T0 + i * TICK)
+                rounds.append(await poller.poll_all(T0 + i * TICK))
+        await poller.close()
+    kinds = [[type(r).__name__ for r in results] for results in rounds]
+    assert [k[1] for k in kinds] == [
+        "MeterSample", "MeterFailure", "MeterFailure", "MeterSample", "MeterSample",
+    ]  # fmt: skip
+    assert all(k[0] == k[2] == "MeterSample" for k in kinds)
+    for i in (0, 3, 4):
+        sample = rounds[i][1]
+        assert isinstance(sample, MeterSample)
+        assert sample.energy_wh == fleet.energy_wh_at("SIM-0001", T0 + i * TICK)
+    failures = [e for e in logs if e["event"] == "meter_poll_failed"]
+    assert [e["meter_id"] for e in failures] == ["SIM-0001"]
+    assert failures[0]["reason"]
+    assert [ts for ts, _ in fleet.meters[1].served] == [T0 + i * TICK for i in (0, 3, 4)]

@@ -118,3 +118,24 @@ def test_bytes_bound_refuses_and_an_ack_makes_room_again(tmp_path: Path) -> None
     reopened = Spool(tmp_path / "s.db", "gw-7", max_bytes=3 * size + 2)
     assert (reopened.count(), reopened.size_bytes()) == (3, 3 * size)
     reopened.close()
+
+
+def test_a_full_disk_refuses_like_a_full_spool_and_never_crashes(tmp_path: Path) -> None:
+    """SQLite's SQLITE_FULL (here from a page limit, as a full disk gives it) refuses the new
+    readings with SpoolFullError; readings held stay, sequence numbers do not skip, and once
+    there is room again storing goes on."""
+    spool = Spool(tmp_path / "s.db", "gw-1")
+    spool.add([sample("M1", 0, 100)])
+    pages = int(spool._db.execute("PRAGMA page_count").fetchone()[0])
+    spool._db.execute(f"PRAGMA max_page_count = {pages}")  # no page to grow into
+    big = [sample("M1", 5 * i, 100 + i) for i in range(1, 400)]
+    with capture_logs() as logs, pytest.raises(SpoolFullError, match="disk is full"):
+        spool.add(big)
+    assert [e["event"] for e in logs] == ["spool_disk_full"]
+    assert spool.count() == 1
+    assert spool.last_seq() == 1
+    spool._db.execute("PRAGMA max_page_count = 1073741823")
+    (stored,) = spool.add([sample("M1", 5 * 400, 500)])
+    assert stored.seq == 2
+    assert [seq for seq, _, _ in spool.pending(10)] == [1, 2]
+    spool.close()
