@@ -6,7 +6,9 @@ beside a trivial endpoint (/healthz) of the same server in the same run (the cei
 A scratch database on the local PostgreSQL (make services-up) gets the web tests' registry and
 `--readings` hourly readings of meter M1; `pts web serve` runs in its own process (one uvicorn
 worker, JSON logs at info, as deployed); this process drives it over loopback with httpx2,
-`--concurrency` requests in flight, each endpoint for `--seconds`. Never gates CI.
+`--concurrency` requests in flight, each endpoint for `--seconds`. Besides requests/s and
+latency it prints the server's CPU time per request (from /proc), the figure that holds on a
+shared machine where the others swing with its load. Never gates CI.
 """
 
 from __future__ import annotations
@@ -99,7 +101,13 @@ async def drive(
     return len(latencies), latencies, bad
 
 
-async def run(base: str, cookie: str, token: str, seconds: float, workers: int) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(base: str, cookie: str, token: str, seconds: float, workers: int, pid: int) -> None:
     targets = [
         ("trivial: GET /healthz", "/healthz", {}),
         ("portal: GET /systems/S1", "/systems/S1", {"cookie": f"pts_session={cookie}"}),
@@ -113,13 +121,18 @@ async def run(base: str, cookie: str, token: str, seconds: float, workers: int) 
     async with httpx2.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         for _, path, headers in targets:  # warm up (pool, templates, plans)
             await drive(client, path, headers, 1, 2)
-        print(f"{'endpoint':<50} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>7}")
+        print(
+            f"{'endpoint':<48} {'req/s':>6} {'p50 ms':>7} {'p95 ms':>7} {'CPU ms/req':>10} "
+            f"{'errors':>6}"
+        )
         for label, path, headers in targets:
+            cpu_before = cpu_seconds(pid)
             count, latencies, bad = await drive(client, path, headers, seconds, workers)
+            cpu = (cpu_seconds(pid) - cpu_before) * 1000 / count
             p95 = statistics.quantiles(latencies, n=20)[-1]
             print(
-                f"{label:<50} {count / seconds:>8.0f} {statistics.median(latencies):>8.1f} "
-                f"{p95:>8.1f} {bad:>7}"
+                f"{label:<48} {count / seconds:>6.0f} {statistics.median(latencies):>7.1f} "
+                f"{p95:>7.1f} {cpu:>10.2f} {bad:>6}"
             )
 
 
@@ -159,7 +172,7 @@ def main() -> None:
             f"pts web serve (1 uvicorn process), {args.concurrency} in flight, "
             f"{args.seconds:.0f} s each, {os.cpu_count()} CPUs shared with the load generator"
         )
-        asyncio.run(run(base, cookie, token, args.seconds, args.concurrency))
+        asyncio.run(run(base, cookie, token, args.seconds, args.concurrency, server.pid))
     finally:
         if server is not None:
             server.terminate()

@@ -1,22 +1,19 @@
 """The ASGI application: one FastAPI app for the portal and the API, a psycopg connection pool,
 the error answers and the request log.
 
-Request order: the request log middleware times the request → a route resolves the caller
-through `deps` (one resolver per credential kind) → loads → calls one workflow → renders.
-After the answer, every write by a signed-in caller is recorded in `write_log` (who, when,
-what, target, address, outcome and the refusal's reason).
+Request order: the request log (web.request_log) times the request → a route resolves the
+caller through `deps` (one resolver per credential kind) → loads → calls one workflow →
+renders. After the answer, every write by a signed-in caller is recorded in `write_log`.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import anyio.to_thread
 import psycopg
@@ -30,15 +27,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from certification.errors import Refused
 from pts.settings import Settings
-from web import credential_store, errors
+from web import errors
 from web.accounts import SessionPolicy
+from web.request_log import RequestLog
 from web.throttle import Limits
 
 log = structlog.get_logger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-SECRET_PARAMS = frozenset({"secret"})  # path parameters never logged
 
 
 def utc_now() -> datetime:
@@ -118,7 +114,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     install_filters(templates)
     app.state.ctx = WebContext(settings, pool, policy_from(settings), clock, templates)
     _install_handlers(app)
-    _install_request_log(app)
+    app.add_middleware(RequestLog, pool=pool, clock=clock)
 
     from web import api, portal, signin
 
@@ -185,54 +181,3 @@ def answer_refusal(request: Request, refusal: Refused, status: int | None = None
         {"code": shown["code"], "message": shown["message"], "identity": None},
         status_code=status,
     )
-
-
-# -- request log and write log ---------------------------------------------------------------
-
-
-def _install_request_log(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def request_log(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "(no route)")
-        log.info(
-            "request_handled",
-            method=request.method,
-            route=template,  # the template, never the path: links carry one-time secrets
-            status=response.status_code,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-            address=address_of(request),
-        )
-        identity = getattr(request.state, "identity", None)
-        if request.method in WRITE_METHODS and identity is not None:
-            refusal: Refused | None = getattr(request.state, "refusal", None)
-            params = {k: v for k, v in request.path_params.items() if k not in SECRET_PARAMS}
-            target = getattr(request.state, "write_target", None) or ",".join(
-                str(v) for v in params.values()
-            )
-            action = getattr(request.state, "write_action", None) or f"{request.method} {template}"
-            outcome = (
-                "done"
-                if response.status_code < 400
-                else (refusal.code if refusal else f"http_{response.status_code}")
-            )
-            message = refusal.message if refusal else ""
-            ctx = context(request)
-
-            def record() -> None:
-                with ctx.pool.connection() as conn:
-                    credential_store.add_write(
-                        conn,
-                        identity.account.account_id,
-                        ctx.clock(),
-                        action,
-                        target,
-                        address_of(request),
-                        outcome,
-                        message,
-                    )
-
-            await anyio.to_thread.run_sync(record)
-        return response

@@ -9,9 +9,10 @@ import psycopg
 from fastapi import Depends, Request
 
 from web import csrf
-from web.app import WRITE_METHODS, context
+from web.app import context
 from web.errors import sign_in_required
 from web.identity import SESSION_COOKIE, ApiToken, Identity, SessionCookie
+from web.request_log import WRITE_METHODS
 
 _SESSION = SessionCookie()
 _TOKEN = ApiToken()
