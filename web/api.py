@@ -12,7 +12,6 @@ from fastapi.responses import PlainTextResponse
 from certification.change_requests import Status
 from certification.errors import Refused
 from certification.manual_reports import ManualReport
-from certification.month_close import Thresholds
 from certification.roles import require_admin, roles_on
 from certification.workflows.change_requests import (
     decide_change_request,
@@ -400,8 +399,7 @@ def month_close(
     """Admins: close a month for every system (production, findings, SRECs minted)."""
     ctx = context(request)
     request.state.write_target = body.month
-    thresholds = Thresholds()
-    done = close_month(conn, body.month, caller.account, ctx.clock(), thresholds)
+    done = close_month(conn, body.month, caller.account, ctx.clock(), ctx.thresholds)
     return [
         ClosedSystemOut(
             system_id=s.system.system_id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from psycopg_pool import ConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from certification.errors import Refused
+from certification.month_close import Thresholds
 from pts.settings import Settings
 from web import errors
 from web.accounts import SessionPolicy
@@ -54,6 +55,17 @@ class WebContext:
     @property
     def manual_max_kw_dc(self) -> Decimal:
         return Decimal(str(self.settings.manual_report_max_kw_dc))
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """Month close thresholds from the settings (as `pts month close` builds them)."""
+        s = self.settings
+        return Thresholds(
+            max_capacity_factor=Decimal(str(s.erratic_max_capacity_factor)),
+            power_tolerance=s.stream_power_tolerance,
+            holding=s.month_close_holding_findings,
+            max_interpolation=timedelta(hours=s.month_close_max_interpolation_h),
+        )
 
 
 def policy_from(settings: Settings) -> SessionPolicy:

@@ -4,6 +4,7 @@ calls one workflow (certification/workflows or web.views/web.accounts) and rende
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -19,9 +20,12 @@ from certification.workflows.change_requests import (
     decide_change_request,
     request_rec_owner_change,
 )
+from certification.workflows.close_month import close_month
+from certification.workflows.export_quarter import draft_export
 from certification.workflows.submit_report import submit_manual_report
 from web import accounts, csrf, read_store, views
 from web import credential_store as store
+from web.api_models import MONTH_PATTERN
 from web.app import address_of, context
 from web.chart import monthly_svg
 from web.deps import Conn, Me
@@ -185,6 +189,35 @@ def admin(request: Request, conn: Conn, me: Me) -> Response:
             "accounts": store.list_accounts(conn),
             "writes": read_store.recent_writes(conn, 30),
         },
+    )
+
+
+@router.post("/admin/month-close")
+def month_close(
+    request: Request, conn: Conn, me: Me, month: FormText, csrf_token: CsrfField = ""
+) -> Response:
+    """Close a month for every system; the admin page then lists the flagged ones."""
+    ctx = context(request)
+    csrf.require(me.csrf_token, csrf_token)
+    request.state.write_target = month.strip()
+    if not re.fullmatch(MONTH_PATTERN, month.strip()):
+        raise Refused("bad_month", "enter the month as YYYY-MM (for example 2026-10)")
+    done = close_month(conn, month.strip(), me.account, ctx.clock(), ctx.thresholds)
+    flagged = sum(1 for s in done.systems if s.findings)
+    return RedirectResponse(
+        f"/admin?closed={done.month}&systems={len(done.systems)}&flagged={flagged}",
+        status_code=303,
+    )
+
+
+@router.get("/admin/gis-draft")
+def gis_draft(request: Request, conn: Conn, me: Me, quarter: str) -> Response:
+    """The NEPOOL GIS lines of a quarter so far, as a CSV download (nothing is recorded)."""
+    content = draft_export(conn, quarter.strip(), me.account)
+    return Response(
+        content,
+        media_type="text/csv",
+        headers={"content-disposition": f'attachment; filename="gis-{quarter.strip()}-draft.csv"'},
     )
 
 

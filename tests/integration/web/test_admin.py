@@ -211,3 +211,30 @@ def test_demo_accounts_sign_in(seeded_db: str, clock: Clock) -> None:
         for account in made:
             assert sign_in(browser, account.account_id, account.password).status_code == 303
             browser.cookies.clear()
+
+
+def test_admin_closes_a_month_and_sees_the_flagged_systems(client: TestClient) -> None:
+    """September closes for both systems (no readings: estimated and flagged); the admin page
+    lists them with the owner's contact; the quarter's GIS draft downloads as CSV."""
+    sign_in(client, ADMIN)
+    page = client.get("/admin")
+    closed = client.post(
+        "/admin/month-close", data={"month": "2026-09", "csrf_token": csrf_of(page.text)}
+    )
+    assert closed.status_code == 303
+    assert closed.headers["location"] == "/admin?closed=2026-09&systems=2&flagged=2"
+    admin = client.get(closed.headers["location"]).text
+    flagged = admin.split('id="flagged"')[1].split("</table>")[0]
+    assert "olive@example.org" in flagged
+    assert flagged.count('<td><a href="/systems/') == 2
+    again = client.post(
+        "/admin/month-close", data={"month": "2026-09", "csrf_token": csrf_of(page.text)}
+    )
+    assert again.status_code == 409
+    draft = client.get("/admin/gis-draft?quarter=2026Q3")
+    assert draft.status_code == 200
+    assert draft.headers["content-type"].startswith("text/csv")
+    bad = client.post(
+        "/admin/month-close", data={"month": "0000-01", "csrf_token": csrf_of(page.text)}
+    )
+    assert bad.status_code == 422
