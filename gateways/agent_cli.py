@@ -38,9 +38,10 @@ async def _run(config: object) -> None:
     assert isinstance(config, GatewayConfig)
     agent = GatewayAgent(config, SystemClock())
     if config.metrics_port is not None:
-        from gateways.metrics import serve_metrics
+        from gateways.metrics import gateway_registry
+        from pts.metrics_server import serve
 
-        serve_metrics(agent, config.metrics_port, config.metrics_host)
+        serve(gateway_registry(agent), config.metrics_port, config.metrics_host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

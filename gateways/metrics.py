@@ -3,8 +3,8 @@ how full its spool is and whether its broker is connected.
 
 Counters are plain integers the agent keeps (`GatewayStats`); a collector reads them and the
 spool at scrape time, so nothing is registered globally and several agents can run in one
-process (tests). `serve_metrics` exposes them on `/metrics` (off unless the gateway's config
-sets `metrics_port`). Alert rules on these names: deploy/prometheus/pts-alerts.yml.
+process (tests). `pts gateway run` serves them on `/metrics` when the gateway's config sets
+`metrics_port` (off otherwise). Alert rules on these names: deploy/prometheus/pts-alerts.yml.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -87,8 +87,8 @@ class GatewayCollector(Collector):
         )
 
 
-def serve_metrics(agent: GatewayAgent, port: int, host: str = "127.0.0.1") -> None:
-    """Serve the agent's metrics on http://host:port/metrics (a daemon thread)."""
+def gateway_registry(agent: GatewayAgent) -> CollectorRegistry:
+    """A registry holding the agent's collector (served by `pts gateway run`)."""
     registry = CollectorRegistry()
     registry.register(GatewayCollector(agent))
-    start_http_server(port, addr=host, registry=registry)
+    return registry

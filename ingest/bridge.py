@@ -117,6 +117,10 @@ class Bridge:
         self._pumping = False
         self._client = self._build_client()
 
+    @property
+    def connected(self) -> bool:
+        return bool(self._client.is_connected())
+
     def _build_client(self) -> mqtt.Client:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,

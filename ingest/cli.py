@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ingest.bridge import MqttSource
+from ingest.bridge import Bridge, MqttSource
 from ingest.envelope import DEFAULT_MAX_VALUE_BYTES
 from ingest.errors import IngestError
 from ingest.kafka_sink import KafkaTarget
@@ -52,11 +52,27 @@ def _target(settings: Settings) -> KafkaTarget:
     )
 
 
-def _run(source: MqttSource, settings: Settings, max_value_bytes: int) -> None:
+def _run(
+    source: MqttSource, settings: Settings, max_value_bytes: int, metrics_port: int = 0
+) -> None:
     try:
-        asyncio.run(run_bridge(source, _target(settings), max_value_bytes))
+        asyncio.run(
+            run_bridge(
+                source,
+                _target(settings),
+                max_value_bytes,
+                lambda bridge: _serve_metrics(bridge, metrics_port, settings.metrics_host),
+            )
+        )
     except IngestError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _serve_metrics(bridge: Bridge, port: int, host: str) -> None:
+    from ingest.metrics import bridge_registry
+    from pts.metrics_server import serve
+
+    serve(bridge_registry(bridge), port, host)
 
 
 @click.group()
@@ -99,7 +115,7 @@ def run(
         capacity=capacity,
         session_expiry_s=session_expiry,
     )
-    _run(source, settings, max_value_bytes)
+    _run(source, settings, max_value_bytes, settings.bridge_metrics_port)
 
 
 @click.group()

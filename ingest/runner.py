@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 
 import structlog
 
@@ -14,8 +15,14 @@ from ingest.kafka_sink import KafkaSink, KafkaTarget
 log = structlog.get_logger(__name__)
 
 
-async def run_bridge(source: MqttSource, target: KafkaTarget, max_value_bytes: int) -> BridgeStats:
-    """Start the producer, bridge until a stop signal, stop the producer."""
+async def run_bridge(
+    source: MqttSource,
+    target: KafkaTarget,
+    max_value_bytes: int,
+    on_bridge: Callable[[Bridge], None] | None = None,
+) -> BridgeStats:
+    """Start the producer, bridge until a stop signal, stop the producer; `on_bridge` sees
+    the bridge before it runs (the command serves its metrics)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -24,6 +31,8 @@ async def run_bridge(source: MqttSource, target: KafkaTarget, max_value_bytes: i
     await sink.start()
     try:
         bridge = Bridge(source, sink, max_value_bytes)
+        if on_bridge is not None:
+            on_bridge(bridge)
         log.info(
             "bridge_started",
             mqtt=f"{source.host}:{source.port}",

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
         description="file holding the broker admin's password, for `pts gateway add-user` and "
         "`pts das acl` (default: <local_dir>/mosquitto/secrets/<mqtt_admin_username>)",
     )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="address the servers' /metrics listen on"
+    )
+    stream_metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="stream worker's /metrics port (0: off)"
+    )
+    bridge_metrics_port: int = Field(
+        default=9465, ge=0, le=65535, description="bridge's /metrics port (0: off)"
+    )
     kafka_bootstrap: str = "127.0.0.1:19092"
     kafka_readings_topic: str = "readings.raw"
     kafka_dead_letter_topic: str = "readings.dead-letter"

@@ -43,6 +43,9 @@ def worker(ctx: click.Context, app_id: str, loglevel: str) -> None:
         limits=stream_limits(settings),
         work=work_limits(settings),
     )
+    from pts.metrics_server import serve
+
+    serve(engine.metrics.registry, settings.stream_metrics_port, settings.metrics_host)
     run_worker(engine, loglevel)
 
 

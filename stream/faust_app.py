@@ -40,6 +40,7 @@ import asyncio
 import gc
 import hashlib
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -54,8 +55,10 @@ from storage import energy_store
 from stream.core import Core, Reject, Sorting
 from stream.directory import RegistryDirectory
 from stream.errors import StoreUnavailableError
+from stream.metrics import LAG_INTERVAL_S, WorkerMetrics
 from stream.persist import Origin, WorkLimits, connect_store, persist_isolating
 from stream.stages import Limits
+from stream.status import committed_offsets, dead_letters_waiting, end_offsets
 
 log = structlog.get_logger(__name__)
 
@@ -121,6 +124,23 @@ class FaustEngine:
         self.app.agent(self.dead_letters, name="record_ingest_dead_letters")(
             self._record_ingest_dead_letters
         )
+        self.metrics = WorkerMetrics()
+        self._group, self._bootstrap, self._topic = app_id, bootstrap, readings_topic
+        self.app.timer(LAG_INTERVAL_S)(self._measure)
+
+    async def _measure(self) -> None:
+        """Consumer lag per partition and dead letters waiting, for the metrics."""
+        try:
+            ends = await end_offsets(self._bootstrap, self._topic)
+            committed = await committed_offsets(self._bootstrap, self._group, self._topic)
+            self.metrics.set_lag(self._topic, committed, ends)
+            aconn = await self._connect()
+            try:
+                self.metrics.set_dead_letters(await dead_letters_waiting(aconn))
+            finally:
+                await aconn.close()
+        except Exception as exc:  # a measurement must never stop the worker
+            log.warning("metrics_measure_failed", error=str(exc))
 
     async def _record_ingest_dead_letters(self, stream: Any) -> None:
         """Record the bridge's and the DAS intake's dead letters in `dead_letters` (idempotent
@@ -188,6 +208,7 @@ class FaustEngine:
         database is down; return each event's sorting with its origin."""
         delay = 0.5
         while True:
+            began = time.perf_counter()
             try:
                 decoded = [core.decode(e.value or b"") for e in events]
                 meters = {
@@ -216,6 +237,19 @@ class FaustEngine:
                     )
                     for n, (s, o) in enumerate(sorted_)
                 ]
+                stamp = time.time()
+                self.metrics.observe_batch(
+                    time.perf_counter() - began,
+                    outcome.new,
+                    outcome.duplicate,
+                    outcome.conflict,
+                    [r for s, _ in sorted_ for r in s.rejects],
+                    [
+                        (b.source.value, b.source_id, stamp)
+                        for b in decoded
+                        if not isinstance(b, Reject)
+                    ],
+                )
                 log.debug(
                     "messages_processed",
                     messages=len(events),
@@ -226,6 +260,7 @@ class FaustEngine:
                 )
                 return sorted_, aconn
             except (StoreUnavailableError, psycopg.OperationalError) as exc:
+                self.metrics.database_unavailable.inc()
                 log.warning("database_unavailable", error=str(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)

@@ -14,8 +14,9 @@ import pytest
 from gateways.agent import GatewayAgent
 from gateways.clock import SteppedClock
 from gateways.meters import MeterConfig
-from gateways.metrics import serve_metrics
+from gateways.metrics import gateway_registry
 from gateways.simulator.fleet import make_fleet
+from pts.metrics_server import serve
 from tests.integration.gateways.support import gateway_config
 from tests.integration.ingest.support import free_port
 from tests.integration.ops.prometheus import ROOT, OwnPrometheus
@@ -54,7 +55,7 @@ async def test_prometheus_scrapes_what_the_gateway_did(
     config = config.model_copy(update={"meters": [*config.meters, dead], "timeout_s": 1.0})
     agent = GatewayAgent(config, clock)
     metrics_port = free_port()
-    serve_metrics(agent, metrics_port)
+    assert serve(gateway_registry(agent), metrics_port)
     prometheus = OwnPrometheus(
         tmp_path / "prometheus", {"pts-gateway": [f"127.0.0.1:{metrics_port}"]}
     )
