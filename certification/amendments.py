@@ -1,8 +1,12 @@
 """Amendments, pure: the only way a closed month changes. Append-only: each one records who,
 when, why, the evidence, and the month's energy before and after; the latest one states the
-month. An amendment after the month's export reaches NEPOOL GIS as an adjustment line in the
-next export, and restates the SREC ledger through an adjustment entry (a negative adjustment
-is carried as a negative fraction, offsetting later certificates)."""
+month. Its ledger entry brings the month's credit to the amended energy (all of it after an
+estimate or a hold, which minted nothing; no credit without REC terms accepted), and the next
+NEPOOL GIS export sends what the month now states beyond what earlier exports sent (its own
+line if the month never went out, else an adjustment line); see
+certification.workflows.amend_month and export_quarter. A negative adjustment is carried as a
+negative fraction, offsetting later certificates.
+"""
 
 from __future__ import annotations
 
