@@ -39,6 +39,7 @@ from stream.calendar import month_bounds
 from tests.broker_accounts import TEST_USER, admin_credentials
 from tests.integration.gateways.support import gateway_config
 from tests.integration.ingest.support import OwnMosquitto, free_port
+from tests.integration.ops.scrape import scrape
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / ".local"
@@ -197,6 +198,8 @@ class Outcome:
     totals_exact: bool
     recovery_s: float
     restarts: dict[str, int]
+    duplicates: float  # readings delivered again and recognised (the worker's counter)
+    conflicts: float  # same meter and instant, different value (must stay 0)
 
     def record(self) -> None:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -258,7 +261,9 @@ class Pipeline:
             "PTS_MQTT_USERNAME": TEST_USER[0],
             "PTS_MQTT_PASSWORD": TEST_USER[1],
             "PTS_LOG_FORMAT": "json",
+            "PTS_BRIDGE_METRICS_PORT": "0",
         }
+        self.metrics_port = free_port()
         await asyncio.to_thread(self._create_topics, base)
         self.bridge = Supervised(
             "bridge",
@@ -270,7 +275,11 @@ class Pipeline:
             "worker",
             [*PTS, "stream", "worker", "--app-id", f"faults-{uuid.uuid4().hex[:6]}",
              "--loglevel", "warning"],
-            {**base, "PTS_LOCAL_DIR": str(self.folder / "worker")},
+            {
+                **base,
+                "PTS_LOCAL_DIR": str(self.folder / "worker"),
+                "PTS_STREAM_METRICS_PORT": str(self.metrics_port),
+            },
             self.logs / "worker.log",
         )  # fmt: skip
         self.bridge.start()
@@ -356,6 +365,7 @@ class Pipeline:
         truth = {m.meter_id: m.truth_wh(self.start_at, self.end_at) for m in self.fleet.meters}
         assert self.bridge is not None
         assert self.worker is not None
+        counted = scrape(self.metrics_port)
         outcome = Outcome(
             fault,
             expected,
@@ -363,6 +373,8 @@ class Pipeline:
             totals == truth,
             round(recovery, 1),
             {"bridge": self.bridge.restarts, "worker": self.worker.restarts},
+            counted.get(("pts_stream_readings_total", (("outcome", "duplicate"),)), 0.0),
+            counted.get(("pts_stream_readings_total", (("outcome", "conflict"),)), 0.0),
         )
         outcome.record()
         return outcome

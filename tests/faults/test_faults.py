@@ -24,6 +24,7 @@ def _check(outcome: object) -> None:
     assert isinstance(outcome, Outcome)
     assert outcome.stored == outcome.expected, outcome
     assert outcome.totals_exact, outcome
+    assert outcome.conflicts == 0, outcome
 
 
 async def test_kafka_broker_sigkilled_for_30_s(tmp_path: Path) -> None:
