@@ -17,13 +17,13 @@ def p(minutes: int, wh: int, **kw: object) -> RegisterPoint:
 
 def test_small_unexplained_drop_counts_nothing_and_is_flagged() -> None:
     """1,100 → 1,050 is neither rollover, reset nor swap: 0 Wh, flagged non_monotonic."""
-    assert register_delta(p(0, 1_100), p(15, 1_050)) == (0, {Anomaly.NON_MONOTONIC})
+    assert register_delta(p(0, 1_100), p(15, 1_050)) == (0, frozenset({Anomaly.NON_MONOTONIC}))
 
 
 def test_drop_below_half_is_a_reset() -> None:
     """A register that falls below half its last value looks cleared: flagged RESET, and as
     no reading said so, a backwards step counted 0 until staff resolve it."""
-    assert register_delta(p(0, 1_100), p(15, 549)) == (0, {QualityFlag.RESET})
+    assert register_delta(p(0, 1_100), p(15, 549)) == (0, frozenset({QualityFlag.RESET}))
 
 
 def test_glitch_overcounts_at_most_the_dip() -> None:
@@ -38,7 +38,7 @@ def test_power_above_capacity_times_tolerance_is_flagged_but_counted() -> None:
     limit = PowerLimit(Decimal("10"), Decimal("1.2"))
     ok, high = intervals([p(0, 0), p(15, 3_000), p(30, 6_001)], limit)
     assert (ok.energy_wh, ok.flags) == (3_000, frozenset())
-    assert (high.energy_wh, high.flags) == (3_001, {Anomaly.IMPLAUSIBLE_POWER})
+    assert (high.energy_wh, high.flags) == (3_001, frozenset({Anomaly.IMPLAUSIBLE_POWER}))
 
 
 def test_power_limit_applies_after_rollover() -> None:
@@ -46,4 +46,4 @@ def test_power_limit_applies_after_rollover() -> None:
     limit = PowerLimit(Decimal("10"), Decimal("1.2"))
     mod = 1_000_000
     (got,) = intervals([p(0, mod - 100, modulus_wh=mod), p(15, 200, modulus_wh=mod)], limit)
-    assert (got.energy_wh, got.flags) == (300, {QualityFlag.ROLLOVER})
+    assert (got.energy_wh, got.flags) == (300, frozenset({QualityFlag.ROLLOVER}))
