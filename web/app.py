@@ -30,6 +30,7 @@ from certification.month_close import Thresholds
 from pts.settings import Settings
 from web import errors
 from web.accounts import SessionPolicy
+from web.headers import SecurityHeaders
 from web.request_log import RequestLog
 from web.throttle import Limits
 
@@ -127,6 +128,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     app.state.ctx = WebContext(settings, pool, policy_from(settings), clock, templates)
     _install_handlers(app)
     app.add_middleware(RequestLog, pool=pool, clock=clock)
+    app.add_middleware(SecurityHeaders)
 
     from web import api, portal, signin
 

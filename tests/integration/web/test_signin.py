@@ -205,3 +205,12 @@ def test_secrets_never_reach_the_logs(client: TestClient) -> None:
         assert secret not in text
     assert any(e["event"] == "signed_in" for e in logs)
     assert any(e["event"] == "request_handled" and e["route"] == "/signin" for e in logs)
+
+
+def test_security_headers(client: TestClient) -> None:
+    """No framing, no sniffing, no referrer off the site, only PTS's own resources."""
+    headers = client.get("/signin").headers
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
