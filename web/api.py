@@ -3,7 +3,7 @@ a system the caller holds no role on answers 404. Each route: load → one workf
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -28,10 +28,12 @@ from web import credential_store as store
 from web.api_models import (
     MONTH_PATTERN,
     AccountOut,
+    AmendmentOut,
     ChangeRequestIn,
     ChangeRequestOut,
     ClosedSystemOut,
     CloseIn,
+    DayOut,
     DecisionIn,
     ErrorOut,
     InvitationIn,
@@ -228,6 +230,43 @@ def monthly(
     system = views.visible_system(conn, caller.account, system_id)
     shown = views.monthly_production(conn, system, context(request).clock(), months)
     return [MonthOut(month=m.month, energy_wh=m.energy_wh, basis=m.basis) for m in shown]
+
+
+@router.get("/systems/{system_id}/production/daily", response_model=list[DayOut], tags=["readings"])
+def daily(
+    conn: Conn,
+    caller: Caller,
+    system_id: str,
+    month: Annotated[str, Query(pattern=MONTH_PATTERN, description="local month YYYY-MM")],
+) -> list[DayOut]:
+    """Energy per local day of `month`, as the stream measured it."""
+    views.visible_system(conn, caller.account, system_id)
+    first = date.fromisoformat(f"{month}-01")
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return [
+        DayOut(day=d, energy_wh=wh)
+        for d, wh in read_store.daily_energy(conn, system_id, first.isoformat(), last.isoformat())
+    ]
+
+
+@router.get("/systems/{system_id}/amendments", response_model=list[AmendmentOut], tags=["srec"])
+def amendments(conn: Conn, caller: Caller, system_id: str) -> list[AmendmentOut]:
+    """Corrections of closed months: who, when, why, the evidence, before and after."""
+    views.visible_system(conn, caller.account, system_id)
+    return [
+        AmendmentOut(
+            amendment_id=a.amendment_id,
+            month=a.month,
+            before_wh=a.before_wh,
+            after_wh=a.after_wh,
+            reason=a.reason,
+            evidence=a.evidence,
+            amended_by=a.amended_by,
+            amended_at=a.amended_at,
+            exported_in=a.exported_in,
+        )
+        for a in cstore.amendments(conn, system_id)
+    ]
 
 
 @router.get("/systems/{system_id}/window", response_model=WindowOut, tags=["reports"])

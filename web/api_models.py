@@ -189,3 +189,20 @@ class WriteOut(BaseModel):
 
 class HealthOut(BaseModel):
     status: str
+
+
+class DayOut(BaseModel):
+    day: str = Field(description="local calendar day of the system")
+    energy_wh: int
+
+
+class AmendmentOut(BaseModel):
+    amendment_id: int
+    month: str
+    before_wh: int
+    after_wh: int
+    reason: str
+    evidence: str
+    amended_by: str
+    amended_at: datetime
+    exported_in: str | None

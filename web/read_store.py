@@ -127,3 +127,15 @@ def open_change_requests(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]
         "ORDER BY created_at"
     ).fetchall()
     return [(r[0], r[1]) for r in rows]
+
+
+def daily_energy(
+    conn: psycopg.Connection[Any], system_id: str, first: str, last: str
+) -> list[tuple[str, int]]:
+    """(local day, energy Wh) the stream measured for the system, first..last inclusive."""
+    rows = conn.execute(
+        "SELECT day, energy_wh FROM analyst_system_daily WHERE system_id = %s "
+        "AND day BETWEEN %s::date AND %s::date ORDER BY day",
+        (system_id, first, last),
+    ).fetchall()
+    return [(r[0].isoformat(), int(r[1])) for r in rows]

@@ -129,3 +129,27 @@ def test_api_manual_report(client: TestClient, clock: Clock, seeded_db: str) -> 
     page = client.get("/api/v1/systems/S1/readings?limit=1", headers=auth).json()
     assert page["items"][0]["energy_wh"] == 7_000_000
     assert page["next_before"] is None
+
+
+def test_api_daily_production(client: TestClient, clock: Clock, seeded_db: str) -> None:
+    """Days of the asked local month only, as the stream stored them."""
+    from web.accounts import as_account, create_token
+    from web.credential_store import get_account
+
+    with psycopg.connect(seeded_db, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO meter_day_energy (meter_id, day, energy_wh, intervals) VALUES "
+            "('M1', '2026-09-30', 29000, 24), ('M1', '2026-10-01', 30000, 24), "
+            "('M1', '2026-10-02', 31000, 24)"
+        )
+        row = get_account(conn, OWNER)
+        assert row is not None
+        _, token = create_token(conn, as_account(row), "script", clock(), "test")
+    days = client.get(
+        "/api/v1/systems/S1/production/daily?month=2026-10",
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert days.json() == [
+        {"day": "2026-10-01", "energy_wh": 30000},
+        {"day": "2026-10-02", "energy_wh": 31000},
+    ]
