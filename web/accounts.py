@@ -167,6 +167,31 @@ def _issue_link(
     return secret, expires
 
 
+def set_disabled(
+    conn: psycopg.Connection[Any],
+    admin: Account,
+    account_id: str,
+    disabled: bool,
+    now: datetime,
+    address: str,
+) -> None:
+    """An admin disables an account (its sessions end, its tokens stop working, it cannot
+    sign in) or enables it again."""
+    require_admin(admin, "disable or enable accounts")
+    if disabled and account_id == admin.account_id:
+        raise Refused("cannot_disable_self", "ask another admin to disable your account")
+    with conn.transaction():
+        if not store.set_disabled(conn, account_id, disabled):
+            raise Refused(
+                "unknown_account", f"account {account_id!r} has no password yet; nothing to do"
+            )
+        if disabled:
+            store.revoke_sessions_of(conn, account_id, now)
+        tag = "account_disabled" if disabled else "account_enabled"
+        store.add_event(conn, account_id, tag, address, now, {"by": admin.account_id})
+    log.info("account_disabled" if disabled else "account_enabled", account_id=account_id)
+
+
 def link_account(conn: psycopg.Connection[Any], link_secret: str, now: datetime) -> Account:
     """The account a one-time link is for, or a refusal if it is used, expired or unknown."""
     link = store.get_link(conn, digest(link_secret))

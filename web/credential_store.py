@@ -119,6 +119,15 @@ def rehash_password(conn: psycopg.Connection[Any], account_id: str, password_has
     )
 
 
+def set_disabled(conn: psycopg.Connection[Any], account_id: str, disabled: bool) -> bool:
+    """False when the account has no credential (it never signed in)."""
+    cur = conn.execute(
+        "UPDATE account_credentials SET disabled = %s WHERE account_id = %s",
+        (disabled, account_id),
+    )
+    return cur.rowcount == 1
+
+
 # -- sessions --------------------------------------------------------------------------------
 
 

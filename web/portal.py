@@ -269,6 +269,23 @@ def account_invite(
     return page(request, "link_issued.html", me, {"invitation": invitation, "kind": "invitation"})
 
 
+@router.post("/admin/accounts/{account_id}/disabled")
+def account_disable(
+    request: Request,
+    conn: Conn,
+    me: Me,
+    account_id: str,
+    disabled: FormText,
+    csrf_token: CsrfField = "",
+) -> Response:
+    ctx = context(request)
+    csrf.require(me.csrf_token, csrf_token)
+    accounts.set_disabled(
+        conn, me.account, account_id, disabled == "true", ctx.clock(), address_of(request)
+    )
+    return RedirectResponse("/admin", status_code=303)
+
+
 @router.post("/admin/accounts/{account_id}/reset")
 def account_reset(
     request: Request, conn: Conn, me: Me, account_id: str, csrf_token: CsrfField = ""

@@ -238,3 +238,38 @@ def test_admin_closes_a_month_and_sees_the_flagged_systems(client: TestClient) -
         "/admin/month-close", data={"month": "0000-01", "csrf_token": csrf_of(page.text)}
     )
     assert bad.status_code == 422
+
+
+def test_a_disabled_account_is_out_everywhere(client: TestClient, seeded_db: str) -> None:
+    """Disabling ends the sessions, stops the tokens and refuses sign-in; enabling restores
+    sign-in."""
+    rep = TestClient(client.app, follow_redirects=False)
+    sign_in(rep, "rep-1")
+    page = rep.get("/account")
+    made = rep.post("/account/tokens", data={"label": "s", "csrf_token": csrf_of(page.text)})
+    token = re.search(r"<code>(pts_[A-Za-z0-9_-]+)</code>", made.text)
+    assert token is not None
+    bearer = {"authorization": f"Bearer {token.group(1)}"}
+    sign_in(client, ADMIN)
+    admin = client.get("/admin")
+    done = client.post(
+        "/admin/accounts/rep-1/disabled",
+        data={"disabled": "true", "csrf_token": csrf_of(admin.text)},
+    )
+    assert done.status_code == 303
+    assert rep.get("/account").status_code == 303
+    assert rep.get("/api/v1/me", headers=bearer).status_code == 401
+    assert sign_in(TestClient(client.app, follow_redirects=False), "rep-1").status_code == 401
+    client.post(
+        "/admin/accounts/rep-1/disabled",
+        data={"disabled": "false", "csrf_token": csrf_of(admin.text)},
+    )
+    assert sign_in(TestClient(client.app, follow_redirects=False), "rep-1").status_code == 303
+    assert tags(seeded_db, "rep-1") == [
+        "signin_succeeded",
+        "token_created",
+        "account_disabled",
+        "signin_failed",
+        "account_enabled",
+        "signin_succeeded",
+    ]
