@@ -23,6 +23,7 @@ from certification.workflows.change_requests import (
 from certification.workflows.close_month import close_month
 from certification.workflows.export_quarter import draft_export
 from certification.workflows.submit_report import submit_manual_report
+from schemas.registry import ReportingMethod
 from web import accounts, csrf, read_store, views
 from web import credential_store as store
 from web.api_models import MONTH_PATTERN
@@ -58,7 +59,13 @@ def home(request: Request, conn: Conn, me: Me) -> Response:
     systems = views.my_systems(conn, me.account)
     if len(systems) == 1 and not is_admin(me.account):
         return RedirectResponse(f"/systems/{systems[0].system_id}", status_code=303)
-    return page(request, "systems.html", me, {"systems": systems})
+    now = context(request).clock()
+    windows = {
+        s.system_id: views.window_state(s, now)
+        for s in systems
+        if s.reporting_method is ReportingMethod.MANUAL
+    }
+    return page(request, "systems.html", me, {"systems": systems, "windows": windows})
 
 
 @router.get("/systems/{system_id}")

@@ -153,3 +153,13 @@ def test_api_daily_production(client: TestClient, clock: Clock, seeded_db: str) 
         {"day": "2026-10-01", "energy_wh": 30000},
         {"day": "2026-10-02", "energy_wh": 31000},
     ]
+
+
+def test_my_systems_shows_each_window(client: TestClient) -> None:
+    """An admin's list shows each manual system's window in its own zone."""
+    from tests.integration.web.support import ADMIN
+
+    sign_in(client, ADMIN)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.text.count("open for 2026-10</a> until the end of Thursday 05 November 2026") == 2

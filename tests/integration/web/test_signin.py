@@ -214,3 +214,20 @@ def test_security_headers(client: TestClient) -> None:
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "same-origin"
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil"])
+def test_sign_in_never_redirects_off_site(client: TestClient, target: str) -> None:
+    """`next` may only be a local path: anything else goes to /."""
+    form = client.get("/signin")
+    answer = client.post(
+        "/signin",
+        data={
+            "account_id": OWNER,
+            "password": PASSWORD,
+            "csrf_token": csrf_of(form.text),
+            "next": target,
+        },
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/"
