@@ -308,8 +308,12 @@ def _raw_register(ordered: list[RegisterPoint], at: datetime) -> int | None:
     if not before or not after:
         return None
     prev, nxt = before[-1], after[0]
-    share = _micros(at - prev.ts) * (nxt.energy_wh - prev.energy_wh) // _micros(nxt.ts - prev.ts)
-    return prev.energy_wh + share
+    step = nxt.energy_wh - prev.energy_wh
+    modulus = nxt.modulus_wh or prev.modulus_wh
+    if step < 0 and modulus:  # the dial wrapped between the two: it turned forward
+        step += modulus
+    share = _micros(at - prev.ts) * step // _micros(nxt.ts - prev.ts)
+    return (prev.energy_wh + share) % modulus if modulus else prev.energy_wh + share
 
 
 def _micros(delta: timedelta) -> int:

@@ -126,9 +126,12 @@ def test_manual_dial_rollover_through_report_and_close(fresh_db: str) -> None:
     assert intervals == [(13_000, [QualityFlag.ROLLOVER.value])]
     assert totals[("M1", "2026-07")] == 12_931
     assert july.energy_wh == 12_931
-    # the wrap is not a backwards step (month_close's register_mismatch check still
-    # interpolates the raw dial across the wrap: reported to certificates-core)
-    assert "backwards_register" not in [code for code, _ in july.findings]
+    # the wrap is neither a backwards step nor a register mismatch: nothing holds the month
+    codes = [code for code, _ in july.findings]
+    assert "backwards_register" not in codes
+    assert "register_mismatch" not in codes
+    assert july.minted == 0  # 0.013 MWh: carried, not held
+    assert july.held_by == ()
 
 
 def test_ct_ratio_scales_reports_and_audits_alike(fresh_db: str) -> None:

@@ -324,3 +324,21 @@ def test_an_interval_above_the_power_limit_is_a_finding_that_holds() -> None:
         )
     ]
     assert "implausible_power" in HOLDING_FINDINGS
+
+
+def test_manual_dial_rollover_is_no_register_mismatch() -> None:
+    """A 5-digit kWh dial read in the windows: 99,600 kWh on Oct 29, 520 kWh on Nov 28 (it
+    rolled over). The month's boundary is interpolated across the wrap, so the interval sum
+    and the register difference agree: 920 kWh over the two readings, no register_mismatch,
+    nothing holds the month."""
+    modulus = 100_000_000  # Wh: 10^5 kWh
+    points = [
+        RegisterPoint(datetime(2026, 10, 29, 16, tzinfo=UTC), 99_600_000, modulus_wh=modulus),
+        RegisterPoint(datetime(2026, 11, 28, 17, tzinfo=UTC), 520_000, modulus_wh=modulus),
+        RegisterPoint(datetime(2026, 12, 29, 17, tzinfo=UTC), 1_100_000, modulus_wh=modulus),
+    ]
+    result = meter_month("M1", points, "2026-11", NY_NAME, Decimal(8), manual=True)
+    assert "register_mismatch" not in [f.code for f in result.findings]
+    # Nov 1 04:00Z is 60 of the first interval's 721 h: 920,000 - 920,000*60//721 = 843,440;
+    # Dec 1 05:00Z is 60 of the second's 744 h: 580,000*60//744 = 46,774
+    assert result.energy_wh == 843_440 + 46_774
