@@ -299,7 +299,11 @@ def main() -> None:
     for key, label in labels.items():
         p, pn = results["plain"][key]
         t, tn = results["timescale"][key]
-        print(f"{label:<36} {fmt(p):>10} {fmt(pn):>10} {fmt(t):>10} {fmt(tn):>10} {tn / t:>10.0f}x")
+        digits = 0 if tn >= 10 * t else 2
+        print(
+            f"{label:<36} {fmt(p):>10} {fmt(pn):>10} {fmt(t):>10} {fmt(tn):>10} "
+            f"{tn / t:>10.{digits}f}x"
+        )
     mib = 1024 * 1024
     print(
         f"readings + intervals on disk: plain {sizes['plain'][0] / mib:,.0f} MiB; timescale "
