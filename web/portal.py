@@ -5,16 +5,13 @@ calls one workflow (certification/workflows or web.views/web.accounts) and rende
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from certification.change_requests import Status
 from certification.errors import Refused
-from certification.manual_reports import ManualReport
 from certification.roles import is_admin
 from certification.workflows.change_requests import (
     decide_change_request,
@@ -31,6 +28,7 @@ from web.app import address_of, context
 from web.chart import monthly_svg
 from web.deps import Conn, Me
 from web.render import page
+from web.report_form import parse_report
 
 router = APIRouter(include_in_schema=False)
 
@@ -112,7 +110,7 @@ def report_submit(
     request.state.write_target = system_id
     shown = views.report_page(conn, me.account, system_id, ctx.clock())  # 404 if not theirs
     try:
-        report = _parse_report(meter_id, register_kwh, read_on, read_time, shown.system.timezone)
+        report = parse_report(meter_id, register_kwh, read_on, read_time, shown.system.timezone)
         if report.meter_id not in {m.meter_id for m in shown.meters}:
             raise Refused("meter_not_on_system", f"meter {meter_id} is not on {system_id}")
         reading = submit_manual_report(
@@ -136,25 +134,6 @@ def report_submit(
             422,
         )
     return _report_form(request, conn, me, system_id, {"accepted": reading})
-
-
-def _parse_report(
-    meter_id: str, register_kwh: str, read_on: str, read_time: str, timezone: str
-) -> ManualReport:
-    try:
-        kwh = float(register_kwh.replace(",", "").strip())
-        day = datetime.strptime(read_on.strip(), "%Y-%m-%d").date()
-        clock = datetime.strptime(read_time.strip() or "12:00", "%H:%M").time()
-    except ValueError as exc:
-        raise Refused(
-            "bad_report",
-            "enter the register as a number of kWh (e.g. 12345.6), the date as YYYY-MM-DD and "
-            "the time as HH:MM",
-        ) from exc
-    if not 0 <= kwh < 1e12:
-        raise Refused("bad_report", "the register reading must be a positive number of kWh")
-    read_at = datetime.combine(day, time(clock.hour, clock.minute), tzinfo=ZoneInfo(timezone))
-    return ManualReport(meter_id.strip(), round(kwh * 1000), read_at)
 
 
 @router.post("/systems/{system_id}/change-requests")
