@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
 import psycopg
@@ -180,13 +181,23 @@ def _install_handlers(app: FastAPI) -> None:
         return answer_refusal(request, refusal, exc.status_code)
 
 
+def back_to(request: Request) -> str:
+    """Where sign-in should lead: the page asked for, or for a form sent after the session
+    ended, the page the form was on (a local path only)."""
+    if request.method == "GET":
+        return request.url.path
+    referer = urlsplit(request.headers.get("referer", ""))
+    same_site = referer.netloc == request.url.netloc and referer.path.startswith("/")
+    return referer.path if same_site else "/"
+
+
 def answer_refusal(request: Request, refusal: Refused, status: int | None = None) -> Response:
     """JSON `{code, message}` for the API; a page (or the sign-in page) for the portal."""
     status = status or errors.status_for(refusal.code)
     if is_api(request):
         return JSONResponse(errors.body(refusal), status_code=status)
     if status == 401:
-        return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+        return RedirectResponse(f"/signin?next={quote(back_to(request))}", status_code=303)
     ctx = context(request)
     shown = errors.body(refusal)
     return ctx.templates.TemplateResponse(

@@ -231,3 +231,24 @@ def test_sign_in_never_redirects_off_site(client: TestClient, target: str) -> No
     )
     assert answer.status_code == 303
     assert answer.headers["location"] == "/"
+
+
+def test_a_form_sent_after_the_session_ended_leads_back_to_its_page(
+    client: TestClient, clock: Clock
+) -> None:
+    """The report form sent after expiry: sign in, then back to the form (not a 405)."""
+    sign_in(client, REP)
+    form = client.get("/systems/S1/report")
+    clock.now += timedelta(hours=13)
+    answer = client.post(
+        "/systems/S1/report",
+        data={
+            "meter_id": "M1",
+            "register_kwh": "1",
+            "read_on": "2026-10-30",
+            "csrf_token": csrf_of(form.text),
+        },
+        headers={"referer": "http://testserver/systems/S1/report"},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/signin?next=/systems/S1/report"
