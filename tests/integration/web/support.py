@@ -41,8 +41,14 @@ REGISTRY: dict[str, Any] = {
         {"account_id": REP, "role": "system_representative", "name": "Rita Rep"},
         {"account_id": "rep-2", "role": "system_representative"},
         {"account_id": "buyer-10", "role": "rec_owner"},
+        {"account_id": "sunny", "role": "das_provider", "name": "Sunny DAS"},
+        {"account_id": "owner-3", "role": "system_owner"},
     ],
-    "approved_meters": [{"model": "ACME-1", "accuracy_class": "2.0"}],
+    "providers": [{"provider_id": "sunny", "name": "Sunny DAS", "approved": True}],
+    "approved_meters": [
+        {"model": "ACME-1", "accuracy_class": "2.0"},
+        {"model": "ACME-5", "accuracy_class": "0.5"},
+    ],
     "systems": [
         {
             "system_id": "S1",
@@ -64,6 +70,15 @@ REGISTRY: dict[str, Any] = {
             "reporting_method": "manual",
             "gis_unit_id": "NON2",
         },
+        {
+            "system_id": "S3",
+            "name": "Elm Road warehouse",
+            "owner_id": "owner-3",
+            "capacity_kw_dc": "20",
+            "reporting_method": "automatic",
+            "das_provider_id": "sunny",
+            "gis_unit_id": "NON3",
+        },
     ],
     "meters": [
         {
@@ -72,6 +87,14 @@ REGISTRY: dict[str, Any] = {
             "serial": "X1",
             "model": "ACME-1",
             "accuracy_class": "2.0",
+            "installed_on": "2024-01-01",
+        },
+        {
+            "meter_id": "M3",
+            "system_id": "S3",
+            "serial": "X3",
+            "model": "ACME-5",
+            "accuracy_class": "0.5",
             "installed_on": "2024-01-01",
         },
         {

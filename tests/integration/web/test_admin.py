@@ -214,7 +214,7 @@ def test_demo_accounts_sign_in(seeded_db: str, clock: Clock) -> None:
 
 
 def test_admin_closes_a_month_and_sees_the_flagged_systems(client: TestClient) -> None:
-    """September closes for both systems (no readings: estimated and flagged); the admin page
+    """September closes for all three systems (no readings: estimated and flagged); the page
     lists them with the owner's contact; the quarter's GIS draft downloads as CSV."""
     sign_in(client, ADMIN)
     page = client.get("/admin")
@@ -222,11 +222,11 @@ def test_admin_closes_a_month_and_sees_the_flagged_systems(client: TestClient) -
         "/admin/month-close", data={"month": "2026-09", "csrf_token": csrf_of(page.text)}
     )
     assert closed.status_code == 303
-    assert closed.headers["location"] == "/admin?closed=2026-09&systems=2&flagged=2"
+    assert closed.headers["location"] == "/admin?closed=2026-09&systems=3&flagged=3"
     admin = client.get(closed.headers["location"]).text
     flagged = admin.split('id="flagged"')[1].split("</table>")[0]
     assert "olive@example.org" in flagged
-    assert flagged.count('<td><a href="/systems/') == 2
+    assert flagged.count('<td><a href="/systems/') == 3
     again = client.post(
         "/admin/month-close", data={"month": "2026-09", "csrf_token": csrf_of(page.text)}
     )
