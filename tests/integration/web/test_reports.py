@@ -163,3 +163,26 @@ def test_my_systems_shows_each_window(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200
     assert page.text.count("open for 2026-10</a> until the end of Thursday 05 November 2026") == 2
+
+
+def test_a_das_provider_sees_its_system_and_reports_through_das(
+    client: TestClient, clock: Clock, seeded_db: str
+) -> None:
+    """sunny reads S3, which it reports; a manual report there is refused: S3 reports
+    automatically."""
+    from web.accounts import as_account, create_token
+    from web.credential_store import get_account
+
+    with psycopg.connect(seeded_db, autocommit=True) as conn:
+        row = get_account(conn, "sunny")
+        assert row is not None
+        _, token = create_token(conn, as_account(row), "das", clock(), "test")
+    auth = {"authorization": f"Bearer {token}"}
+    mine = client.get("/api/v1/systems", headers=auth).json()
+    assert [(s["system_id"], s["roles"]) for s in mine] == [
+        ("S3", ["das_provider", "system_representative"])
+    ]
+    body = {"meter_id": "M3", "register_wh": 1_000, "read_at": "2026-10-29T14:00:00Z"}
+    refused = client.post("/api/v1/systems/S3/manual-reports", json=body, headers=auth)
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "reports_automatically"
