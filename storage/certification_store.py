@@ -195,8 +195,8 @@ def months_points(
 
     def collect(sql: str, only: list[str]) -> set[str]:
         rows = conn.execute(sql, {**params, "ids": only}).fetchall()
-        for r in rows:
-            found[r[0]].append(PointRow(r[1], int(r[2]), r[3], r[4], list(r[5])))
+        for r in rows:  # bigint and text[] arrive as int and list: no conversion needed
+            found[r[0]].append(PointRow._make(r[1:]))
         return {r[0] for r in rows}
 
     collect(_INSIDE, ids)

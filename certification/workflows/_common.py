@@ -12,6 +12,8 @@ from storage import certification_store as store
 from storage.certification_store import PointRow
 from stream.energy import RegisterPoint
 
+_RESET = QualityFlag.RESET.value  # looked up once: month close converts every reading
+
 
 def register_point(row: PointRow) -> RegisterPoint:
     """A stored reading as the energy rules read it."""
@@ -20,7 +22,7 @@ def register_point(row: PointRow) -> RegisterPoint:
         row.energy_wh,
         ReadingEvent(row.event) if row.event else None,
         row.register_modulus_wh,
-        QualityFlag.RESET.value in row.flags,
+        _RESET in row.flags,
     )
 
 
