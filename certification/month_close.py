@@ -51,6 +51,9 @@ TYPICAL_KWH_PER_KW = {
 }
 
 
+_UTC_ZONES = (UTC, ZoneInfo("UTC"), ZoneInfo("Etc/UTC"))  # subtraction is exact in these
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """Erratic-data thresholds (PTS does not publish its own; these are ours, as settings)."""
@@ -131,7 +134,10 @@ def meter_month(
     resumes there, so no energy falls between two closes and none is counted twice."""
     tz = ZoneInfo(timezone)
     # in UTC: Python subtracts two datetimes sharing a tzinfo by wall clock (DST ignored)
-    points = [replace(p, ts=p.ts.astimezone(UTC)) for p in points]
+    # (a copy only for a point in another zone: profiled, the copies were a fifth of close)
+    points = [
+        p if p.ts.tzinfo in _UTC_ZONES else replace(p, ts=p.ts.astimezone(UTC)) for p in points
+    ]
     start, end = month_bounds(month, tz)
     first_day, last_day = local_day(start, tz), local_day(end - timedelta(seconds=1), tz)
     limit = PowerLimit(capacity_kw_dc, thresholds.power_tolerance)
