@@ -148,18 +148,23 @@ class GatewayAgent:
         if not connected:
             return
         if self._resend and time.monotonic() >= self._resend_after:
-            again, self._resend = sorted(set(self._resend)), []
-            self._send(self.spool.rows(again))
+            again = sorted(set(self._resend))
+            if self._send(self.spool.rows(again)):
+                self._resend = []
+            else:  # in flight is full: all of them again later (a duplicate is deduped)
+                self._resend = again
         room = self.config.max_inflight - len(self._inflight)
         if room <= 0:
             return
         rows = self.spool.pending(room * self.config.max_batch, after=self._published_upto)
-        self._send(rows)
-        if rows:
+        # the watermark moves only when every row went out: rows past the in-flight bound are
+        # fetched again by the next flush (a row already sent goes out twice; the stream dedupes)
+        if self._send(rows) and rows:
             self._published_upto = max(seq for seq, _, _ in rows)
 
-    def _send(self, rows: list[tuple[int, str, str]]) -> None:
-        """Publish spooled rows, one message per meter and `max_batch` readings."""
+    def _send(self, rows: list[tuple[int, str, str]]) -> bool:
+        """Publish spooled rows, one message per meter and `max_batch` readings, until the
+        in-flight bound; True when every row went out."""
         by_meter: OrderedDict[str, list[tuple[int, str]]] = OrderedDict()
         for seq, meter_id, body in rows:
             by_meter.setdefault(meter_id, []).append((seq, body))
@@ -167,7 +172,7 @@ class GatewayAgent:
             for start in range(0, len(items), self.config.max_batch):
                 chunk = items[start : start + self.config.max_batch]
                 if len(self._inflight) >= self.config.max_inflight:
-                    return
+                    return False
                 bodies = [mark_replayed(b) if s <= self._replay_upto else b for s, b in chunk]
                 payload = batch_payload(self.config.gateway_id, bodies)
                 mid = self.publisher.publish(
@@ -175,6 +180,7 @@ class GatewayAgent:
                 )
                 self._inflight[mid] = [s for s, _ in chunk]
                 self.stats.published += len(chunk)
+        return True
 
     def _collect_acks(self) -> None:
         done: list[int] = []
