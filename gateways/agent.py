@@ -149,22 +149,24 @@ class GatewayAgent:
             return
         if self._resend and time.monotonic() >= self._resend_after:
             again = sorted(set(self._resend))
-            if self._send(self.spool.rows(again)):
-                self._resend = []
-            else:  # in flight is full: all of them again later (a duplicate is deduped)
-                self._resend = again
+            sent = self._send(self.spool.rows(again))
+            self._resend = [seq for seq in again if seq not in sent]  # in flight was full
         room = self.config.max_inflight - len(self._inflight)
         if room <= 0:
             return
         rows = self.spool.pending(room * self.config.max_batch, after=self._published_upto)
         # the watermark moves only when every row went out: rows past the in-flight bound are
         # fetched again by the next flush (a row already sent goes out twice; the stream dedupes)
-        if self._send(rows) and rows:
-            self._published_upto = max(seq for seq, _, _ in rows)
+        sent = self._send(rows)
+        for seq, _, _ in rows:  # oldest first: the watermark stops at the first row not sent
+            if seq not in sent:
+                break
+            self._published_upto = seq
 
-    def _send(self, rows: list[tuple[int, str, str]]) -> bool:
+    def _send(self, rows: list[tuple[int, str, str]]) -> set[int]:
         """Publish spooled rows, one message per meter and `max_batch` readings, until the
-        in-flight bound; True when every row went out."""
+        in-flight bound; the sequence numbers that went out."""
+        sent: set[int] = set()
         by_meter: OrderedDict[str, list[tuple[int, str]]] = OrderedDict()
         for seq, meter_id, body in rows:
             by_meter.setdefault(meter_id, []).append((seq, body))
@@ -172,15 +174,16 @@ class GatewayAgent:
             for start in range(0, len(items), self.config.max_batch):
                 chunk = items[start : start + self.config.max_batch]
                 if len(self._inflight) >= self.config.max_inflight:
-                    return False
+                    return sent
                 bodies = [mark_replayed(b) if s <= self._replay_upto else b for s, b in chunk]
                 payload = batch_payload(self.config.gateway_id, bodies)
                 mid = self.publisher.publish(
                     readings_topic(self.config.gateway_id, meter_id), payload
                 )
                 self._inflight[mid] = [s for s, _ in chunk]
+                sent.update(s for s, _ in chunk)
                 self.stats.published += len(chunk)
-        return True
+        return sent
 
     def _collect_acks(self) -> None:
         done: list[int] = []
