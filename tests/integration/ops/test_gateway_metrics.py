@@ -17,7 +17,7 @@ from gateways.meters import MeterConfig
 from gateways.metrics import gateway_registry
 from gateways.simulator.fleet import make_fleet
 from pts.metrics_server import serve
-from tests.integration.gateways.support import gateway_config
+from tests.integration.gateways.support import Recorder, gateway_config
 from tests.integration.ingest.support import free_port
 from tests.integration.ops.prometheus import ROOT, OwnPrometheus
 
@@ -59,6 +59,8 @@ async def test_prometheus_scrapes_what_the_gateway_did(
     prometheus = OwnPrometheus(
         tmp_path / "prometheus", {"pts-gateway": [f"127.0.0.1:{metrics_port}"]}
     )
+    # a reader: a gateway keeps a reading until the broker says someone took it
+    reader = Recorder("127.0.0.1", port, "pts/v1/gw-test/+/readings")
     agent.publisher.start()
     try:
         assert await asyncio.to_thread(agent.publisher.connected.wait, 10)
@@ -81,4 +83,5 @@ async def test_prometheus_scrapes_what_the_gateway_did(
     finally:
         prometheus.stop()
         await agent.close()
+        reader.stop()
         await fleet.stop()
