@@ -14,6 +14,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from storage import certification_store
 from tests.integration.web.support import (
@@ -65,16 +68,25 @@ def shot(driver: WebDriver, name: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
 
+def click_through(driver: WebDriver, element: WebElement) -> None:
+    """Click something that loads a new page and wait until the old page is gone: an element
+    that both pages have (main, a list) would otherwise be read from the old one, or go stale
+    between finding and reading it."""
+    old_page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old_page))
+
+
 def sign_in(driver: WebDriver, base: str, account_id: str) -> None:
     driver.get(f"{base}/signin")
     driver.find_element(By.ID, "account_id").send_keys(account_id)
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "signin").click()
+    click_through(driver, driver.find_element(By.ID, "signin"))
     driver.find_element(By.ID, "signout")  # waits until signed in
 
 
 def sign_out(driver: WebDriver) -> None:
-    driver.find_element(By.ID, "signout").click()
+    click_through(driver, driver.find_element(By.ID, "signout"))
     driver.find_element(By.ID, "signin")
 
 
@@ -104,12 +116,12 @@ def test_representative_reports_and_is_refused_outside_the_window(
     assert [b.get_attribute("data-month") for b in bars] == ["2026-09"]
     assert "812.3" in browser.find_element(By.ID, "monthly").text
     shot(browser, "rep-system-page")
-    browser.find_element(By.LINK_TEXT, "Report this month's reading").click()
+    click_through(browser, browser.find_element(By.LINK_TEXT, "Report this month's reading"))
     assert "The window is open for 2026-10" in browser.find_element(By.ID, "window").text
     browser.find_element(By.ID, "register_kwh").send_keys("12345.6")
     fill(browser, "read_on", "2026-10-29")
     fill(browser, "read_time", "09:30")
-    browser.find_element(By.ID, "submit-report").click()
+    click_through(browser, browser.find_element(By.ID, "submit-report"))
     accepted = browser.find_element(By.ID, "accepted").text
     assert accepted.startswith(
         "Thank you. Your reading of 12,345.6 kWh taken Thu 29 Oct 2026, 09:30 EDT"
@@ -125,7 +137,7 @@ def test_representative_reports_and_is_refused_outside_the_window(
     )
     browser.find_element(By.ID, "register_kwh").send_keys("12500")
     fill(browser, "read_on", "2026-11-14")
-    browser.find_element(By.ID, "submit-report").click()
+    click_through(browser, browser.find_element(By.ID, "submit-report"))
     refusal = browser.find_element(By.ID, "refusal").text
     assert "Your reading was not accepted." in refusal
     assert "the next window opens 2026-11-26T00:00:00-05:00" in refusal
@@ -153,7 +165,9 @@ def test_admin_approves_a_rec_owner_change(live: str, browser: WebDriver) -> Non
     browser.get(f"{live}/systems/S1")
     browser.find_element(By.ID, "new_rec_owner_id").send_keys("buyer-10")
     browser.find_element(By.ID, "transfer_contract").send_keys("contract-7.pdf")
-    browser.find_element(By.XPATH, "//button[text()='Send the request to PTS staff']").click()
+    click_through(
+        browser, browser.find_element(By.XPATH, "//button[text()='Send the request to PTS staff']")
+    )
     assert ": new REC Owner buyer-10: open" in browser.find_element(By.TAG_NAME, "main").text
     sign_out(browser)
 
@@ -163,7 +177,7 @@ def test_admin_approves_a_rec_owner_change(live: str, browser: WebDriver) -> Non
     assert "S1" in queue
     assert "buyer-10 contract-7.pdf" in queue
     shot(browser, "admin-queue")
-    browser.find_element(By.CSS_SELECTOR, "button[id^='approve-']").click()
+    click_through(browser, browser.find_element(By.CSS_SELECTOR, "button[id^='approve-']"))
     assert "No open requests." in browser.find_element(By.ID, "change-requests").text
     browser.get(f"{live}/systems/S1")
     assert "The REC Owner is buyer-10." in browser.find_element(By.TAG_NAME, "main").text
