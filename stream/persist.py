@@ -74,11 +74,15 @@ class WorkLimits:
 async def connect_store(
     database_url: str, work: WorkLimits | None = None
 ) -> psycopg.AsyncConnection[Any]:
-    """An autocommit connection whose statements and lock waits are bounded in time."""
+    """An autocommit connection whose statements and lock waits are bounded in time, and
+    whose commits are durable whatever the server's default: a commit here is what lets the
+    engine acknowledge its input (Kafka offsets), so a server crash after it must not lose it
+    (synchronous_commit = off lost an acknowledged batch to a postmaster SIGKILL)."""
     work = work or WorkLimits()
     aconn = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
     await aconn.execute(
-        "SELECT set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false)",
+        "SELECT set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false),"
+        " set_config('synchronous_commit', 'on', false)",
         (f"{round(work.statement_timeout_s * 1000)}ms", f"{round(work.lock_timeout_s * 1000)}ms"),
     )
     return aconn

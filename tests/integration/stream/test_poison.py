@@ -316,3 +316,16 @@ async def test_redrive_leaves_the_das_intakes_dead_letters_waiting(fresh_db: str
             "value_out_of_range": 1,  # the new refusal of the re-driven reading
             "value_out_of_range (das-intake)": 1,
         }
+
+
+async def test_the_engine_commits_durably_even_on_a_server_that_does_not(fresh_db: str) -> None:
+    """The local servers run synchronous_commit = off (fast tests and demos); the engine's
+    commit is the point after which Kafka offsets are acknowledged, so its connection commits
+    durably. The fault suite's postmaster SIGKILL lost a committed, acknowledged batch
+    (174 readings) before this."""
+    with psycopg.connect(fresh_db) as conn:
+        server = conn.execute("SHOW synchronous_commit").fetchone()
+    assert server == ("off",)  # deploy/local/postgres.sh and the embedded server
+    async with await InProcessEngine.connect(fresh_db, clock=lambda: NOW) as engine:
+        shown = await engine._aconn.execute("SHOW synchronous_commit")
+        assert await shown.fetchone() == ("on",)
