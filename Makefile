@@ -7,7 +7,7 @@ PYTHON ?= $(VENV)/bin/python
 BIN := $(if $(findstring /,$(PYTHON)),$(dir $(PYTHON)),)
 PYTEST_ARGS ?=
 
-.PHONY: help venv install fmt lint typecheck check test test-all test-unit timescaledb services-up services-down services-status bench demo demo-clean
+.PHONY: help venv install fmt lint typecheck imports check test test-all test-unit timescaledb services-up services-down services-status bench demo demo-clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -31,7 +31,10 @@ lint:  ## ruff
 typecheck:  ## mypy (strict)
 	$(BIN)mypy
 
-check: lint typecheck  ## lint and type-check
+imports:  ## the import contracts in .importlinter (layers, pure cores, no cycles)
+	$(BIN)lint-imports --no-cache
+
+check: lint typecheck imports  ## lint, type-check and check the import layers
 
 test:  ## the whole test suite against the real services (make services-up first)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)

@@ -37,7 +37,7 @@ from certification.workflows.load_registry import load_registry
 from certification.workflows.record_audit import record_audit
 from certification.workflows.submit_report import submit_manual_report
 from certification.workflows.trace_certificates import certification_report
-from pts.cli import get_settings
+from pts.settings import get_settings
 
 _T = TypeVar("_T")
 

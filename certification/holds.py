@@ -23,17 +23,10 @@ from enum import StrEnum
 
 from certification.errors import Refused
 from certification.roles import Account, require_admin
+from schemas.findings import HOLDING_FINDINGS
 
-HOLDING_FINDINGS = frozenset(
-    {
-        "over_capacity",
-        "backwards_register",
-        "register_mismatch",
-        "night_production",
-        "audit_mismatch",
-        "implausible_power",
-    }
-)
+__all__ = ["HOLDING_FINDINGS"]
+
 
 
 class ReleaseKind(StrEnum):

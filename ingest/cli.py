@@ -16,8 +16,13 @@ from ingest.errors import IngestError
 from ingest.kafka_sink import KafkaTarget
 from ingest.runner import run_bridge
 from ingest.topics import OurTopics, ProviderTopics
-from pts.cli import get_settings
-from pts.settings import Settings, mqtt_admin_password_file, mqtt_password, read_secret
+from pts.settings import (
+    Settings,
+    get_settings,
+    mqtt_admin_password_file,
+    mqtt_password,
+    read_secret,
+)
 
 if TYPE_CHECKING:
     from ingest.broker_admin import AdminCredentials

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from pts.logging import configure_logging
-from pts.settings import Settings, load_settings
+from pts.settings import get_settings, load_settings
 
 # command name -> "module:attribute" of a click command or group
 SUBCOMMANDS: dict[str, str] = {
@@ -37,7 +37,10 @@ SUBCOMMANDS: dict[str, str] = {
 # ingest (our broker's accounts), but operators look for them under `pts gateway`
 EXTRA_COMMANDS: dict[str, list[str]] = {
     "gateway": ["ingest.cli:gateway_add_user", "ingest.cli:gateway_remove_user"],
+    # commands that wire two packages live at the edge (pts/commands/)
+    "db": ["pts.commands.db_load:load_cmd"],
 }
+
 
 
 class LazyGroup(click.Group):
@@ -78,12 +81,7 @@ def cli(ctx: click.Context, log_format: str | None) -> None:
     ctx.obj = settings
 
 
-def get_settings(ctx: click.Context) -> Settings:
-    """The settings built once by the `pts` group."""
-    settings = ctx.find_root().obj
-    if not isinstance(settings, Settings):  # pragma: no cover - only if misused
-        raise click.UsageError("settings are not loaded")
-    return settings
+__all__ = ["cli", "get_settings", "main"]
 
 
 def main(argv: list[str] | None = None) -> Any:

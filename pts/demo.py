@@ -13,7 +13,7 @@ import asyncio
 import shutil
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +31,8 @@ from gateways.poller import MeterPoller
 from gateways.sample import MeterSample
 from gateways.simulator.fleet import MeterFleet, make_fleet
 from gateways.simulator.meter import ACC32, Faults
-from pts.demo_truth import TruthCheck, check_totals
+from pts.demo_report import DemoResult, render_chart, render_summary
+from pts.demo_truth import check_totals
 from schemas import (
     AccuracyClass,
     DasProvider,
@@ -64,19 +65,6 @@ class DemoOptions:
     folder: Path = Path(".local/demo")
     pg_port: int = 15532
     inject_error_wh: int = 0  # add to one stored reading before the check (to see it fail)
-
-
-@dataclass
-class DemoResult:
-    database_url: str
-    report: CloseReport
-    checks: list[TruthCheck]
-    export_path: Path
-    chart_path: Path
-    report_path: Path
-    readings: int
-    failures: int
-    daily: dict[str, dict[date, int]] = field(default_factory=dict)
 
 
 def demo_faults(month_start: datetime) -> dict[int, Faults]:
@@ -293,8 +281,6 @@ def run_demo(options: DemoOptions, progress: Any = None) -> DemoResult:
     export_path = out / f"gis-{quarter_of(options.month)}-draft.csv"
     export_path.write_text(export)
     daily = daily_by_system(url, options.month)
-    from pts.demo_report import render_chart, render_summary
-
     chart_path = render_chart(daily, out / f"production-{options.month}.png", options.month)
     result = DemoResult(url, report, checks, export_path.resolve(), chart_path.resolve(),
                         (out / "summary.txt").resolve(), readings, failures, daily)  # fmt: skip

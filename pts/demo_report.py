@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from certification.srec import mwh_of
+from certification.workflows.close_month import CloseReport
+from pts.demo_truth import TruthCheck
 
-if TYPE_CHECKING:
-    from pts.demo import DemoResult
+
+@dataclass
+class DemoResult:
+    """What `pts demo` produced: the month as closed, its checks, and the files written."""
+
+    database_url: str
+    report: CloseReport
+    checks: list[TruthCheck]
+    export_path: Path
+    chart_path: Path
+    report_path: Path
+    readings: int
+    failures: int
+    daily: dict[str, dict[date, int]] = field(default_factory=dict)
 
 
 def render_summary(result: DemoResult) -> str:

@@ -10,10 +10,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
+import click
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from certification.holds import HOLDING_FINDINGS
+from schemas.findings import HOLDING_FINDINGS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -223,3 +224,12 @@ def mqtt_admin_password_file(settings: Settings) -> Path:
 def load_settings() -> Settings:
     """Read the settings from the environment (call once, at the entry point)."""
     return Settings()
+
+
+def get_settings(ctx: click.Context) -> Settings:
+    """The settings built once by the `pts` group (every package's commands read them here)."""
+    settings = ctx.find_root().obj
+    if not isinstance(settings, Settings):  # pragma: no cover - only if misused
+        raise click.UsageError("settings are not loaded")
+    return settings
+

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pts.cli import get_settings
-from pts.settings import Settings
+from pts.settings import Settings, get_settings
 from stream.errors import REDRIVABLE
 
 if TYPE_CHECKING:

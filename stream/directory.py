@@ -1,16 +1,12 @@
-"""What the stream needs to know of a meter, behind a small port."""
+"""What the stream needs to know of a meter, behind a small port (pure: the registry-backed
+directory, which reads the database, is stream.registry_directory)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
-
-import psycopg
-
-from storage import energy_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,36 +41,3 @@ class StaticDirectory:
 
     def __len__(self) -> int:
         return len(self._meters)
-
-
-class RegistryDirectory:
-    """A snapshot of the registry's meters, reloaded (at most every `min_interval` seconds)
-    when a message names a meter the snapshot does not know.
-
-    The engine awaits `refresh_for` before running the pure core, so `get` never does I/O.
-    """
-
-    def __init__(
-        self, min_interval: float = 5.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._snapshot = StaticDirectory(())
-        self._min_interval = min_interval
-        self._clock = clock
-        self._loaded_at: float | None = None
-
-    def get(self, meter_id: str) -> MeterInfo | None:
-        return self._snapshot.get(meter_id)
-
-    async def load(self, aconn: psycopg.AsyncConnection[Any]) -> None:
-        rows = await energy_store.load_directory_rows(aconn)
-        self._snapshot = StaticDirectory(meter_infos(rows))
-        self._loaded_at = self._clock()
-
-    async def refresh_for(
-        self, aconn: psycopg.AsyncConnection[Any], meter_ids: Iterable[str]
-    ) -> None:
-        """Reload if some meter is unknown and the last load is old enough."""
-        if self._loaded_at is not None and all(self.get(m) for m in meter_ids):
-            return
-        if self._loaded_at is None or self._clock() - self._loaded_at >= self._min_interval:
-            await self.load(aconn)

@@ -53,10 +53,10 @@ import structlog
 
 from storage import energy_store
 from stream.core import Core, Reject, Sorting
-from stream.directory import RegistryDirectory
 from stream.errors import StoreUnavailableError
 from stream.metrics import LAG_INTERVAL_S, WorkerMetrics
 from stream.persist import Origin, WorkLimits, connect_store, persist_isolating
+from stream.registry_directory import RegistryDirectory
 from stream.stages import Limits
 from stream.status import committed_offsets, dead_letters_waiting, end_offsets
 

@@ -19,8 +19,8 @@ import psycopg
 
 from schemas.reading import ReadingBatch
 from stream.core import Core, Reject
-from stream.directory import RegistryDirectory
 from stream.persist import Origin, Outcome, WorkLimits, connect_store, persist_isolating
+from stream.registry_directory import RegistryDirectory
 from stream.stages import Limits
 
 

@@ -14,7 +14,7 @@ import click
 import psycopg
 
 from certification.errors import Refused
-from pts.cli import get_settings
+from pts.settings import get_settings
 from web.accounts import create_admin
 from web.app import utc_now
 

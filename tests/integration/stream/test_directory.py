@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from schemas.reading import ReadingBatch
-from stream.directory import MeterInfo, RegistryDirectory
 from stream.inprocess import InProcessEngine
+from stream.registry_directory import MeterInfo, RegistryDirectory
 from tests.support import batch_bytes, register_fleet, solar_series
 
 pytestmark = pytest.mark.integration
