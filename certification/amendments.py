@@ -55,8 +55,11 @@ def propose(
     reason: str,
     evidence: str,
     now: datetime,
+    most_wh: Decimal | None = None,
 ) -> Amendment:
-    """A new amendment (id 0 until stored), or a refusal that says why."""
+    """A new amendment (id 0 until stored), or a refusal that says why. `most_wh`: the most
+    the system can produce in the month (month close's over_capacity bound); an amendment
+    above it would mint from energy month close itself calls impossible, so it is refused."""
     require_admin(account, "amend production")
     if not reason.strip() or not evidence.strip():
         raise Refused("amendment_incomplete", "an amendment needs a reason and evidence")
@@ -67,6 +70,13 @@ def propose(
         )
     if after_wh < 0:
         raise Refused("negative_energy", f"a month cannot produce {after_wh} Wh")
+    if most_wh is not None and after_wh > most_wh:
+        raise Refused(
+            "amendment_implausible",
+            f"{after_wh} Wh is more than {system_id} can produce in {month} "
+            f"({most_wh:.0f} Wh: capacity × hours × the over-capacity factor); check the "
+            "value and its unit (Wh)",
+        )
     before = stated_wh(closed_wh, earlier)
     if after_wh == before:
         raise Refused("nothing_to_amend", f"{month} of {system_id} already states {before} Wh")

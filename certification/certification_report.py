@@ -101,6 +101,7 @@ def render(
     entries: Sequence[LedgerEntry],
     timezone: str = "UTC",
     releases: Sequence[ReleaseTrace] = (),
+    held_after_close: Sequence[tuple[str, str, str]] = (),
 ) -> str:
     """The report of one system as text lines, times in `timezone` (the system's)."""
     tz = ZoneInfo(timezone)
@@ -149,4 +150,8 @@ def render(
                 f"  {c.month}: HELD by {', '.join(c.held_by)}: {c.energy_wh} Wh as reported, "
                 "no certificate until amended or accepted as reported"
             )
+    for month, code, detail in held_after_close:  # (month, code, detail), not amended since
+        lines.append(
+            f"  {month}: HELD after its close by {code}: {detail}; no export until amended"
+        )
     return "\n".join(lines) + "\n"

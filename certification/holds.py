@@ -28,7 +28,6 @@ from schemas.findings import HOLDING_FINDINGS
 __all__ = ["HOLDING_FINDINGS"]
 
 
-
 class ReleaseKind(StrEnum):
     ACCEPTED_AS_REPORTED = "accepted_as_reported"
     AMENDED = "amended"

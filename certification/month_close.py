@@ -118,6 +118,16 @@ def estimate_wh(capacity_kw_dc: Decimal, month: str, history_wh: Sequence[int] =
     return int(capacity_kw_dc * TYPICAL_KWH_PER_KW[int(month[5:])] * 1000)
 
 
+def most_plausible_wh(
+    capacity_kw_dc: Decimal, month: str, timezone: str, thresholds: Thresholds = Thresholds()
+) -> Decimal:
+    """The most energy a system can produce in a local month before its output is erratic
+    (over_capacity): capacity × the month's hours × the maximum capacity factor."""
+    start, end = month_bounds(month, ZoneInfo(timezone))
+    hours = Decimal((end - start).total_seconds()) / 3600
+    return capacity_kw_dc * 1000 * hours * thresholds.max_capacity_factor
+
+
 def meter_month(
     meter_id: str,
     points: list[RegisterPoint],

@@ -83,8 +83,11 @@ class ReleaseRow(NamedTuple):
 # a close's certifiable energy; closes made before migration 007 have no certified_wh
 _CERTIFIED = "coalesce(certified_wh, CASE WHEN estimated THEN 0 ELSE energy_wh END)"
 _HELD = (
-    "(held_by <> '{}' AND NOT EXISTS (SELECT 1 FROM month_releases r "
-    "WHERE r.system_id = c.system_id AND r.month = c.month))"
+    "((held_by <> '{}' AND NOT EXISTS (SELECT 1 FROM month_releases r "
+    "WHERE r.system_id = c.system_id AND r.month = c.month)) OR EXISTS (SELECT 1 FROM "
+    "month_holds_after_close h WHERE h.system_id = c.system_id AND h.month = c.month AND "
+    "NOT EXISTS (SELECT 1 FROM amendments a WHERE a.system_id = h.system_id AND "
+    "a.month = h.month AND a.amended_at >= h.held_at)))"
 )
 
 
@@ -533,6 +536,44 @@ def points_until(conn: psycopg.Connection[Any], meter_id: str, ts: datetime) -> 
         {"m": meter_id, "t": ts},
     ).fetchall()
     return [PointRow(r[0], int(r[1]), r[2], r[3], list(r[4])) for r in rows]
+
+
+class HoldAfterClose(NamedTuple):
+    """A closed system-month held by a finding made after its close (migration 017)."""
+
+    month: str
+    code: str
+    detail: str
+    held_at: datetime
+    released: bool  # an amendment made at or after `held_at` states the month
+
+
+def add_hold_after_close(
+    conn: psycopg.Connection[Any],
+    system_id: str,
+    month: str,
+    code: str,
+    detail: str,
+    audit_id: int | None,
+    at: datetime,
+) -> None:
+    """Hold a closed system-month from export until an amendment made from `at` on."""
+    conn.execute(
+        "INSERT INTO month_holds_after_close (system_id, month, code, detail, audit_id, "
+        "held_at) VALUES (%s, %s, %s, %s, %s, %s)",
+        (system_id, month, code, detail, audit_id, at),
+    )
+
+
+def holds_after_close(conn: psycopg.Connection[Any], system_id: str) -> list[HoldAfterClose]:
+    """A system's holds made after a close, in order."""
+    rows = conn.execute(
+        "SELECT h.month, h.code, h.detail, h.held_at, EXISTS (SELECT 1 FROM amendments a "
+        "WHERE a.system_id = h.system_id AND a.month = h.month AND a.amended_at >= h.held_at) "
+        "FROM month_holds_after_close h WHERE h.system_id = %s ORDER BY h.hold_id",
+        (system_id,),
+    ).fetchall()
+    return [HoldAfterClose(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
 
 def add_audit(conn: psycopg.Connection[Any], row: dict[str, Any]) -> int:

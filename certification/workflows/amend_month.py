@@ -19,6 +19,7 @@ import structlog
 from certification import amendments as amend_rules
 from certification.errors import Refused
 from certification.holds import ReleaseKind
+from certification.month_close import Thresholds, most_plausible_wh
 from certification.roles import Account
 from certification.workflows._common import amendments_of
 from certification.workflows.accept_month import credit_month
@@ -38,11 +39,19 @@ def amend(
     reason: str,
     evidence: str,
     now: datetime,
+    thresholds: Thresholds | None = None,
 ) -> int:
-    """Restate a closed month's energy; append-only, with a ledger adjustment."""
+    """Restate a closed month's energy; append-only, with a ledger adjustment. Refused above
+    what the system can produce in the month (month close's over_capacity bound)."""
     with conn.transaction():
         closed = store.month_close(conn, system_id, month)
         earlier = [a for a in amendments_of(conn, system_id) if a.month == month]
+        system = registry_store.get_system(conn, system_id)
+        most = None
+        if system is not None:
+            most = most_plausible_wh(
+                system.capacity_kw_dc, month, system.timezone, thresholds or Thresholds()
+            )
         proposed = amend_rules.propose(
             admin,
             system_id,
@@ -53,9 +62,9 @@ def amend(
             reason,
             evidence,
             now,
+            most,
         )
-        system = registry_store.get_system(conn, system_id)
-        assert system is not None
+        assert system is not None  # propose refuses a month that was never closed
         trued_up = _trued_up_by(store.closes_of(conn, system_id), month, system.timezone)
         if trued_up is not None:
             raise Refused(

@@ -1,10 +1,17 @@
 """Record a site audit: load the meter's reported readings up to the audit, compare with
-certification.audits at the tolerance the system's tier requires, save (append-only)."""
+certification.audits at the tolerance the system's tier requires, save (append-only).
+
+A mismatching audit of a month already closed holds that system-month after the fact
+(migration 017): the ledger takes back what it credited the month (entry `audit:<id>`, a
+negative carry offsetting later certificates), and no export sends the month until an
+amendment made from then on states it (the amendment books it again). An audit of a month
+not closed yet is listed by its close as `audit_mismatch`, which holds it there."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import structlog
@@ -15,6 +22,8 @@ from certification.registry_rules import required_accuracy
 from certification.roles import Account
 from certification.window import in_zone
 from certification.workflows._common import register_point
+from certification.workflows.accept_month import credit_month
+from schemas.registry import System
 from storage import certification_store as store
 from storage import registry_store
 
@@ -46,7 +55,7 @@ def record_audit(
         tolerance = required_accuracy(system.capacity_kw_dc, system.reporting_method)
         points = [register_point(row) for row in store.points_until(conn, meter_id, ts)]
         result = audits.compare(reading, points, tolerance)
-        store.add_audit(
+        audit_id = store.add_audit(
             conn,
             {
                 "meter_id": meter_id,
@@ -62,5 +71,29 @@ def record_audit(
                 "recorded_at": now,
             },
         )
+        if result.verdict is audits.Verdict.MISMATCH:
+            _hold_closed_month(conn, system, ts, audit_id, now)
     log.info("audit_recorded", meter_id=meter_id, verdict=result.verdict.value)
     return result
+
+
+def _hold_closed_month(
+    conn: psycopg.Connection[Any], system: System, ts: datetime, audit_id: int, now: datetime
+) -> None:
+    """Hold the audited system-month if it is closed already, and take its credit back."""
+    month = ts.astimezone(ZoneInfo(system.timezone)).strftime("%Y-%m")
+    if store.month_close(conn, system.system_id, month) is None:
+        return  # its close will list the audit as audit_mismatch
+    store.add_hold_after_close(
+        conn,
+        system.system_id,
+        month,
+        "audit_mismatch",
+        f"site audit {audit_id} at {ts.isoformat()} disagrees with the reports beyond the "
+        "meter's accuracy; amend the month",
+        audit_id,
+        now,
+    )
+    if store.credited_mwh(conn, system.system_id, month) != 0:
+        credit_month(conn, system, month, 0, f"audit:{audit_id}")
+    log.warning("closed_month_held", system_id=system.system_id, month=month, audit_id=audit_id)

@@ -70,6 +70,11 @@ def certification_report(
                     )
                     for r in store.releases_of(conn, system.system_id)
                 ],
+                [
+                    (h.month, h.code, h.detail)
+                    for h in store.holds_after_close(conn, system.system_id)
+                    if not h.released
+                ],
             )
         )
     return "".join(out)

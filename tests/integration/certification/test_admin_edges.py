@@ -1,0 +1,98 @@
+"""Paths a program administrator can take after a month closed, where flagged or questionable
+energy could still be minted or exported (certificates engineer's hunt, after issue 10).
+
+- An amendment is not exempt from the plausibility check month close applies: an amendment
+  above capacity × the month's hours × the over-capacity factor is refused, not minted.
+- A site audit recorded after its month closed, that finds the register beyond the meter's
+  accuracy, holds that month: the credit the close booked is taken back in the ledger, the
+  month goes into no export until an amendment states it, and the amendment books it again.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from certification.errors import Refused
+from certification.roles import Account, Role
+from certification.workflows.amend_month import amend
+from certification.workflows.close_month import close_month
+from certification.workflows.export_quarter import draft_export, export_quarter
+from certification.workflows.load_registry import load_registry
+from certification.workflows.record_audit import record_audit
+from certification.workflows.trace_certificates import certification_report
+from storage import certification_store
+from storage.writer import write_readings
+from tests.integration.certification.test_amend_estimates import daily, registry, system, utc
+
+pytestmark = pytest.mark.integration
+
+ADMIN = Account("staff-1", Role.ADMIN)
+D = Decimal
+
+
+def test_an_amendment_beyond_what_the_system_can_produce_is_refused(fresh_db: str) -> None:
+    """10 kW in July (744 h) × 0.30 = 2,232,000 Wh at most: an amendment to the glitch value
+    42,949,668,850 Wh (or to 2,232,001) is refused and books nothing; 2,232,000 is booked."""
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(conn, registry(system("S", "10", "automatic")), D(10))
+        write_readings(conn, daily("S", date(2026, 6, 30), date(2026, 8, 2), 40_000))
+        close_month(conn, "2026-07", ADMIN, utc("2026-08-06T12:00"))
+        refusals = []
+        for wh in (42_949_668_850, 2_232_001):
+            with pytest.raises(Refused) as caught:
+                amend(conn, ADMIN, "S", "2026-07", wh, "typo", "x.pdf", utc("2026-08-09T12:00"))
+            refusals.append(caught.value.code)
+        amend(conn, ADMIN, "S", "2026-07", 2_232_000, "audit", "a.pdf", utc("2026-08-09T13:00"))
+        ledger = [(r.month, r.entry, r.mwh, r.minted) for r in certification_store.ledger(conn)]
+    assert refusals == ["amendment_implausible", "amendment_implausible"]
+    assert ledger == [
+        ("2026-07", "close", D("1.240"), 1),
+        ("2026-07", "amendment:1", D("0.992"), 1),  # 0.992 + carry 0.240 = 1.232
+    ]
+
+
+def test_a_mismatching_audit_after_close_holds_the_month_until_amended(fresh_db: str) -> None:
+    """July closed at 1.240 MWh and minted 1 certificate. An audit on Aug 10 reads the
+    register at 1,300,000 Wh on Jul 16 00:00 where 1,640,000 Wh were reported (53% of the
+    640,000 Wh produced; ±1% allowed): the ledger takes July's 1.240 back (carry −1.000),
+    2026Q3 leaves July out, and the amendment to 1,000,000 Wh books 1.000 and sends July's
+    own line in the next export."""
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(conn, registry(system("S", "10", "automatic")), D(10))
+        write_readings(conn, daily("S", date(2026, 6, 30), date(2026, 10, 2), 40_000))
+        close_month(conn, "2026-07", ADMIN, utc("2026-08-06T12:00"))
+        audit = record_audit(
+            conn, ADMIN, "M-S", datetime(2026, 7, 16), 1_300_000, "photo.jpg",
+            utc("2026-08-10T12:00"),
+        )  # fmt: skip
+        close_month(conn, "2026-08", ADMIN, utc("2026-09-06T12:00"))
+        close_month(conn, "2026-09", ADMIN, utc("2026-10-06T12:00"))
+        q3 = export_quarter(conn, "2026Q3", ADMIN, utc("2026-10-07T12:00"), "UTC")
+        held_report = certification_report(conn, "S").splitlines()[-1]
+        amend(conn, ADMIN, "S", "2026-07", 1_000_000, "audit", "a.pdf", utc("2026-10-09T12:00"))
+        q4_draft = draft_export(conn, "2026Q4", ADMIN)
+        amended_report = certification_report(conn, "S")
+        ledger = [
+            (r.month, r.entry, r.mwh, r.minted, r.carry_out)
+            for r in certification_store.ledger(conn)
+        ]
+    assert audit.verdict.value == "mismatch"
+    assert q3 == "NON-S,08/2026,1.240\nNON-S,09/2026,1.200\n"
+    assert ledger == [
+        ("2026-07", "close", D("1.240"), 1, D("0.240")),
+        ("2026-07", "audit:1", D("-1.240"), 0, D("-1.000")),
+        ("2026-08", "close", D("1.240"), 0, D("0.240")),
+        ("2026-09", "close", D("1.200"), 1, D("0.440")),
+        ("2026-07", "amendment:1", D("1.000"), 1, D("0.440")),
+    ]
+    assert held_report == (
+        "  2026-07: HELD after its close by audit_mismatch: site audit 1 at "
+        "2026-07-16T00:00:00-04:00 disagrees with the reports beyond the meter's accuracy; "
+        "amend the month; no export until amended"
+    )
+    assert "HELD" not in amended_report
+    assert q4_draft == "NON-S,07/2026,1.000\n"
