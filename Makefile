@@ -56,6 +56,7 @@ services-up:  ## start PostgreSQL, Mosquitto and Kafka (KRaft) on loopback, data
 	bash deploy/local/postgres.sh start
 	bash deploy/local/mosquitto.sh start
 	bash deploy/local/kafka.sh start
+	$(BIN)pts kafka topics  # the brokers create no topic on first use
 
 services-down:  ## stop them
 	-bash deploy/local/kafka.sh stop

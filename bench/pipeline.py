@@ -269,7 +269,7 @@ def end_to_end(
     """Seconds from the first publish to the last reading committed, and the CPU seconds
     each part spent meanwhile."""
     env = bb.bridge_env(topic) | {"PTS_DATABASE_URL": url, "PTS_LOCAL_DIR": str(logs)}
-    asyncio.run(create_topic(topic, partitions=4))
+    asyncio.run(bb.make_topics(topic))  # readings (4 partitions) and dead letters
     bridge = start(bb.PTS, bb.bridge_args(root), env, logs / "bridge.log")
     app_id = f"{topic}.stream"  # Faust's internal topics then share the bench prefix
     procs = [

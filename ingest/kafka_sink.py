@@ -17,19 +17,30 @@ from aiokafka.errors import KafkaError
 
 from ingest.envelope import Outgoing
 from ingest.errors import KafkaUnavailableError
+from pts.kafka_config import KafkaConnection
 
 log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class KafkaTarget:
-    """Where ingest produces: the readings topic and the dead-letter topic."""
+    """Where ingest produces: the readings topic and the dead-letter topic, reached through
+    `connection` (security from the settings, pts.kafka_config) or plainly at `bootstrap`."""
 
     bootstrap: str
     readings_topic: str = "readings.raw"
     dead_letter_topic: str = "readings.dead-letter"
     linger_ms: int = 5
     request_timeout_ms: int = 30_000
+    security: KafkaConnection | None = None
+
+    @property
+    def connection(self) -> KafkaConnection:
+        return self.security or KafkaConnection(self.bootstrap)
+
+    @property
+    def topics(self) -> list[str]:
+        return [self.readings_topic, self.dead_letter_topic]
 
 
 class RecordSink(Protocol):
@@ -44,7 +55,7 @@ class KafkaSink:
     def __init__(self, target: KafkaTarget) -> None:
         self.target = target
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=target.bootstrap,
+            **target.connection.client_kwargs(),
             client_id="pts-ingest",
             acks="all",
             enable_idempotence=True,
@@ -60,9 +71,10 @@ class KafkaSink:
         except KafkaError as exc:
             await self._producer.stop()
             raise KafkaUnavailableError(
-                f"Kafka at {self.target.bootstrap} is not reachable ({exc}); is it running?"
+                f"Kafka at {self.target.connection.describe()} is not reachable ({exc!r}); "
+                "is it running, and are the address and credentials right?"
             ) from exc
-        log.info("kafka_producer_started", bootstrap=self.target.bootstrap)
+        log.info("kafka_producer_started", kafka=self.target.connection.describe())
 
     async def stop(self) -> None:
         await self._producer.stop()

@@ -10,7 +10,9 @@ from collections.abc import Callable
 import structlog
 
 from ingest.bridge import Bridge, BridgeStats, MqttSource
+from ingest.errors import ConfigError
 from ingest.kafka_sink import KafkaSink, KafkaTarget
+from pts.kafka_topics import TopicsError, require_topics
 
 log = structlog.get_logger(__name__)
 
@@ -27,6 +29,10 @@ async def run_bridge(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    try:
+        await require_topics(target.connection, target.topics)
+    except TopicsError as exc:
+        raise ConfigError(str(exc)) from exc
     sink = KafkaSink(target)
     await sink.start()
     try:
@@ -37,7 +43,7 @@ async def run_bridge(
             "bridge_started",
             mqtt=f"{source.host}:{source.port}",
             client_id=source.client_id,
-            kafka=target.bootstrap,
+            kafka=target.connection.describe(),
             topic=target.readings_topic,
         )
         return await bridge.run(stop)

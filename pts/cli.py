@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, str] = {
     "srec": "certification.cli:srec",
     "demo": "pts.demo_cli:demo",
     "web": "web.cli:web",
+    "kafka": "pts.kafka_cli:kafka",
     "accounts": "web.cli:accounts",
 }
 
@@ -40,7 +41,6 @@ EXTRA_COMMANDS: dict[str, list[str]] = {
     # commands that wire two packages live at the edge (pts/commands/)
     "db": ["pts.commands.db_load:load_cmd"],
 }
-
 
 
 class LazyGroup(click.Group):

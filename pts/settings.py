@@ -33,6 +33,23 @@ class Settings(BaseSettings):
         description="storage mode of a database migrated for the first time (ADR 0006): auto "
         "picks timescale when the server can load the extension",
     )
+    stream_database_url: str | None = Field(
+        default=None,
+        description="the stream worker's login (role pts_stream; also `pts stream redrive`, "
+        "`pts stream status`); unset: database_url. Passwords from libpq's passfile= or "
+        "PGPASSFILE (deploy/local/postgres.sh url stream), never on a command line",
+    )
+    intake_database_url: str | None = Field(
+        default=None, description="the DAS intake's login (role pts_intake); unset: database_url"
+    )
+    web_database_url: str | None = Field(
+        default=None, description="the web service's login (role pts_web); unset: database_url"
+    )
+    certify_database_url: str | None = Field(
+        default=None,
+        description="the certification commands' login (role pts_certify: registry, reports, "
+        "month close, SRECs, GIS export); unset: database_url",
+    )
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 11883
     mqtt_username: str = "pts-bridge"
@@ -45,6 +62,15 @@ class Settings(BaseSettings):
         description="file holding the bridge's broker password (default: the local broker's "
         "<local_dir>/mosquitto/secrets/<mqtt_username>, written by deploy/local/mosquitto.sh)",
     )
+    mqtt_tls_cafile: Path | None = Field(
+        default=None,
+        description="the bridge speaks TLS (MQTTS) to the broker, checking its certificate "
+        "against this CA file (set mqtt_port to the TLS port)",
+    )
+    mqtt_tls_certfile: Path | None = Field(
+        default=None, description="optional client certificate for MQTTS (with the key file)"
+    )
+    mqtt_tls_keyfile: Path | None = Field(default=None, description="its private key")
     mqtt_admin_username: str = "pts-admin"
     mqtt_admin_password_file: Path | None = Field(
         default=None,
@@ -60,9 +86,47 @@ class Settings(BaseSettings):
     bridge_metrics_port: int = Field(
         default=9465, ge=0, le=65535, description="bridge's /metrics port (0: off)"
     )
+    das_pull_metrics_port: int = Field(
+        default=9467, ge=0, le=65535, description="`pts das pull`'s /metrics port (0: off)"
+    )
     kafka_bootstrap: str = "127.0.0.1:19092"
     kafka_readings_topic: str = "readings.raw"
     kafka_dead_letter_topic: str = "readings.dead-letter"
+    kafka_readings_partitions: int = Field(
+        default=4, ge=1, le=10_000, description="`pts kafka topics`: partitions of readings.raw"
+    )
+    kafka_dead_letter_partitions: int = Field(
+        default=1, ge=1, le=10_000, description="`pts kafka topics`: partitions of dead letters"
+    )
+    kafka_replication_factor: int = Field(
+        default=1, ge=1, le=32, description="`pts kafka topics`: replicas of each partition"
+    )
+    kafka_readings_retention_hours: int = Field(
+        default=168, ge=1, description="`pts kafka topics`: how long readings.raw keeps records"
+    )
+    kafka_dead_letter_retention_hours: int = Field(
+        default=720, ge=1, description="`pts kafka topics`: how long dead letters are kept"
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="how every Kafka client connects (pts/kafka_config.py); production: SASL_SSL",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_username: str = Field(
+        default="", description="this process's Kafka principal (SASL): pts-bridge, pts-worker, …"
+    )
+    kafka_password_file: Path | None = Field(
+        default=None,
+        description="file holding the Kafka principal's password (default: the local broker's "
+        "<local_dir>/kafka/secrets/<kafka_username>, written by deploy/local/kafka.sh)",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA file that signed the Kafka brokers' certificates (TLS)"
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="optional Kafka client certificate (with kafka_ssl_keyfile)"
+    )
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="its private key")
     stream_max_batch: int = Field(
         default=500,
         ge=1,
@@ -221,6 +285,15 @@ def mqtt_admin_password_file(settings: Settings) -> Path:
     )
 
 
+def service_database_url(
+    settings: Settings, service: Literal["stream", "intake", "web", "certify"]
+) -> str:
+    """The URL a service connects with: its own login when set (docs/database-roles.md),
+    else the owner's database_url."""
+    own: str | None = getattr(settings, f"{service}_database_url")
+    return own or settings.database_url
+
+
 def load_settings() -> Settings:
     """Read the settings from the environment (call once, at the entry point)."""
     return Settings()
@@ -232,4 +305,3 @@ def get_settings(ctx: click.Context) -> Settings:
     if not isinstance(settings, Settings):  # pragma: no cover - only if misused
         raise click.UsageError("settings are not loaded")
     return settings
-

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pts.settings import Settings, get_settings
+from pts.settings import Settings, get_settings, service_database_url
 from stream.errors import REDRIVABLE
 
 if TYPE_CHECKING:
@@ -26,13 +26,24 @@ def stream() -> None:
 @click.pass_context
 def worker(ctx: click.Context, app_id: str, loglevel: str) -> None:
     """Consume readings.raw, store readings and rollups, dead-letter rejects."""
+    import asyncio
+
+    from pts.kafka_config import KafkaConfigError, kafka_connection
+    from pts.kafka_topics import TopicsError, require_topics
     from stream.faust_app import FaustEngine, run_worker
 
     settings = get_settings(ctx)
+    topics = [settings.kafka_readings_topic, settings.kafka_dead_letter_topic]
+    try:
+        connection = kafka_connection(settings)
+        asyncio.run(require_topics(connection, topics))
+    except (KafkaConfigError, TopicsError) as exc:
+        raise click.ClickException(str(exc)) from exc
     engine = FaustEngine(
         app_id=app_id,
+        connection=connection,
         bootstrap=settings.kafka_bootstrap,
-        database_url=settings.database_url,
+        database_url=service_database_url(settings, "stream"),
         readings_topic=settings.kafka_readings_topic,
         dead_letter_topic=settings.kafka_dead_letter_topic,
         datadir=settings.local_dir / "faust" / app_id,
@@ -102,7 +113,7 @@ def redrive(
     settings = get_settings(ctx)
     report = asyncio.run(
         run_redrive(
-            settings.database_url,
+            service_database_url(settings, "stream"),
             ReasonCode(reason_code),
             datetime.now(UTC),
             meter_id,
@@ -124,14 +135,17 @@ def status(ctx: click.Context, app_id: str) -> None:
 
     import psycopg
 
+    from pts.kafka_config import kafka_connection
     from stream.status import consumer_lag, dead_letters_waiting, render, sequence_anomalies
 
     settings = get_settings(ctx)
 
     async def gather() -> str:
         topic = settings.kafka_readings_topic
-        lags = await consumer_lag(settings.kafka_bootstrap, app_id, topic)
-        async with await psycopg.AsyncConnection.connect(settings.database_url) as aconn:
+        lags = await consumer_lag(kafka_connection(settings), app_id, topic)
+        async with await psycopg.AsyncConnection.connect(
+            service_database_url(settings, "stream")
+        ) as aconn:
             waiting = await dead_letters_waiting(aconn)
             anomalies = await sequence_anomalies(aconn)
         return render(topic, app_id, lags, waiting, anomalies)

@@ -51,6 +51,7 @@ import faust
 import psycopg
 import structlog
 
+from pts.kafka_config import KafkaConnection
 from storage import energy_store
 from stream.core import Core, Reject, Sorting
 from stream.errors import StoreUnavailableError
@@ -67,12 +68,21 @@ DEAD_LETTER_RECORD_BYTES = 900_000  # a dead-letter record's payload at most (Ka
 INGEST_ORIGINS = frozenset({"bridge", "das-intake"})
 
 
-def make_app(app_id: str, bootstrap: str, datadir: Path, session_timeout_s: float = 10.0) -> Any:
-    """The Faust app with the stream worker's settings (bench/faust_consume.py measures it)."""
+def make_app(
+    app_id: str,
+    bootstrap: str,
+    datadir: Path,
+    session_timeout_s: float = 10.0,
+    connection: KafkaConnection | None = None,
+) -> Any:
+    """The Faust app with the stream worker's settings (bench/faust_consume.py measures it);
+    `connection` (pts.kafka_config) carries the security, else `bootstrap` is used plainly."""
     datadir.mkdir(parents=True, exist_ok=True)
+    connection = connection or KafkaConnection(bootstrap)
     return faust.App(
         app_id,
-        broker=f"kafka://{bootstrap}",
+        broker=connection.faust_broker(),
+        broker_credentials=connection.faust_credentials(),
         value_serializer="raw",
         key_serializer="raw",
         web_enabled=False,
@@ -109,13 +119,15 @@ class FaustEngine:
         concurrency: int = 1,
         limits: Limits | None = None,
         work: WorkLimits | None = None,
+        connection: KafkaConnection | None = None,
     ) -> None:
         self.limits = limits or Limits()
         self.work = work or WorkLimits()
         self.database_url = database_url
         self.max_batch = max_batch
         self.within_s = within_s
-        self.app = make_app(app_id, bootstrap, datadir, session_timeout_s)
+        self.connection = connection or KafkaConnection(bootstrap)
+        self.app = make_app(app_id, bootstrap, datadir, session_timeout_s, self.connection)
         self.readings = self.app.topic(
             readings_topic, key_type=bytes, value_type=bytes, allow_empty=True
         )
@@ -131,8 +143,8 @@ class FaustEngine:
     async def _measure(self) -> None:
         """Consumer lag per partition and dead letters waiting, for the metrics."""
         try:
-            ends = await end_offsets(self._bootstrap, self._topic)
-            committed = await committed_offsets(self._bootstrap, self._group, self._topic)
+            ends = await end_offsets(self.connection, self._topic)
+            committed = await committed_offsets(self.connection, self._group, self._topic)
             self.metrics.set_lag(self._topic, committed, ends)
             aconn = await self._connect()
             try:

@@ -18,6 +18,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import GroupCoordinatorNotAvailableError
 
+from pts.kafka_config import KafkaConnection
+
+
+def _connection(kafka: str | KafkaConnection) -> KafkaConnection:
+    """A connection from the settings (pts.kafka_config), or plain bootstrap servers."""
+    return kafka if isinstance(kafka, KafkaConnection) else KafkaConnection(kafka)
+
 
 @dataclass(frozen=True, slots=True)
 class PartitionLag:
@@ -30,9 +37,9 @@ class PartitionLag:
         return self.end - (self.committed or 0)
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+async def end_offsets(kafka: str | KafkaConnection, topic: str) -> dict[int, int]:
     """The next offset to be written, per partition of `topic`."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(**_connection(kafka).client_kwargs())
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
@@ -45,9 +52,9 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
-async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+async def committed_offsets(kafka: str | KafkaConnection, group: str, topic: str) -> dict[int, int]:
     """The offsets `group` committed on `topic` (empty while nothing is committed)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**_connection(kafka).client_kwargs())
     await admin.start()
     try:
         found = await admin.list_consumer_group_offsets(group)
@@ -58,10 +65,10 @@ async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int,
     return {tp.partition: meta.offset for tp, meta in found.items() if tp.topic == topic}
 
 
-async def consumer_lag(bootstrap: str, group: str, topic: str) -> list[PartitionLag]:
+async def consumer_lag(kafka: str | KafkaConnection, group: str, topic: str) -> list[PartitionLag]:
     """Committed offset, end and lag of each partition, in partition order."""
-    ends = await end_offsets(bootstrap, topic)
-    done = await committed_offsets(bootstrap, group, topic)
+    ends = await end_offsets(kafka, topic)
+    done = await committed_offsets(kafka, group, topic)
     return [PartitionLag(p, done.get(p), ends[p]) for p in sorted(ends)]
 
 

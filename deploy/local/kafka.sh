@@ -5,6 +5,8 @@
 # Port: PTS_KAFKA_PORT (default 19092), controller PTS_KAFKA_CONTROLLER_PORT (19093).
 # Jars, data and logs: .local/kafka/{lib,data,log}. Heap: PTS_KAFKA_HEAP (default 512m).
 # Start timeout: PTS_KAFKA_START_TIMEOUT seconds (default 120).
+# Topics are never created on first use (auto.create.topics.enable=false): `pts kafka topics`
+# makes readings.raw and the dead-letter topic from the settings (`make services-up` runs it).
 source "$(dirname "$0")/common.sh"
 PORT="${PTS_KAFKA_PORT:-19092}"
 CPORT="${PTS_KAFKA_CONTROLLER_PORT:-19093}"
@@ -71,7 +73,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=4
 group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=true
+auto.create.topics.enable=false
 delete.topic.enable=true
 log.retention.hours=168
 num.network.threads=2

@@ -14,6 +14,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import UnknownTopicOrPartitionError
 
 pytestmark = pytest.mark.integration
 
@@ -33,8 +34,18 @@ def topic() -> str:
     return f"test.kafka-service.{uuid.uuid4().hex[:12]}"
 
 
+async def _create(topic: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
 async def test_produce_then_consume_one_message(topic: str) -> None:
     """A keyed message produced with acks=all comes back to a consumer, key and value intact."""
+    await _create(topic, 1)
     producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all")
     await producer.start()
     try:
@@ -62,8 +73,26 @@ async def test_produce_then_consume_one_message(topic: str) -> None:
     assert committed == message.offset + 1
 
 
-async def test_auto_created_topic_has_four_partitions_and_keys_stay_put(topic: str) -> None:
-    """Auto-created topics get num.partitions=4; one key always lands in one partition."""
+async def test_a_topic_is_not_created_by_producing_to_it(topic: str) -> None:
+    """auto.create.topics.enable=false: a produce to a missing topic fails and makes nothing."""
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", request_timeout_ms=3000)
+    await producer.start()
+    try:
+        with pytest.raises(UnknownTopicOrPartitionError):
+            await producer.send_and_wait(topic, b"0", key=b"meter-7")
+    finally:
+        await producer.stop()
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        assert topic not in await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+async def test_a_topic_made_with_four_partitions_keeps_a_key_in_one(topic: str) -> None:
+    """A topic made with 4 partitions (as `pts kafka topics` does); one key, one partition."""
+    await _create(topic, 4)
     producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all")
     await producer.start()
     try:
