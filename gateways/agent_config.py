@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateways.errors import ConfigError
 from gateways.meters import MeterConfig
+from schemas.ids import GatewayId
 
 
 class MqttConfig(BaseModel):
@@ -36,7 +37,7 @@ class MqttConfig(BaseModel):
 
 class GatewayConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    gateway_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    gateway_id: GatewayId
     interval_s: int = Field(default=300, ge=1)
     spool_path: Path = Path("spool.sqlite")
     spool_max_rows: int = Field(default=2_000_000, ge=1)

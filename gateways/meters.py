@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateways.yaml_map import MAPS_DIR, load_map
+from schemas.ids import MeterId
 
 __all__ = ["MAPS_DIR", "GatewayMeters", "MeterConfig", "load_map"]
 
@@ -17,7 +18,7 @@ class MeterConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    meter_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    meter_id: MeterId
     transport: Literal["tcp", "rtu-over-tcp", "rtu"] = "tcp"
     host: str = "127.0.0.1"
     port: int = Field(default=502, ge=1, le=65535)

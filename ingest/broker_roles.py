@@ -17,19 +17,18 @@ no publishing, no subscribing, no receiving unless a role grants it).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ingest.errors import ConfigError
 from ingest.topics import DAS_LEVEL, DEFAULT_ROOT, MULTI_METER
+from schemas.ids import is_id
 
 BRIDGE_USERNAME = "pts-bridge"
 ADMIN_USERNAME = "pts-admin"
 DEFAULT_SHARE_GROUP = "bridge"
 # names that are namespaces or the broker's own accounts: never a gateway's or a provider's
 RESERVED_USERNAMES = frozenset({DAS_LEVEL, MULTI_METER, BRIDGE_USERNAME, ADMIN_USERNAME})
-_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +48,7 @@ class BrokerRole:
 
 def check_username(username: str, what: str) -> None:
     """Refuse a name the broker's namespaces or accounts would collide with."""
-    if not _USERNAME.match(username) or username in RESERVED_USERNAMES:
+    if not is_id(username) or username in RESERVED_USERNAMES:
         raise ConfigError(
             f"{what}: MQTT username {username!r} is not allowed (1-64 letters, digits, '.', '_', "
             f"'-', starting with a letter or digit; not {sorted(RESERVED_USERNAMES)})"

@@ -20,7 +20,6 @@ decoded at all.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -28,6 +27,7 @@ import msgspec
 
 from ingest.errors import EnvelopeError, ReasonCode
 from ingest.topics import TopicAddress, TopicScheme
+from schemas.ids import is_id
 from schemas.reading import SCHEMA_VERSION, Source
 
 MAX_READINGS = 10_000  # schemas.ReadingBatch.readings max_length
@@ -36,7 +36,6 @@ MAX_PAYLOAD_BYTES = 32 * 1024 * 1024  # an MQTT message above this is refused un
 MAX_TOPIC_HEADER = 1_024  # bytes of the MQTT topic kept in a dead letter's header
 MAX_REASON_HEADER = 2_048  # bytes of the reason kept in a dead letter's header
 _HASH_HEADERS = 128  # room for payload_sha256 and payload_bytes
-_METER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SOURCES = frozenset(s.value for s in Source)
 
 
@@ -117,7 +116,7 @@ def _decode(payload: bytes) -> tuple[_Envelope, list[str], list[str]]:
     meters = [h.meter_id for h in heads]
     distinct = list(dict.fromkeys(meters))
     for meter_id in distinct:
-        if len(meter_id) > 64 or not _METER_ID.match(meter_id):
+        if not is_id(meter_id):
             index = meters.index(meter_id)
             raise _schema(f"readings[{index}].meter_id {meter_id!r} is not a meter id")
     return envelope, meters, distinct

@@ -13,17 +13,16 @@ gateway id: both are reserved here.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Protocol
 
 from ingest.errors import ConfigError, EnvelopeError, ReasonCode
+from schemas.ids import is_id
 from schemas.reading import Source
 
 MULTI_METER = "_multi"
 DAS_LEVEL = "das"
 DEFAULT_ROOT = "pts/v1"
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +66,15 @@ class OurTopics:
         levels = topic[len(prefix) : -len("/readings")].split("/")
         if len(levels) == 3 and levels[0] == DAS_LEVEL:
             provider_id, meter_id = levels[1], levels[2]
-            if not _ID.match(provider_id) or not _ID.match(meter_id):
+            if not is_id(provider_id) or not is_id(meter_id):
                 raise _invalid(topic, f"{self.root}/das/<provider_id>/<meter_id>/readings")
             return TopicAddress(Source.DAS, provider_id, meter_id)
-        if len(levels) != 2 or levels[0] == DAS_LEVEL or not _ID.match(levels[0]):
+        if len(levels) != 2 or levels[0] == DAS_LEVEL or not is_id(levels[0]):
             raise _invalid(topic, shape)
         gateway_id, meter = levels
         if meter == MULTI_METER:
             return TopicAddress(Source.GATEWAY, gateway_id, None)
-        if not _ID.match(meter):
+        if not is_id(meter):
             raise _invalid(topic, shape)
         return TopicAddress(Source.GATEWAY, gateway_id, meter)
 
@@ -115,7 +114,7 @@ class ProviderTopics:
             not topic.startswith(before)
             or not topic.endswith(after)
             or len(topic) < len(before) + len(after)
-            or not _ID.match(meter)
+            or not is_id(meter)
         ):
             raise _invalid(topic, self._filled())
         return TopicAddress(Source.DAS, self.provider_id, meter)

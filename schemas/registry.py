@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from schemas.reading import MeterId
+from schemas.ids import MeterId, ProviderId, SystemId
 
 
 class Program(StrEnum):
@@ -47,7 +47,7 @@ class System(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    system_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    system_id: SystemId
     name: str = ""
     owner_id: str = Field(min_length=1, description="account id of the System Owner")
     rec_owner_id: str | None = Field(
@@ -122,6 +122,11 @@ class Meter(BaseModel):
     )
     installed_on: date
     removed_on: date | None = None
+    signed: bool = Field(
+        default=False,
+        description="its gateway signs its batches: the stream refuses unsigned, wrongly "
+        "signed and revoked-key batches of it (docs/provenance.md)",
+    )
 
     @model_validator(mode="after")
     def _modulus_from_digits(self) -> Meter:
@@ -156,7 +161,7 @@ class DasProvider(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    provider_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    provider_id: ProviderId
     name: str = Field(min_length=1)
     approved: bool = False
     mqtt_username: str | None = None

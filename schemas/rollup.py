@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.reading import MeterId, QualityFlag
+from schemas.ids import MeterId
+from schemas.reading import QualityFlag
 
 
 class MonthlyMeterEnergy(BaseModel):
