@@ -37,6 +37,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from ingest.envelope import DEFAULT_MAX_VALUE_BYTES, route_message
 from ingest.errors import KafkaUnavailableError
 from ingest.kafka_sink import RecordSink
+from ingest.mqtt_tls import MqttTls, check_broker_certificate
 from ingest.topics import TopicScheme
 
 log = structlog.get_logger(__name__)
@@ -56,6 +57,7 @@ class MqttSource:
     capacity: int = 1_000  # messages received but not yet acknowledged, at most
     keepalive_s: int = 30
     session_expiry_s: int = 7 * 24 * 3600
+    tls: MqttTls | None = None  # MQTTS: the broker's certificate checked against its CA
 
 
 @dataclass(slots=True)
@@ -130,6 +132,8 @@ class Bridge:
         )
         if self.source.username is not None:
             client.username_pw_set(self.source.username, self.source.password)
+        if self.source.tls is not None:
+            client.tls_set_context(self.source.tls.context())
         client.reconnect_delay_set(min_delay=1, max_delay=15)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -274,7 +278,12 @@ class Bridge:
             await asyncio.sleep(0.01)
 
     async def run(self, stop: asyncio.Event) -> BridgeStats:
-        """Bridge until `stop` is set; raise KafkaUnavailableError if Kafka stops acking."""
+        """Bridge until `stop` is set; raise KafkaUnavailableError if Kafka stops acking,
+        ConfigError (before connecting) if the broker's TLS certificate is not trusted."""
+        if self.source.tls is not None:
+            await asyncio.to_thread(
+                check_broker_certificate, self.source.host, self.source.port, self.source.tls
+            )
         self._loop = asyncio.get_running_loop()
         self._inbox_ready = asyncio.Event()
         pending: asyncio.Queue[_Pending] = asyncio.Queue()

@@ -14,6 +14,7 @@ from ingest.bridge import Bridge, MqttSource
 from ingest.envelope import DEFAULT_MAX_VALUE_BYTES
 from ingest.errors import IngestError
 from ingest.kafka_sink import KafkaTarget
+from ingest.mqtt_tls import MqttTls
 from ingest.runner import run_bridge
 from ingest.topics import OurTopics, ProviderTopics
 from pts.settings import (
@@ -50,10 +51,18 @@ def _admin_credentials(settings: Settings) -> AdminCredentials:
 
 
 def _target(settings: Settings) -> KafkaTarget:
+    """Where ingest produces, connected as the settings say (pts.kafka_config)."""
+    from pts.kafka_config import KafkaConfigError, kafka_connection
+
+    try:
+        connection = kafka_connection(settings)
+    except KafkaConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     return KafkaTarget(
         bootstrap=settings.kafka_bootstrap,
         readings_topic=settings.kafka_readings_topic,
         dead_letter_topic=settings.kafka_dead_letter_topic,
+        security=connection,
     )
 
 
@@ -119,6 +128,11 @@ def run(
         share_group=share_group or None,
         capacity=capacity,
         session_expiry_s=session_expiry,
+        tls=None
+        if settings.mqtt_tls_cafile is None
+        else MqttTls(
+            settings.mqtt_tls_cafile, settings.mqtt_tls_certfile, settings.mqtt_tls_keyfile
+        ),
     )
     _run(source, settings, max_value_bytes, settings.bridge_metrics_port)
 
@@ -148,6 +162,21 @@ def das() -> None:
 @click.option("--client-id", default=None)
 @click.option("--share-group", default="", help="'' for no $share")
 @click.option("--capacity", default=1_000, show_default=True)
+@click.option(
+    "--cafile",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="speak TLS (MQTTS), trusting the provider's broker only if this CA signed it",
+)
+@click.option(
+    "--certfile",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="client certificate, if the provider's broker asks for one (with --keyfile)",
+)
+@click.option(
+    "--keyfile", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None
+)
 @click.pass_context
 def pull(
     ctx: click.Context,
@@ -160,8 +189,13 @@ def pull(
     client_id: str | None,
     share_group: str,
     capacity: int,
+    cafile: Path | None,
+    certfile: Path | None,
+    keyfile: Path | None,
 ) -> None:
     """Subscribe to a provider's own broker with its credentials and forward into Kafka."""
+    if cafile is None and (certfile or keyfile):
+        raise click.UsageError("--certfile/--keyfile need --cafile (they are TLS settings)")
     settings = get_settings(ctx)
     source = MqttSource(
         host=host,
@@ -174,6 +208,7 @@ def pull(
         else _secret(lambda: read_secret(password_file, "the provider's broker password")),
         share_group=share_group or None,
         capacity=capacity,
+        tls=None if cafile is None else MqttTls(cafile, certfile, keyfile),
     )
     _run(source, settings, settings.ingest_max_record_bytes)
 
@@ -302,37 +337,3 @@ def add_key(ctx: click.Context, provider_id: str, label: str) -> None:
     with psycopg.connect(settings.database_url) as conn:
         key = add_api_key(conn, provider_id, label)
     click.echo(key)
-
-
-@das.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8470, show_default=True)
-@click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
-    """HTTP intake of DAS reports: POST /v1/reports (JSON or CSV, header X-API-Key)."""
-    from datetime import UTC, datetime, time, timedelta
-
-    from ingest.das.rate_limit import RateLimiter
-    from ingest.das.server import IntakeGuards, serve_forever
-
-    settings = get_settings(ctx)
-    guards = IntakeGuards(
-        per_key=RateLimiter(settings.das_rate_per_key, 10),
-        per_address=RateLimiter(settings.das_rate_per_address, 20),
-        max_record_bytes=settings.ingest_max_record_bytes,
-        earliest=datetime.combine(settings.stream_earliest_reading, time(0), tzinfo=UTC),
-        future=timedelta(seconds=settings.stream_future_tolerance_s),
-    )
-    try:
-        asyncio.run(
-            serve_forever(
-                settings.database_url,
-                _target(settings),
-                host,
-                port,
-                guards=guards,
-                pool_max=settings.das_pool_max,
-            )
-        )
-    except IngestError as exc:
-        raise click.ClickException(str(exc)) from exc

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # A private Mosquitto broker for PTS on loopback, with authentication on (password file + ACL).
 #   deploy/local/mosquitto.sh {install|start|stop|status|reload}
-# Port: PTS_MQTT_PORT (default 11883), TLS port PTS_MQTTS_PORT (default 18883, only if
-# .local/mosquitto/tls/{ca.crt,server.crt,server.key} exist). Data: .local/mosquitto.
+# Port: PTS_MQTT_PORT (default 11883), TLS port PTS_MQTTS_PORT (default 18883): MQTTS with a
+# certificate for 127.0.0.1/localhost in .local/mosquitto/tls/, signed by the local CA
+# .local/tls/ca.crt (deploy/local/tls.sh; the bridge: PTS_MQTT_TLS_CAFILE=.local/tls/ca.crt,
+# PTS_MQTT_PORT=18883). Certificates already in .local/mosquitto/tls/ are kept (bring your
+# own); PTS_MQTTS_PORT=0 turns MQTTS off. Data: .local/mosquitto.
 # Accounts: the broker runs Mosquitto's dynamic-security plugin, which checks subscriptions
 # too (an ACL file cannot: a gateway could join the bridge's $share group and make other sites'
 # messages vanish). Every password is kept only as the broker's salted PBKDF2-SHA512 hash in
@@ -83,6 +86,7 @@ PY
 write_config() {
   mkdir -p "$DIR/data"
   init_accounts
+  [[ "$TLS_PORT" == 0 ]] || bash "$(dirname "$0")/tls.sh" server mosquitto "$DIR/tls"
   # Mosquitto started as root drops to its 'user'; keep it the owner of our files.
   local me; me=$(id -un)
   cat >"$DIR/mosquitto.conf" <<CONF
@@ -103,7 +107,7 @@ log_type warning
 log_type notice
 listener $PORT 127.0.0.1
 CONF
-  if [[ -f "$DIR/tls/ca.crt" && -f "$DIR/tls/server.crt" && -f "$DIR/tls/server.key" ]]; then
+  if [[ "$TLS_PORT" != 0 && -f "$DIR/tls/ca.crt" && -f "$DIR/tls/server.crt" && -f "$DIR/tls/server.key" ]]; then
     cat >>"$DIR/mosquitto.conf" <<CONF
 listener $TLS_PORT 127.0.0.1
 cafile $DIR/tls/ca.crt
@@ -118,12 +122,18 @@ start() {
   install
   if status >/dev/null 2>&1; then log "already running on port $PORT"; return 0; fi
   if port_taken "$PORT"; then die "port $PORT is taken by another process (set PTS_MQTT_PORT)"; fi
+  if [[ "$TLS_PORT" != 0 ]] && port_taken "$TLS_PORT"; then
+    die "port $TLS_PORT is taken by another process (set PTS_MQTTS_PORT, or 0 for no MQTTS)"
+  fi
   write_config
   rm -f "$PIDFILE"
   "$(bin)" -c "$DIR/mosquitto.conf" -d 2>>"$DIR/mosquitto.log"
   wait_port 127.0.0.1 "$PORT" 20 || { tail -20 "$DIR/mosquitto.log" >&2; die "Mosquitto did not start"; }
+  if [[ "$TLS_PORT" != 0 ]]; then
+    wait_port 127.0.0.1 "$TLS_PORT" 5 || { tail -20 "$DIR/mosquitto.log" >&2; die "Mosquitto's MQTTS listener did not open"; }
+  fi
   pgrep -n -f "mosquitto -c $DIR/mosquitto.conf" >"$PIDFILE"
-  log "running on 127.0.0.1:$PORT (auth on)"
+  log "running on 127.0.0.1:$PORT, MQTTS ${TLS_PORT/#0/off} (auth on)"
 }
 
 stop() {

@@ -104,7 +104,8 @@ class OwnMosquitto:
     def __init__(self, folder: Path) -> None:
         self.port = free_port()
         self.folder = folder
-        self.env = {**os.environ, "PTS_LOCAL_DIR": str(folder), "PTS_MQTT_PORT": str(self.port)}
+        self.env = {**os.environ, "PTS_LOCAL_DIR": str(folder), "PTS_MQTT_PORT": str(self.port),
+                    "PTS_MQTTS_PORT": str(free_port())}  # fmt: skip
 
     def _run(self, action: str) -> None:
         subprocess.run(["bash", str(ROOT / "deploy/local/mosquitto.sh"), action], env=self.env,

@@ -118,10 +118,12 @@ class OwnMosquitto:
         self.dir = local_dir / "mosquitto"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        self.tls_port = free_port()  # its MQTTS listener (the shared broker's is taken)
         self.pid: int | None = None
 
     def _script(self, command: str) -> None:
-        env = {**os.environ, "PTS_LOCAL_DIR": str(self.local_dir), "PTS_MQTT_PORT": str(self.port)}
+        env = {**os.environ, "PTS_LOCAL_DIR": str(self.local_dir), "PTS_MQTT_PORT": str(self.port),
+               "PTS_MQTTS_PORT": str(self.tls_port)}  # fmt: skip
         subprocess.run(["bash", str(MOSQUITTO_SH), command], env=env, check=True, timeout=30)
 
     def start(self, accounts: bool = True) -> None:
