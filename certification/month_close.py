@@ -154,7 +154,7 @@ def meter_month(
     parts = intervals(points, limit)
     counted_from = since.astimezone(UTC) if since is not None and since < start else start
     days = daily_energy(parts, tz, (first_day, last_day))  # the month's own days
-    energy = _counted_energy(parts, counted_from, end)
+    energy = counted_energy(parts, counted_from, end)
     inside = [p for p in points if start <= p.ts < end]
     covered = bool(parts) and parts[0].start <= counted_from and parts[-1].end >= end
     result = MeterMonth(meter_id, energy, len(inside), covered, end_at=since)
@@ -289,7 +289,7 @@ def _longest_zero_run(days: dict[date, DayEnergy], first: date, last: date) -> i
     return longest
 
 
-def _counted_energy(parts: list[Interval], counted_from: datetime, end: datetime) -> int:
+def counted_energy(parts: list[Interval], counted_from: datetime, end: datetime) -> int:
     """Energy registered in [counted_from, end), intervals split there by interpolation (the
     same floor interpolation as the daily split, so the two always agree)."""
     total = 0

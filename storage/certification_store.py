@@ -213,6 +213,18 @@ def months_points(
     return found
 
 
+def count_readings(
+    conn: psycopg.Connection[Any], meter_id: str, first: datetime, last: datetime
+) -> int:
+    """How many readings the meter has in [first, last]."""
+    row = conn.execute(
+        "SELECT count(*) FROM readings WHERE meter_id = %s AND ts >= %s AND ts <= %s",
+        (meter_id, first, last),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def closed_months(conn: psycopg.Connection[Any], month: str) -> set[str]:
     rows = conn.execute("SELECT system_id FROM month_closes WHERE month = %s", (month,))
     return {r[0] for r in rows.fetchall()}

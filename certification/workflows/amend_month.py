@@ -63,6 +63,10 @@ def amend(
             evidence,
             now,
             most,
+            any(
+                not h.released and h.month == month
+                for h in store.holds_after_close(conn, system_id)
+            ),
         )
         assert system is not None  # propose refuses a month that was never closed
         trued_up = _trued_up_by(store.closes_of(conn, system_id), month, system.timezone)

@@ -13,6 +13,7 @@ A month held by a finding (certification.holds) mints nothing until staff releas
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -37,6 +38,7 @@ from certification.roles import Account, require_admin
 from certification.srec import mint, mwh_of
 from certification.window import require_closable
 from certification.workflows._common import amendments_of, register_point
+from certification.workflows.late_readings import check_previous_months
 from schemas.registry import Meter, ReportingMethod, System
 from storage import certification_store as store
 from storage import registry_store
@@ -268,9 +270,14 @@ def close_month(
                 if (o := _open(conn, s, month, now, month_end)) is not None
             ]
             points = _points(conn, opened, month)
+            late = check_previous_months(
+                conn, [(o.system, o.earlier) for o in opened], month, thresholds, now
+            )
             for o in opened:
+                # advisory here: the month held is the earlier one
+                extra = [late[o.system.system_id]] if o.system.system_id in late else []
                 report.systems.append(
-                    _close_system(conn, o, points, month, admin, now, thresholds, contacts)
+                    _close_system(conn, o, points, month, admin, now, thresholds, contacts, extra)
                 )
     log.info(
         "month_closed",
@@ -291,8 +298,10 @@ def _close_system(
     now: datetime,
     thresholds: Thresholds,
     contacts: dict[str, tuple[str, str]],
+    extra: Sequence[Finding] = (),
 ) -> SystemMonth:
-    """Decide, save and mint one system's month from its meters' readings."""
+    """Decide, save and mint one system's month from its meters' readings (`extra`: findings
+    about earlier months, listed with this one's)."""
     system, history, earlier, ends = o.system, o.history, o.earlier, o.ends
     manual = system.reporting_method is ReportingMethod.MANUAL
     meters = [
@@ -337,7 +346,7 @@ def _close_system(
         meters,
         contacts.get(system.owner_id, ("", "")),
         certified_wh=certified,
-        system_findings=true_ups,
+        system_findings=true_ups + list(extra),
     )
     result.held_by = holding_codes((c for c, _ in result.findings), thresholds.holding)
     store.save_close(

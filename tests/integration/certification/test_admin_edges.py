@@ -26,7 +26,14 @@ from certification.workflows.record_audit import record_audit
 from certification.workflows.trace_certificates import certification_report
 from storage import certification_store
 from storage.writer import write_readings
-from tests.integration.certification.test_amend_estimates import daily, registry, system, utc
+from tests.integration.certification.test_amend_estimates import (
+    NY,
+    daily,
+    reading,
+    registry,
+    system,
+    utc,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -96,3 +103,59 @@ def test_a_mismatching_audit_after_close_holds_the_month_until_amended(fresh_db:
     )
     assert "HELD" not in amended_report
     assert q4_draft == "NON-S,07/2026,1.000\n"
+
+
+def test_late_readings_that_change_a_closed_month_hold_it(fresh_db: str) -> None:
+    """S's July closed at 1.240 MWh (1 certificate). On Aug 10 a late reading arrives inside
+    it: 1,060,000 Wh at Jul 16 12:00, 580,000 Wh below the register at midnight (counted 0),
+    the rebound 620,000 Wh in 12 h (counted, implausible): July recounted is 1,820,000 Wh.
+    August's close notices it: July is held after its close (credit taken back, not in
+    2026Q3) until amended. G's late readings only fill a gap July's close had bridged by
+    interpolation (the same 1,240,000 Wh recounted): nothing is held."""
+    g_all = daily("G", date(2026, 6, 30), date(2026, 9, 2), 40_000)
+    filled = [
+        r
+        for r in g_all
+        if datetime(2026, 7, 20, tzinfo=NY) < r.ts < datetime(2026, 8, 3, tzinfo=NY)
+    ]
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(
+            conn, registry(system("S", "10", "automatic"), system("G", "10", "automatic")), D(10)
+        )
+        write_readings(conn, daily("S", date(2026, 6, 30), date(2026, 9, 2), 40_000))
+        write_readings(conn, [r for r in g_all if r not in filled])
+        close_month(conn, "2026-07", ADMIN, utc("2026-08-06T12:00"))
+        write_readings(conn, [reading("S", datetime(2026, 7, 16, 12, tzinfo=NY), 1_060_000)])
+        write_readings(conn, filled)
+        august = close_month(conn, "2026-08", ADMIN, utc("2026-09-06T12:00"))
+        draft = draft_export(conn, "2026Q3", ADMIN)
+        amend(conn, ADMIN, "S", "2026-07", 1_240_000, "glitch", "log.csv", utc("2026-09-08T12:00"))
+        after = draft_export(conn, "2026Q3", ADMIN)
+        ledger = [
+            (r.system_id, r.month, r.entry, r.mwh, r.minted, r.carry_out)
+            for r in certification_store.ledger(conn)
+        ]
+    findings = {s.system.system_id: s.findings for s in august.systems}
+    assert findings == {
+        "G": [],
+        "S": [
+            (
+                "late_readings",
+                "2026-07 closed at 1240000 Wh; its readings now count 1820000 Wh (readings "
+                "arrived after its close): held until amended",
+            )
+        ],
+    }
+    assert [s.held_by for s in august.systems] == [(), ()]  # August itself is not held
+    assert draft == "NON-G,07/2026,1.240\nNON-G,08/2026,1.240\nNON-S,08/2026,1.240\n"
+    assert after == (
+        "NON-G,07/2026,1.240\nNON-G,08/2026,1.240\nNON-S,07/2026,1.240\nNON-S,08/2026,1.240\n"
+    )
+    assert ledger == [
+        ("G", "2026-07", "close", D("1.240"), 1, D("0.240")),
+        ("G", "2026-08", "close", D("1.240"), 1, D("0.480")),
+        ("S", "2026-07", "close", D("1.240"), 1, D("0.240")),
+        ("S", "2026-07", "late:2026-08", D("-1.240"), 0, D("-1.000")),
+        ("S", "2026-08", "close", D("1.240"), 0, D("0.240")),
+        ("S", "2026-07", "amendment:1", D("1.240"), 1, D("0.480")),
+    ]
