@@ -9,26 +9,16 @@
     ├── AuthenticationError       an unknown or revoked DAS API key (HTTP 401)
     └── ConfigError               the ingest configuration is wrong (bad topic template, username)
 
-Envelope reason codes (header `reason_code` on readings.dead-letter; the stream uses the same
-codes for what it refuses later):
-    malformed_json   the bytes are not JSON
-    schema_invalid   JSON, but not the ReadingBatch envelope (fields, version, meter ids)
-    topic_invalid    the MQTT topic does not have the readings-topic shape
-    topic_mismatch   the topic's gateway/provider/meter is not the payload's
-    too_large        the message (or one reading of it) cannot fit a Kafka record
+An envelope refusal carries a reason code (header `reason_code` on readings.dead-letter):
+malformed_json, schema_invalid, topic_invalid, topic_mismatch or too_large, from the one set
+the stream uses too (schemas.reasons, where each is explained).
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+from schemas.reasons import ReasonCode
 
-
-class ReasonCode(StrEnum):
-    MALFORMED_JSON = "malformed_json"
-    SCHEMA_INVALID = "schema_invalid"
-    TOPIC_INVALID = "topic_invalid"
-    TOPIC_MISMATCH = "topic_mismatch"
-    TOO_LARGE = "too_large"
+__all__ = ["ReasonCode"]
 
 
 class IngestError(Exception):
