@@ -37,7 +37,7 @@ from certification.workflows.load_registry import load_registry
 from certification.workflows.record_audit import record_audit
 from certification.workflows.submit_report import submit_manual_report
 from certification.workflows.trace_certificates import certification_report
-from pts.settings import get_settings
+from pts.settings import get_settings, service_database_url
 
 _T = TypeVar("_T")
 
@@ -60,7 +60,7 @@ def _now(value: str | None, option: str = "--now") -> datetime:
 
 @contextmanager
 def _connection(ctx: click.Context) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(get_settings(ctx).database_url) as conn:
+    with psycopg.connect(service_database_url(get_settings(ctx), "certify")) as conn:
         yield conn
 
 

@@ -1,12 +1,14 @@
-"""`pts db …`: migrate, say which mode is active, analyst logins (`pts db load`, which also
-keeps the rollups, is wired in pts/commands/db_load.py)."""
+"""`pts db …`: migrate, say which mode is active, service and analyst logins (`pts db load`,
+which also keeps the rollups, is wired in pts/commands/db_load.py)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 import psycopg
 
-from pts.settings import get_settings
+from pts.settings import Settings, get_settings
 from storage.errors import StorageError
 from storage.migrate import database_info, migrate
 
@@ -52,25 +54,52 @@ def info_cmd(ctx: click.Context) -> None:
     click.echo(f"migrations pending: {', '.join(info.pending) or 'none'}")
 
 
-@db.command("analyst-user")
-@click.argument("name")
-@click.option("--password", help="the password to set (default: a random one, printed once)")
-@click.pass_context
-def analyst_user_cmd(ctx: click.Context, name: str, password: str | None) -> None:
-    """Create a login role for an analyst (member of pts_analyst: the analyst views only),
-    or reset its password. Roles belong to the server: one login serves every database."""
-    from storage.analyst_roles import AnalystRoleError, create_analyst_login, new_password
+_PASSWORD_FILE = click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="read the password from this file (default: a random one, printed once); never "
+    "give a password on the command line",
+)
 
-    settings = get_settings(ctx)
-    secret = password or new_password()
+
+def _make_login(settings: Settings, kind: str, name: str, password_file: Path | None) -> None:
+    from storage.db_roles import GROUPS, LoginRoleError, create_login, new_password
+
+    secret = password_file.read_text().strip() if password_file else new_password()
     try:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
-            created = create_analyst_login(conn, name, secret)
-    except AnalystRoleError as exc:
+            created = create_login(conn, name, secret, GROUPS[kind])
+    except LoginRoleError as exc:
         raise click.ClickException(str(exc)) from exc
     info = psycopg.conninfo.conninfo_to_dict(settings.database_url)
     url = psycopg.conninfo.make_conninfo(settings.database_url, user=name, password=None)
-    click.echo(f"analyst login {name} {'created' if created else 'password reset'}")
-    if password is None:
+    click.echo(f"{kind} login {name} {'created' if created else 'password reset'}")
+    if password_file is None:
         click.echo(f"password (shown once): {secret}")
-    click.echo(f"connect: psql '{url}'  (database {info.get('dbname', '?')}, analyst views only)")
+    click.echo(
+        f"connect: '{url}'  (database {info.get('dbname', '?')}, role {GROUPS[kind]}; "
+        "the password from a libpq passfile or PGPASSWORD)"
+    )
+
+
+@db.command("analyst-user")
+@click.argument("name")
+@_PASSWORD_FILE
+@click.pass_context
+def analyst_user_cmd(ctx: click.Context, name: str, password_file: Path | None) -> None:
+    """Create a login role for an analyst (member of pts_analyst: the analyst views only),
+    or reset its password. Roles belong to the server: one login serves every database."""
+    _make_login(get_settings(ctx), "analyst", name, password_file)
+
+
+@db.command("login")
+@click.argument("kind", type=click.Choice(["stream", "intake", "web", "certify", "analyst"]))
+@click.argument("name")
+@_PASSWORD_FILE
+@click.pass_context
+def login_cmd(ctx: click.Context, kind: str, name: str, password_file: Path | None) -> None:
+    """Create a password login for a service (its least-privilege group role, migration 015;
+    docs/database-roles.md), or reset its password. Set the service's
+    PTS_<KIND>_DATABASE_URL to it."""
+    _make_login(get_settings(ctx), kind, name, password_file)

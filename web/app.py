@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from certification.errors import Refused
 from certification.month_close import Thresholds
-from pts.settings import Settings
+from pts.settings import Settings, service_database_url
 from web import errors
 from web.accounts import SessionPolicy
 from web.headers import SecurityHeaders
@@ -98,7 +98,7 @@ def is_api(request: Request) -> bool:
 def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> FastAPI:
     """The application on the database of `settings` (pool opened at startup)."""
     pool = ConnectionPool(
-        settings.database_url,
+        service_database_url(settings, "web"),
         min_size=1,
         max_size=settings.web_pool_size,
         kwargs={"autocommit": True},

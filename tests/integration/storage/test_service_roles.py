@@ -1,0 +1,343 @@
+"""Least-privilege database roles (migration 015, docs/database-roles.md): each service's login
+does its job and is refused what it must not do; only the owner is trusted without a password.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import psycopg.errors
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from ingest.das.credentials import add_api_key
+from ingest.das.registry import PostgresIntakeRegistry
+from pts.cli import cli
+from pts.settings import Settings, service_database_url
+from storage.energy_store import monthly_totals
+from tests.integration.certification.test_cli import REGISTRY_YAML
+from tests.integration.web.support import IN_WINDOW, REP, Clock, csrf_of, make_app, seed, sign_in
+from tests.support import (
+    APR,
+    END,
+    MAR,
+    START,
+    batch_bytes,
+    hourly_batches,
+    register_fleet,
+    solar_series,
+)
+
+pytestmark = pytest.mark.integration
+
+Login = Callable[[str], str]
+
+
+@pytest.fixture
+def login(pg_admin_url: str) -> Iterator[Login]:
+    """login(group) -> URL of a new password login in that group role (dropped afterwards);
+    the URL carries the password (test code only; services read it from a passfile)."""
+    made: list[str] = []
+
+    def make(group: str) -> str:
+        name = f"t_{group}_{uuid.uuid4().hex[:8]}"
+        password = uuid.uuid4().hex
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}' IN ROLE {group}")
+        made.append(name)
+        return psycopg.conninfo.make_conninfo(pg_admin_url, user=name, password=password)
+
+    yield make
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        for name in made:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (name,),
+            )
+            conn.execute(f"DROP ROLE IF EXISTS {name}")
+
+
+def on(db_url: str, role_url: str) -> str:
+    """`role_url`'s login and password on the database of `db_url`."""
+    dbname = psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]
+    return psycopg.conninfo.make_conninfo(role_url, dbname=dbname)
+
+
+def refused(url: str, statements: list[str]) -> list[str]:
+    """The statements the login at `url` was NOT refused (each in its own transaction)."""
+    allowed = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in statements:
+            try:
+                conn.execute(statement.encode())
+            except psycopg.errors.InsufficientPrivilege:
+                continue
+            allowed.append(statement)
+    return allowed
+
+
+READINGS_WRITES = [
+    "UPDATE readings SET energy_wh = 0",
+    "DELETE FROM readings",
+    "TRUNCATE readings",
+    "DROP TABLE readings",
+    "ALTER TABLE readings ADD COLUMN x int",
+    "CREATE TABLE mine (x int)",
+    "TRUNCATE srec_ledger",  # UPDATE and DELETE are no-ops by rule (004) for every role
+    "DROP TABLE srec_ledger",
+    "SELECT * FROM das_mqtt_passwords",
+]
+
+
+@pytest.mark.storage_modes("plain")
+def test_only_the_owner_is_trusted_without_a_password(fresh_db: str, login: Login) -> None:
+    """A service login needs its scram-sha-256 password (pg_hba from postgres.sh); the owner
+    `pts` (migrations, admin, the test suite) connects as before."""
+    url = on(fresh_db, login("pts_stream"))
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    without = psycopg.conninfo.make_conninfo(url, password="")
+    wrong = psycopg.conninfo.make_conninfo(url, password="not-it")
+    for attempt in (without, wrong):
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(attempt, connect_timeout=5).close()
+    with psycopg.connect(url) as conn:
+        method = conn.execute("SELECT current_user").fetchone()
+    with psycopg.connect(fresh_db) as conn:
+        owner = conn.execute("SELECT current_user").fetchone()
+    assert (method, owner) == ((info["user"],), ("pts",))
+
+
+async def test_stream_role_stores_a_month_and_touches_nothing_else(
+    fresh_db: str, login: Login
+) -> None:
+    """The worker's role stores two months (a new partition in plain mode), refusals become
+    dead letters; it cannot touch the ledger, accounts, credentials or any DDL."""
+    from stream.inprocess import InProcessEngine
+
+    url = on(fresh_db, login("pts_stream"))
+    series = solar_series("M-ROLE", START, END, seed=3)
+    with psycopg.connect(fresh_db) as conn:
+        register_fleet(conn, [series.meter_id])
+    now = datetime(2026, 4, 2, tzinfo=UTC)
+    async with await InProcessEngine.connect(url, clock=lambda: now) as engine:
+        for batch in hourly_batches(series):
+            await engine.submit(batch_bytes(batch))
+        garbage = await engine.submit(b"\x00 not a batch")
+    with psycopg.connect(fresh_db) as conn:
+        totals = monthly_totals(conn)
+        dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()
+    assert totals[(series.meter_id, "2026-03")] == series.truth(MAR, APR)
+    assert (len(garbage.rejects), dead) == (1, (1,))
+    assert (
+        refused(
+            url,
+            [
+                *READINGS_WRITES,
+                "SELECT * FROM srec_ledger",
+                "INSERT INTO srec_ledger (system_id) VALUES ('S')",
+                "SELECT * FROM month_closes",
+                "SELECT * FROM account_credentials",
+                "SELECT * FROM web_sessions",
+                "SELECT * FROM das_api_keys",
+                "UPDATE systems SET capacity_kw_dc = 1",
+                "DELETE FROM dead_letters",
+            ],
+        )
+        == []
+    )
+
+
+def test_stream_commands_use_the_stream_login(fresh_db: str, login: Login) -> None:
+    """With PTS_STREAM_DATABASE_URL set, `pts stream redrive` connects as that login (the
+    owner's URL names a database that does not exist)."""
+    url = on(fresh_db, login("pts_stream"))
+    nowhere = psycopg.conninfo.make_conninfo(fresh_db, dbname="no_such_database")
+    result = CliRunner().invoke(
+        cli,
+        ["stream", "redrive", "--reason", "unknown_meter"],
+        env={"PTS_DATABASE_URL": nowhere, "PTS_STREAM_DATABASE_URL": url},
+    )
+    assert (result.exit_code, result.output) == (0, "no unknown_meter dead letters waiting\n")
+
+
+async def test_intake_role_reads_keys_and_the_registry_only(fresh_db: str, login: Login) -> None:
+    """The DAS intake's role finds a provider by key and its systems; it writes no key, no
+    reading and no dead letter."""
+    url = on(fresh_db, login("pts_intake"))
+    with psycopg.connect(fresh_db) as conn:
+        register_fleet(conn, ["M-I"], provider="das-i")
+        key = add_api_key(conn, "das-i")
+    registry = PostgresIntakeRegistry(url, pool_max=2)
+    try:
+        provider = await registry.provider_for_key(key)
+        systems = await registry.systems(["S-M-I"])
+    finally:
+        await registry.close()
+    assert (provider, [(s.system_id, s.meter_ids) for s in systems.values()]) == (
+        "das-i",
+        [("S-M-I", ("M-I",))],
+    )
+    assert (
+        refused(
+            url,
+            [
+                *READINGS_WRITES,
+                "INSERT INTO readings (meter_id) VALUES ('M-I')",
+                "INSERT INTO das_api_keys (key_sha256, provider_id) VALUES ('x', 'das-i')",
+                "UPDATE das_api_keys SET revoked_at = now()",
+                "SELECT * FROM account_credentials",
+                "UPDATE systems SET capacity_kw_dc = 1",
+                "INSERT INTO dead_letters (reason_code, reason, payload) VALUES ('x', 'x', 'x')",
+            ],
+        )
+        == []
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(IN_WINDOW)
+
+
+def test_web_role_serves_reports_and_cannot_rewrite_readings(
+    fresh_db: str, login: Login, clock: Clock
+) -> None:
+    """The web service on its own login (PTS_WEB_DATABASE_URL; the owner's URL points
+    nowhere): sign-in, a manual report stored; it may not update, delete or drop readings,
+    rewrite the ledger or read DAS secrets."""
+    seed(fresh_db)
+    url = on(fresh_db, login("pts_web"))
+    nowhere = psycopg.conninfo.make_conninfo(fresh_db, dbname="no_such_database")
+    app = make_app(nowhere, clock, web_database_url=url)
+    with TestClient(app, follow_redirects=False) as client:
+        signed = sign_in(client, REP)
+        page = client.get("/systems/S1/report")
+        sent = client.post(
+            "/systems/S1/report",
+            data={
+                "meter_id": "M1",
+                "register_kwh": "12,345.6",
+                "read_on": "2026-10-29",
+                "read_time": "09:30",
+                "csrf_token": csrf_of(page.text),
+            },
+        )
+    with psycopg.connect(fresh_db) as conn:
+        stored = conn.execute("SELECT meter_id, energy_wh, source FROM readings").fetchall()
+    assert (signed.status_code, sent.status_code) == (303, 200), sent.text[:500]
+    assert stored == [("M1", 12_345_600, "manual")]
+    assert refused(url, [*READINGS_WRITES, "SELECT * FROM das_api_keys"]) == []
+
+
+def test_certify_role_runs_the_monthly_cycle(fresh_db: str, login: Login, tmp_path: Path) -> None:
+    """The certification commands on their own login (PTS_CERTIFY_DATABASE_URL): registry
+    load, reports, month close, GIS export; no access to the web's credentials or sessions,
+    no rewriting readings or the ledger."""
+    url = on(fresh_db, login("pts_certify"))
+    nowhere = psycopg.conninfo.make_conninfo(fresh_db, dbname="no_such_database")
+    env = {"PTS_DATABASE_URL": nowhere, "PTS_CERTIFY_DATABASE_URL": url}
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, list(args), env=env)
+        if result.exit_code == 1:  # an exception, not a refusal: show it
+            raise AssertionError(result.stderr) from result.exception
+        return result.exit_code, result.stdout if result.exit_code == 0 else result.stderr
+
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(REGISTRY_YAML)
+    loaded = run("registry", "load", str(registry))
+
+    def report(wh: int, day: str) -> int:
+        return run(
+            "report", "submit", "--as", "rep-1", "--meter", "M1", "--register-wh", str(wh),
+            "--at", f"{day}T20:00:00-04:00", "--now", f"{day}T21:00:00-04:00",
+        )[0]  # fmt: skip
+
+    def close(month: str, now: str) -> tuple[int, str]:
+        return run("month", "close", month, "--as", "staff-1", "--now", now)
+
+    reports = [report(1_000_000, "2026-06-30"), report(2_240_000, "2026-07-31")]
+    closed = close("2026-07", "2026-08-06T05:00:00Z")
+    reports += [report(3_480_000, "2026-08-31"), report(4_680_000, "2026-09-30")]
+    later = [
+        close("2026-08", "2026-09-06T05:00:00Z")[0],
+        close("2026-09", "2026-10-06T05:00:00Z")[0],
+    ]
+    out_file = tmp_path / "gis.csv"
+    exported = run(
+        "srec", "export", "2026Q3", "--as", "staff-1", "--out", str(out_file),
+        "--now", "2026-10-07T00:00:00+00:00",
+    )  # fmt: skip
+    assert loaded == (0, "providers=0 accounts=3 approved_meters=1 systems=1 meters=1\n")
+    assert (reports, later) == ([0, 0, 0, 0], [0, 0])
+    assert closed == (
+        0,
+        "system,energy_wh,estimated,minted,carry\nS1,1233334,false,1,0.233\ncontact list:\n",
+    )
+    assert exported == (0, f"3 lines written to {out_file}\n")
+    assert out_file.read_text() == "NON1,07/2026,1.233\nNON1,08/2026,1.247\nNON1,09/2026,1.193\n"
+    assert (
+        refused(
+            url,
+            [
+                *READINGS_WRITES,
+                "SELECT * FROM account_credentials",
+                "SELECT * FROM web_sessions",
+                "SELECT * FROM api_tokens",
+                "SELECT * FROM das_api_keys",
+            ],
+        )
+        == []
+    )
+
+
+def test_analyst_role_reads_views_only(fresh_db: str, login: Login) -> None:
+    """Analysts (003) read the views and nothing else."""
+    url = on(fresh_db, login("pts_analyst"))
+    with psycopg.connect(url) as conn:
+        months = conn.execute("SELECT count(*) FROM analyst_system_monthly").fetchone()
+    assert months == (0,)
+    assert refused(url, [*READINGS_WRITES, "SELECT * FROM readings", "SELECT * FROM meters"]) == []
+
+
+def test_every_table_has_a_grant_decision(fresh_db: str) -> None:
+    """A table or view no service role may use is listed as the owner's alone; a new table
+    added without deciding its grants fails here (grant it in its migration, as 015 does)."""
+    owner_only = {
+        "pts_storage_history",
+        "pts_schema_migrations",
+        "reading_row",
+        "das_mqtt_passwords",
+        "pts_stale_months",
+        "meter_month_cagg",
+    }
+    with psycopg.connect(fresh_db) as conn:
+        rows = conn.execute(
+            """
+            SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')
+              AND NOT c.relispartition
+              AND NOT EXISTS (
+                  SELECT 1 FROM unnest(ARRAY['pts_stream', 'pts_intake', 'pts_web',
+                                             'pts_certify', 'pts_analyst']) r
+                  WHERE has_table_privilege(r, c.oid, 'SELECT, INSERT, UPDATE'))
+            ORDER BY 1
+            """
+        ).fetchall()
+    assert {r[0] for r in rows} - owner_only == set()
+
+
+def test_service_database_url_falls_back_to_the_owner() -> None:
+    """Each service's own URL when set, else database_url."""
+    settings = Settings(
+        database_url="postgresql://pts@h/pts", web_database_url="postgresql://w@h/pts"
+    )
+    assert [service_database_url(settings, s) for s in ("stream", "web")] == [
+        "postgresql://pts@h/pts",
+        "postgresql://w@h/pts",
+    ]
