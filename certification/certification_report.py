@@ -129,11 +129,22 @@ def render(
                 f"{', '.join(closed.held_by) if closed else '?'}); why: {release.reason}"
             )
         if e.entry in ("close", "accepted") and closed is not None:
+            latest = max(
+                (a for a in amendments if a.month == e.month),
+                key=lambda a: a.amendment_id,
+                default=None,
+            )
+            edited = (
+                ""
+                if latest is None
+                else f"; edited: amendment {latest.amendment_id} states the month "
+                f"{latest.after_wh} Wh"
+            )
             for m in closed.meters:
                 kind = "estimated" if m.estimated else f"{m.readings} readings"
                 lines.append(
                     f"    meter {m.meter_id}: {m.energy_wh} Wh ({kind}) from {_point(m.first, tz)} "
-                    f"to {_point(m.last, tz)}"
+                    f"to {_point(m.last, tz)}{edited}"
                 )
         for a in amendments:
             if e.entry == f"amendment:{a.amendment_id}":

@@ -65,7 +65,8 @@ def test_now_everywhere_and_local_times_in_the_report(fresh_db: str, tmp_path: P
     assert code == 0
     assert (
         "    meter M1: 1233334 Wh (1 readings) from 1000000 Wh @ 2026-06-30T20:00:00-04:00 "
-        "to 2240000 Wh @ 2026-07-31T20:00:00-04:00" in lines
+        "to 2240000 Wh @ 2026-07-31T20:00:00-04:00; edited: amendment 1 states the month "
+        "1240000 Wh" in lines
     )
     assert (
         "    amendment 1 by staff-1 at 2026-08-10T20:00:00-04:00: 1233334 Wh → 1240000 Wh; "
