@@ -26,7 +26,6 @@ from schemas.registry import Meter
 from stream.calendar import DayEnergy, daily_energy, local_day, month_bounds
 from stream.energy import (
     DEFAULT_POWER_TOLERANCE,
-    Anomaly,
     Interval,
     PowerLimit,
     RegisterPoint,
@@ -192,7 +191,7 @@ def meter_month(
     by_ts = {p.ts: p.energy_wh for p in points}
     result.first = (month_parts[0].start, by_ts[month_parts[0].start])
     result.last = (month_parts[-1].end, by_ts[month_parts[-1].end])
-    backwards = [i for i in month_parts if {QualityFlag.RESET, Anomaly.NON_MONOTONIC} & i.flags]
+    backwards = [i for i in month_parts if {QualityFlag.RESET, QualityFlag.NON_MONOTONIC} & i.flags]
     if backwards:
         steps = ", ".join(
             f"{by_ts[i.start]} Wh → {by_ts[i.end]} Wh at {i.end.isoformat()}" for i in backwards[:3]
@@ -222,7 +221,9 @@ def meter_month(
     for i in month_parts:
         # the stream's flag, confirmed over at least ROLLOVER_MIN_SPAN (register resolution
         # on a fast poll is not a finding)
-        if Anomaly.IMPLAUSIBLE_POWER in i.flags and not limit.allows(i.energy_wh, i.start, i.end):
+        if QualityFlag.IMPLAUSIBLE_POWER in i.flags and not limit.allows(
+            i.energy_wh, i.start, i.end
+        ):
             result.findings.append(
                 Finding(
                     "implausible_power",

@@ -43,7 +43,11 @@ class Source(StrEnum):
 
 
 class QualityFlag(StrEnum):
-    """Flags a reading or a derived value carries; raw values are never changed, only flagged."""
+    """Flags a reading or a derived value carries; raw values are never changed, only flagged.
+
+    One vocabulary for every `flags` column (readings, intervals, day and month rows); the
+    last two are set only by the stream when it derives energy (stream.energy).
+    """
 
     CLOCK_SKEW = "clock_skew"  # meter clock and gateway clock disagree beyond the limit
     ESTIMATED = "estimated"  # produced by estimation, not measured
@@ -53,6 +57,8 @@ class QualityFlag(StrEnum):
     RESET = "reset"  # the register was reset to zero before this reading
     METER_REPLACED = "meter_replaced"  # first reading of a new meter (opening read)
     REPLAYED = "replayed"  # delivered from a gateway spool after an outage
+    NON_MONOTONIC = "non_monotonic"  # derived: the register went down without rollover/reset/swap
+    IMPLAUSIBLE_POWER = "implausible_power"  # derived: mean power above capacity × tolerance
 
 
 class ReadingEvent(StrEnum):

@@ -32,20 +32,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from itertools import pairwise
 
 from schemas.reading import QualityFlag, Reading, ReadingEvent
 
-
-class Anomaly(StrEnum):
-    """Flags of derived intervals beyond schemas.QualityFlag (validation findings)."""
-
-    NON_MONOTONIC = "non_monotonic"  # the register went down without rollover/reset/swap
-    IMPLAUSIBLE_POWER = "implausible_power"  # mean power above capacity × tolerance
-
-
-Flag = QualityFlag | Anomaly
+# an interval's flags: the one vocabulary of schemas.reading (NON_MONOTONIC and
+# IMPLAUSIBLE_POWER are the ones only this module sets)
+Flag = QualityFlag
 
 
 DEFAULT_POWER_TOLERANCE = Decimal("1.2")  # nameplate × this; PTS_STREAM_POWER_TOLERANCE
@@ -115,7 +108,7 @@ def register_delta(
     if cur.energy_wh >= prev.energy_wh:
         forward = cur.energy_wh - prev.energy_wh
         if modulus and forward > modulus // 2 and not _plausible(forward, prev, cur, limit):
-            return 0, frozenset({Anomaly.NON_MONOTONIC})  # back across the wrap
+            return 0, frozenset({QualityFlag.NON_MONOTONIC})  # back across the wrap
         return forward, frozenset()
     if modulus:
         wrapped = cur.energy_wh + modulus - prev.energy_wh
@@ -123,7 +116,7 @@ def register_delta(
             return wrapped, frozenset({QualityFlag.ROLLOVER})
     if cur.energy_wh < prev.energy_wh / 2:
         return 0, frozenset({QualityFlag.RESET})
-    return 0, frozenset({Anomaly.NON_MONOTONIC})
+    return 0, frozenset({QualityFlag.NON_MONOTONIC})
 
 
 def _plausible(
@@ -155,7 +148,7 @@ def intervals(points: Iterable[RegisterPoint], limit: PowerLimit | None = None) 
     for prev, cur in pairwise(ordered):
         energy, flags = register_delta(prev, cur, limit)
         if limit is not None and limit.exceeded(energy, prev.ts, cur.ts):
-            flags = flags | {Anomaly.IMPLAUSIBLE_POWER}
+            flags = flags | {QualityFlag.IMPLAUSIBLE_POWER}
         out.append(Interval(prev.ts, cur.ts, energy, flags))
     return out
 

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from schemas.reading import QualityFlag
 from stream.calendar import daily_energy, local_day, local_midnight
-from stream.energy import Anomaly, Flag, Interval, PowerLimit, RegisterPoint, intervals
+from stream.energy import Flag, Interval, PowerLimit, RegisterPoint, intervals
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +108,8 @@ def day_bounds(
 
 
 def parse_flag(value: str) -> Flag:
-    """A stored flag back into its enum (QualityFlag or Anomaly)."""
-    return Anomaly(value) if value in Anomaly._value2member_map_ else QualityFlag(value)
+    """A stored flag back into its enum."""
+    return QualityFlag(value)
 
 
 def day_share(interval: Interval, lo: datetime, hi: datetime) -> tuple[int, bool] | None:

@@ -6,7 +6,6 @@ import re
 
 from schemas.reading import QualityFlag
 from storage.migrate import MIGRATIONS_DIR
-from stream.energy import Anomaly
 
 ANALYTICS = MIGRATIONS_DIR / "011_analytics.timescale.sql"
 
@@ -15,7 +14,7 @@ def test_monthly_aggregate_keeps_every_flag() -> None:
     """The aggregate has one bool_or column per flag a day row can carry, and the live view
     turns each back into its name, in the sorted order plain mode's months have."""
     sql = ANALYTICS.read_text()
-    flags = sorted([f.value for f in QualityFlag] + [a.value for a in Anomaly])
+    flags = sorted(f.value for f in QualityFlag)
     columns = re.findall(r"bool_or\('(\w+)' = ANY \(flags\)\) AS f_(\w+)", sql)
     names = re.findall(r"CASE WHEN c\.f_(\w+) THEN '(\w+)' END", sql)
     assert columns == [(f, f) for f in flags]

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from schemas.reading import QualityFlag, ReadingEvent
 from stream.energy import (
-    Anomaly,
     Interval,
     PowerLimit,
     RegisterPoint,
@@ -124,7 +123,7 @@ def test_a_step_back_just_after_a_wrap_is_not_a_forward_wrap() -> None:
     got = [(i.energy_wh, i.flags) for i in intervals(points, TEN_KW)]
     assert got == [
         (50, {QualityFlag.ROLLOVER}),
-        (0, {Anomaly.NON_MONOTONIC}),
+        (0, {QualityFlag.NON_MONOTONIC}),
         (50, frozenset()),
     ]
 
@@ -132,7 +131,7 @@ def test_a_step_back_just_after_a_wrap_is_not_a_forward_wrap() -> None:
 def test_the_same_step_back_without_a_known_limit_is_still_backwards() -> None:
     """With no capacity known the smaller movement wins: 4,130 Wh back, not 42.9 GWh on."""
     prev, cur = s(0, 20, modulus_wh=SF1), s(40, SF1 - 4_110, modulus_wh=SF1)
-    assert register_delta(prev, cur) == (0, frozenset({Anomaly.NON_MONOTONIC}))
+    assert register_delta(prev, cur) == (0, frozenset({QualityFlag.NON_MONOTONIC}))
 
 
 def test_a_wrap_beyond_the_capacity_is_a_backwards_step() -> None:
@@ -165,5 +164,5 @@ def test_a_forward_jump_without_a_wrap_is_counted_and_flagged() -> None:
     kept, flagged IMPLAUSIBLE_POWER, and month close holds the month (over_capacity)."""
     got = intervals([s(0, 1_000, modulus_wh=SF1), s(60, 900_000, modulus_wh=SF1)], TEN_KW)
     assert [(i.energy_wh, i.flags) for i in got] == [
-        (899_000, frozenset({Anomaly.IMPLAUSIBLE_POWER}))
+        (899_000, frozenset({QualityFlag.IMPLAUSIBLE_POWER}))
     ]

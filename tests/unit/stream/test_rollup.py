@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from schemas.reading import QualityFlag
 from stream import calendar, rollup
-from stream.energy import Anomaly, Interval, PowerLimit, RegisterPoint, split_interval
+from stream.energy import Interval, PowerLimit, RegisterPoint, split_interval
 from stream.rollup import (
     DayRow,
     day_bounds,
@@ -53,7 +54,7 @@ def test_recompute_days_splits_across_midnight_and_flags() -> None:
         DayRow(date(2026, 3, 9), 1_000, 1, ("interpolated",)),
         DayRow(date(2026, 3, 10), 13_001, 2, ("implausible_power", "interpolated")),
     ]
-    assert [i.flags for i in got.intervals] == [frozenset(), {Anomaly.IMPLAUSIBLE_POWER}]
+    assert [i.flags for i in got.intervals] == [frozenset(), {QualityFlag.IMPLAUSIBLE_POWER}]
 
 
 def test_months_of_days() -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from schemas.reading import QualityFlag
-from stream.energy import Anomaly, PowerLimit, RegisterPoint, intervals, register_delta
+from stream.energy import PowerLimit, RegisterPoint, intervals, register_delta
 
 T = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
@@ -17,7 +17,7 @@ def p(minutes: int, wh: int, **kw: object) -> RegisterPoint:
 
 def test_small_unexplained_drop_counts_nothing_and_is_flagged() -> None:
     """1,100 → 1,050 is neither rollover, reset nor swap: 0 Wh, flagged non_monotonic."""
-    assert register_delta(p(0, 1_100), p(15, 1_050)) == (0, frozenset({Anomaly.NON_MONOTONIC}))
+    assert register_delta(p(0, 1_100), p(15, 1_050)) == (0, frozenset({QualityFlag.NON_MONOTONIC}))
 
 
 def test_drop_below_half_is_a_reset() -> None:
@@ -30,7 +30,7 @@ def test_glitch_overcounts_at_most_the_dip() -> None:
     """1,000, 1,100, 1,050 (glitch), 1,200: 100 + 0 + 150, the dip is flagged."""
     got = [(i.energy_wh, i.flags) for i in intervals([p(0, 1000), p(15, 1100), p(30, 1050),
                                                        p(45, 1200)])]  # fmt: skip
-    assert got == [(100, frozenset()), (0, {Anomaly.NON_MONOTONIC}), (150, frozenset())]
+    assert got == [(100, frozenset()), (0, {QualityFlag.NON_MONOTONIC}), (150, frozenset())]
 
 
 def test_power_above_capacity_times_tolerance_is_flagged_but_counted() -> None:
@@ -38,7 +38,7 @@ def test_power_above_capacity_times_tolerance_is_flagged_but_counted() -> None:
     limit = PowerLimit(Decimal("10"), Decimal("1.2"))
     ok, high = intervals([p(0, 0), p(15, 3_000), p(30, 6_001)], limit)
     assert (ok.energy_wh, ok.flags) == (3_000, frozenset())
-    assert (high.energy_wh, high.flags) == (3_001, frozenset({Anomaly.IMPLAUSIBLE_POWER}))
+    assert (high.energy_wh, high.flags) == (3_001, frozenset({QualityFlag.IMPLAUSIBLE_POWER}))
 
 
 def test_power_limit_applies_after_rollover() -> None:
