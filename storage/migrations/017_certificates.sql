@@ -57,3 +57,4 @@ LEFT JOIN LATERAL (SELECT after_wh FROM amendments
 COMMENT ON VIEW analyst_closed_monthly IS
     'Closed system-months as certified: energy as closed, what the month states (amended: '
     'flag edited), estimated meters (flag estimated), held or not.';
+GRANT SELECT ON analyst_closed_monthly TO pts_analyst;

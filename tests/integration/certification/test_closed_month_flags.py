@@ -50,3 +50,33 @@ def test_an_amended_month_is_flagged_edited_and_its_close_kept(fresh_db: str) ->
         "2280000 Wh @ 2026-08-01T00:00:00-04:00; edited: amendment 1 states the month "
         "1300000 Wh"
     )
+
+
+def test_analysts_read_estimated_months_flagged(fresh_db: str) -> None:
+    """As pts_analyst: MM's meter B is silent in July (estimated at 20 kW × 150 kWh = 3,000,000
+    Wh, never certified) while meter A made 1,240,000 Wh; EST is silent all July (10 kW ×
+    150 kWh = 1,500,000 Wh). Both rows carry the flag `estimated` and name the meters."""
+    document = registry(system("MM", "20", "automatic"), system("EST", "10", "automatic"))
+    document["meters"] = [
+        {**document["meters"][0], "meter_id": "MM-A"},
+        {**document["meters"][0], "meter_id": "MM-B", "serial": "SN-MM-B"},
+        document["meters"][1],
+    ]
+    readings = [
+        r.model_copy(update={"meter_id": "MM-A"})
+        for r in daily("MM", date(2026, 6, 30), date(2026, 8, 2), 40_000)
+    ]
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(conn, document, Decimal(10))
+        write_readings(conn, readings)
+        close_month(conn, "2026-07", ADMIN, utc("2026-08-06T12:00"))
+        conn.commit()
+        conn.execute("SET ROLE pts_analyst")
+        rows = conn.execute(
+            "SELECT system_id, energy_wh, certified_wh, estimated_meters, flags "
+            "FROM analyst_closed_monthly ORDER BY system_id"
+        ).fetchall()
+    assert rows == [
+        ("EST", 1_500_000, 0, ["M-EST"], ["estimated"]),
+        ("MM", 4_240_000, 1_240_000, ["MM-B"], ["estimated"]),
+    ]
