@@ -40,6 +40,8 @@ EXTRA_COMMANDS: dict[str, list[str]] = {
     "gateway": ["ingest.cli:gateway_add_user", "ingest.cli:gateway_remove_user"],
     # commands that wire two packages live at the edge (pts/commands/)
     "db": ["pts.commands.db_load:load_cmd"],
+    # the DAS intake is served by the web service (one HTTP stack), on its old port
+    "das": ["web.cli:das_serve"],
 }
 
 

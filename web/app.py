@@ -111,6 +111,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         try:
             yield
         finally:
+            await app.state.das.close()
             await anyio.to_thread.run_sync(pool.close)
 
     app = FastAPI(
@@ -131,7 +132,9 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     app.add_middleware(RequestLog, pool=pool, clock=clock)
     app.add_middleware(SecurityHeaders)
 
-    from web import api, portal, signin
+    from web import api, das, portal, signin
+
+    app.state.das = das.das_service(settings, clock)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -141,6 +144,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     app.include_router(signin.router)
     app.include_router(portal.router)
     app.include_router(api.router)
+    app.include_router(das.router)
     return app
 
 

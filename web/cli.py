@@ -14,7 +14,7 @@ import click
 import psycopg
 
 from certification.errors import Refused
-from pts.settings import get_settings
+from pts.settings import Settings, get_settings
 from web.accounts import create_admin
 from web.app import utc_now
 
@@ -32,17 +32,32 @@ def web() -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the portal and the API with uvicorn (one process; put TLS in front of it)."""
+    settings = get_settings(ctx)
+    run_server(settings, host or settings.web_host, port or settings.web_port)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8470, show_default=True)
+@click.pass_context
+def das_serve(ctx: click.Context, host: str, port: int) -> None:
+    """HTTP intake of DAS reports: the web service (POST /api/v1/das/reports, and
+    POST /v1/reports as before; header X-API-Key) on the intake's old port."""
+    run_server(get_settings(ctx), host, port)
+
+
+def run_server(settings: Settings, host: str, port: int) -> None:
+    """The one HTTP server of PTS (portal, API, DAS intake) on host:port until stopped."""
     import uvicorn
 
     from web.app import create_app
 
-    settings = get_settings(ctx)
     app = create_app(settings)
-    click.echo(f"PTS web on http://{host or settings.web_host}:{port or settings.web_port}/")
+    click.echo(f"PTS web on http://{host}:{port}/")
     uvicorn.run(
         app,
-        host=host or settings.web_host,
-        port=port or settings.web_port,
+        host=host,
+        port=port,
         access_log=False,  # the app logs each request by route template, never its secrets
         log_level="warning",
     )

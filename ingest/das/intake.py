@@ -110,6 +110,14 @@ class SystemResult:
     messages: list[str] = field(default_factory=list)
     refused_rows: list[ReportRow] = field(default_factory=list)
     code: str | None = None
+    row_refusals: list[tuple[int, str, str]] = field(default_factory=list)  # index, code, why
+
+    def refuse(self, row: ReportRow, code: str, message: str) -> None:
+        """Count a refused row and keep its reason (the first code is the dead letter's)."""
+        self.refused += 1
+        self.refused_rows.append(row)
+        self.code = self.code or code
+        self.row_refusals.append((row.index, code, message))
 
     @property
     def success(self) -> bool:
@@ -130,6 +138,11 @@ class ReportPlan:
 
     results: dict[str, SystemResult]
     batches: list[tuple[str, ReadingBatch]]  # (system_id, batch)
+    seq_base: int = 0  # a reading's seq is this + its row's index
+
+    def row_index(self, reading: Reading) -> int:
+        """The index of the row a planned reading came from."""
+        return reading.seq - self.seq_base
 
 
 def _text(value: object) -> str:
@@ -380,12 +393,10 @@ def plan_report(
         target = targets.get(row.system_id)
         refusal = _refusal(provider_id, row.system_id, target)
         if refusal is not None or target is None:
-            result.refused += 1
-            result.refused_rows.append(row)
-            if refusal:
-                result.code = result.code or refusal[0]
-                if refusal[1] not in result.messages:
-                    result.messages.append(refusal[1])
+            code, message = refusal or ("unknown_system", "the system is not registered")
+            result.refuse(row, code, message)
+            if message not in result.messages:
+                result.messages.append(message)
             continue
         try:
             meter_id = _meter_for(row, target)
@@ -400,16 +411,13 @@ def plan_report(
                 event=_event(row.event),
             )
         except ValueError as exc:
-            result.refused += 1
-            result.refused_rows.append(row)
-            result.code = result.code or (
-                exc.code if isinstance(exc, RowRefusal) else "schema_invalid"
-            )
             detail = (
                 "; ".join(str(e["msg"]) for e in exc.errors())
                 if isinstance(exc, ValidationError)
                 else str(exc)
             )
+            code = exc.code if isinstance(exc, RowRefusal) else "schema_invalid"
+            result.refuse(row, code, detail)
             result.messages.append(f"row {row.index + 1}: {detail}")
             continue
         result.accepted += 1
@@ -427,7 +435,7 @@ def plan_report(
                 readings=tuple(chunk),
             )
             batches.append((system_id, batch))
-    return ReportPlan(results, batches)
+    return ReportPlan(results, batches, seq_base)
 
 
 def _chunks_within(readings: list[Reading], budget: int) -> list[list[Reading]]:
