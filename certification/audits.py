@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from certification.errors import Refused
 from certification.roles import Account, require_admin
-from stream.energy import RegisterPoint, intervals, split_interval
+from stream.energy import PowerLimit, RegisterPoint, intervals, split_interval
 
 
 class Verdict(StrEnum):
@@ -61,9 +61,13 @@ def record(
 
 
 def compare(
-    audit: AuditReading, reported: list[RegisterPoint], tolerance_pct: Decimal
+    audit: AuditReading,
+    reported: list[RegisterPoint],
+    tolerance_pct: Decimal,
+    limit: PowerLimit | None = None,
 ) -> AuditComparison:
-    """Compare an audit reading with the meter's reported readings (any order)."""
+    """Compare an audit reading with the meter's reported readings (any order); `limit`: the
+    system's power limit, as month close and the stream count energy."""
     # in UTC: Python subtracts two datetimes sharing a tzinfo by wall clock (DST ignored)
     points = sorted((replace(p, ts=p.ts.astimezone(UTC)) for p in reported), key=lambda p: p.ts)
     before = [p for p in points if p.ts <= audit.ts]
@@ -76,7 +80,7 @@ def compare(
     if not after:
         verdict = Verdict.MISMATCH if audit.register_wh < before[-1].energy_wh else Verdict.PENDING
         return AuditComparison(audit, None, None, None, None, tolerance_pct, verdict)
-    parts = intervals([*before, after[0]])
+    parts = intervals([*before, after[0]], limit)
     produced = sum(i.energy_wh for i in parts[:-1])
     spanning = parts[-1]
     share = split_interval(spanning, [audit.ts])[0][1] if spanning.start < audit.ts else 0

@@ -18,6 +18,7 @@ import structlog
 
 from certification import audits
 from certification.errors import Refused
+from certification.month_close import Thresholds
 from certification.registry_rules import required_accuracy
 from certification.roles import Account
 from certification.window import in_zone
@@ -26,6 +27,7 @@ from certification.workflows.accept_month import credit_month
 from schemas.registry import System
 from storage import certification_store as store
 from storage import registry_store
+from stream.energy import PowerLimit
 
 log = structlog.get_logger(__name__)
 
@@ -38,10 +40,12 @@ def record_audit(
     register_wh: int,
     evidence: str,
     now: datetime,
+    thresholds: Thresholds | None = None,
 ) -> audits.AuditComparison:
     """Store an audit reading and how it compares with the reports (append-only). A naive
     `ts` is local time in the system's zone; the register as read is scaled by the meter's
-    CT ratio (primary energy, as the reports are)."""
+    CT ratio (primary energy, as the reports are). Production is counted as month close
+    counts it: the system's power limit (`thresholds.power_tolerance`) decides wraps."""
     audits.record(admin, meter_id, ts, register_wh, evidence)  # who may, and what it needs
     with conn.transaction():
         meter = registry_store.get_meter(conn, meter_id)
@@ -54,7 +58,8 @@ def record_audit(
         reading = audits.record(admin, meter_id, ts, register_wh, evidence)
         tolerance = required_accuracy(system.capacity_kw_dc, system.reporting_method)
         points = [register_point(row) for row in store.points_until(conn, meter_id, ts)]
-        result = audits.compare(reading, points, tolerance)
+        limit = PowerLimit(system.capacity_kw_dc, (thresholds or Thresholds()).power_tolerance)
+        result = audits.compare(reading, points, tolerance, limit)
         audit_id = store.add_audit(
             conn,
             {
