@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from gateways.errors import GatewayError
-from schemas.reading import QualityFlag
+from schemas.reading import QualityFlag, Reading, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +48,24 @@ class MeterFailure:
 
 
 PollResult = MeterSample | MeterFailure
+
+
+def reading_from_sample(sample: MeterSample, source_id: str, seq: int, **extra: Any) -> Reading:
+    """The reading a gateway sends for `sample`: source gateway `source_id`, sequence number
+    `seq`, the gateway's receive time and the meter's raw provenance. `extra` sets further
+    Reading fields (e.g. the spool's `prev_hash`)."""
+    return Reading(
+        meter_id=sample.meter_id,
+        ts=sample.ts,
+        energy_wh=sample.energy_wh,
+        source=Source.GATEWAY,
+        source_id=source_id,
+        seq=seq,
+        received_at=sample.gateway_ts,
+        unit_id=sample.unit_id,
+        scale_factor=sample.scale_factor,
+        raw_words=sample.raw_words,
+        register_modulus_wh=sample.register_modulus_wh,
+        flags=sample.flags,
+        **extra,
+    )

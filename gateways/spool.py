@@ -23,8 +23,8 @@ from pathlib import Path
 import structlog
 
 from gateways.errors import SpoolFullError
-from gateways.sample import MeterSample
-from schemas.reading import Reading, Source
+from gateways.sample import MeterSample, reading_from_sample
+from schemas.reading import Reading
 
 log = structlog.get_logger(__name__)
 
@@ -87,21 +87,7 @@ class Spool:
             return []
         first = self.last_seq() + 1
         readings = [
-            Reading(
-                meter_id=s.meter_id,
-                ts=s.ts,
-                energy_wh=s.energy_wh,
-                source=Source.GATEWAY,
-                source_id=self.gateway_id,
-                seq=first + i,
-                received_at=s.gateway_ts,
-                unit_id=s.unit_id,
-                scale_factor=s.scale_factor,
-                raw_words=s.raw_words,
-                register_modulus_wh=s.register_modulus_wh,
-                flags=s.flags,
-            )
-            for i, s in enumerate(samples)
+            reading_from_sample(s, self.gateway_id, first + i) for i, s in enumerate(samples)
         ]
         rows = [(r.seq, r.meter_id, r.model_dump_json()) for r in readings]
         size = sum(len(body) for _, _, body in rows)  # characters, as SQLite's length() counts

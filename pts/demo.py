@@ -28,7 +28,7 @@ from certification.workflows.export_quarter import draft_export
 from gateways.clock import SteppedClock
 from gateways.meters import MeterConfig
 from gateways.poller import MeterPoller
-from gateways.sample import MeterSample
+from gateways.sample import MeterSample, reading_from_sample
 from gateways.simulator.fleet import MeterFleet, make_fleet
 from gateways.simulator.meter import ACC32, Faults
 from pts.demo_report import DemoResult, render_chart, render_summary
@@ -195,15 +195,7 @@ async def run_month(
                     failures += 1
                     continue
                 seq += 1
-                pending[result.meter_id].append(
-                    Reading(
-                        meter_id=result.meter_id, ts=result.ts, energy_wh=result.energy_wh,
-                        source=Source.GATEWAY, source_id=GATEWAY, seq=seq,
-                        received_at=result.gateway_ts, unit_id=result.unit_id,
-                        scale_factor=result.scale_factor, raw_words=result.raw_words,
-                        register_modulus_wh=result.register_modulus_wh, flags=result.flags,
-                    )
-                )  # fmt: skip
+                pending[result.meter_id].append(reading_from_sample(result, GATEWAY, seq))
             last = index == ticks - 1
             if last or (tick.astimezone(NY).hour == 0 and index):
                 for meter_readings in pending.values():
