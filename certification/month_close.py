@@ -137,10 +137,13 @@ def meter_month(
     history_wh: Sequence[int] = (),
     since: datetime | None = None,
     manual: bool = False,
+    meters: int = 1,
 ) -> MeterMonth:
     """The meter's month. `since` is where the previous close stopped counting (its `end_at`):
     when that is before the month's start (the last report came before month end), counting
-    resumes there, so no energy falls between two closes and none is counted twice."""
+    resumes there, so no energy falls between two closes and none is counted twice.
+    `meters`: how many meters the system has in the month; a silent one is estimated at its
+    share (the registry has no capacity per meter: capacity and history split evenly)."""
     tz = ZoneInfo(timezone)
     # in UTC: Python subtracts two datetimes sharing a tzinfo by wall clock (DST ignored)
     # (a copy only for a point in another zone: profiled, the copies were a fifth of close)
@@ -158,12 +161,18 @@ def meter_month(
     covered = bool(parts) and parts[0].start <= counted_from and parts[-1].end >= end
     result = MeterMonth(meter_id, energy, len(inside), covered, end_at=since)
     if not parts or not any(i.end > counted_from and i.start < end for i in parts):
-        result.energy_wh = estimate_wh(capacity_kw_dc, month, history_wh)
+        share_kw = capacity_kw_dc / meters
+        result.energy_wh = estimate_wh(share_kw, month, [h // meters for h in history_wh])
         result.estimated = True
         result.flags.add(QualityFlag.ESTIMATED.value)
         # the next close resumes where this one would have started: the estimate's true-up
         result.end_at = counted_from
         basis = "history of the same month" if history_wh else "capacity × typical yield"
+        if meters > 1:
+            basis += (
+                f" (its share: {share_kw.normalize():f} kW DC of "
+                f"{capacity_kw_dc.normalize():f} kW DC, {meters} meters)"
+            )
         result.findings.append(
             Finding("missing_month", f"no readings for {month}: estimated from {basis}, not actual")
         )

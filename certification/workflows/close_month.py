@@ -315,6 +315,7 @@ def _close_system(
             history,
             since=ends.get(m.meter_id),
             manual=manual,
+            meters=len(o.meters),
         )
         for m in o.meters
     ] or [

@@ -4,9 +4,9 @@ every exported MWh hand-computed below.
 Readings are one per local midnight (America/New_York), automatic systems reported by DAS A:
 - MM (20 kW, SREC factor 0.8) has two meters: MM-A makes 40 kWh a day; MM-B 20 kWh a day but
   its data stops on Aug 1 and resumes, after August closed, from Sep 1. August states MM-A's
-  1.240 MWh metered plus MM-B's estimate (20 kW × 135 kWh/kW = 2.700 MWh, never certified);
-  1.240 is minted and exported. September counts MM-B from Aug 1 (the true-up): 1.200 +
-  0.620 + 0.600 = 2.420 MWh.
+  1.240 MWh metered plus MM-B's estimate (its share: 20 kW / 2 meters × 135 kWh/kW = 1.350
+  MWh, never certified); 1.240 is minted and exported. September counts MM-B from Aug 1 (the
+  true-up): 1.200 + 0.620 + 0.600 = 2.420 MWh.
 - EST (10 kW) has no reading before Aug 1: July is estimated (10 × 150 kWh = 1.500 MWh), mints
   nothing and is not in 2026Q3. Amended on Oct 9 to 1.240 MWh, the ledger books all 1.240 and
   2026Q4 carries July's own line.
@@ -124,7 +124,7 @@ def test_two_quarters_at_the_edges(fresh_db: str) -> None:
     assert energies(august) == {
         "EST": (1_240_000, 1_240_000, ()),
         "HELD": (1_240_000, 1_240_000, ()),
-        "MM": (1_240_000 + 2_700_000, 1_240_000, ()),
+        "MM": (1_240_000 + 1_350_000, 1_240_000, ()),
     }
     assert energies(september) == {
         "EST": (1_200_000, 1_200_000, ()),

@@ -33,9 +33,9 @@ ADMIN = Account("staff-1", Role.ADMIN)
 
 def test_one_silent_meter_estimates_only_its_part(fresh_db: str) -> None:
     """Two meters on a 20 kW system; M-A registers 40 kWh a day all July, M-B nothing. July
-    states 1.240 MWh metered + 3.000 MWh estimated for M-B (20 kW × 150 kWh/kW, the
-    system-size yield: the estimate is reported, never certified); 1.240 MWh mints 1 SREC and
-    is exported as July's line."""
+    states 1.240 MWh metered + 1.500 MWh estimated for M-B (its share, 20 kW / 2 meters ×
+    150 kWh/kW: the estimate is reported, never certified); 1.240 MWh mints 1 SREC and is
+    exported as July's line."""
     doc = registry(system("AB", "20", "automatic"))
     doc["meters"] = [{**meter("AB"), "meter_id": "M-A"}, {**meter("AB"), "meter_id": "M-B"}]
     readings = [r.model_copy(update={"meter_id": "M-A"}) for r in daily(
@@ -51,10 +51,10 @@ def test_one_silent_meter_estimates_only_its_part(fresh_db: str) -> None:
         ledger = [(r.month, r.mwh, r.minted) for r in certification_store.ledger(conn)]
     assert [(m.meter_id, m.energy_wh, m.estimated) for m in july.meters] == [
         ("M-A", 1_240_000, False),
-        ("M-B", 3_000_000, True),
+        ("M-B", 1_500_000, True),
     ]
     assert (july.energy_wh, july.certified_wh, july.estimated, july.minted) == (
-        4_240_000,
+        2_740_000,
         1_240_000,
         True,
         1,

@@ -53,8 +53,8 @@ def test_an_amended_month_is_flagged_edited_and_its_close_kept(fresh_db: str) ->
 
 
 def test_analysts_read_estimated_months_flagged(fresh_db: str) -> None:
-    """As pts_analyst: MM's meter B is silent in July (estimated at 20 kW × 150 kWh = 3,000,000
-    Wh, never certified) while meter A made 1,240,000 Wh; EST is silent all July (10 kW ×
+    """As pts_analyst: MM's meter B is silent in July (estimated at its share, 10 kW × 150 kWh =
+    1,500,000 Wh, never certified) while meter A made 1,240,000 Wh; EST is silent all July (10 kW ×
     150 kWh = 1,500,000 Wh). Both rows carry the flag `estimated` and name the meters."""
     document = registry(system("MM", "20", "automatic"), system("EST", "10", "automatic"))
     document["meters"] = [
@@ -78,5 +78,5 @@ def test_analysts_read_estimated_months_flagged(fresh_db: str) -> None:
         ).fetchall()
     assert rows == [
         ("EST", 1_500_000, 0, ["M-EST"], ["estimated"]),
-        ("MM", 4_240_000, 1_240_000, ["MM-B"], ["estimated"]),
+        ("MM", 2_740_000, 1_240_000, ["MM-B"], ["estimated"]),
     ]
