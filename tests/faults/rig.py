@@ -187,6 +187,20 @@ class Supervised:
 
 
 MONTH = "2026-03"  # with the DST change
+class OffsetClock:
+    """The gateway's clock: the meters' true clock plus `offset` (a clock that jumps)."""
+
+    def __init__(self, true_clock: SteppedClock) -> None:
+        self.true_clock = true_clock
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return self.true_clock.now() + self.offset
+
+    async def sleep_until(self, when: datetime) -> None:
+        await self.true_clock.sleep_until(when - self.offset)
+
+
 TZ = ZoneInfo("America/New_York")
 
 
@@ -226,6 +240,7 @@ class Pipeline:
         self.start_at, self.end_at = month_bounds(MONTH, TZ)
         self.clock = SteppedClock(self.start_at)
         self.fleet: MeterFleet = make_fleet(
+        self.gateway_clock = OffsetClock(self.clock)  # the gateway aligns its polls to it
             self.clock, meters, self.start_at - timedelta(days=1), seed=21
         )
         self.ticks = int((self.end_at - self.start_at) / timedelta(hours=1)) + 1
@@ -287,7 +302,7 @@ class Pipeline:
         config = gateway_config(
             self.fleet, self.mosquitto.port, self.folder / "spool.db", GATEWAY, GATEWAY_PASSWORD
         ).model_copy(update={"interval_s": 3600, "timeout_s": 2.0})
-        self.agent = GatewayAgent(config, self.clock)
+        self.agent = GatewayAgent(config, self.gateway_clock)
         self.agent.publisher.start()
         assert await asyncio.to_thread(self.agent.publisher.connected.wait, 20)
         await asyncio.sleep(3)  # the bridge subscribes
@@ -312,7 +327,7 @@ class Pipeline:
         for index in range(self.done_ticks, until):
             tick = self.start_at + timedelta(hours=index)
             self.clock.set(tick)
-            await self.agent.poll_once(tick)
+            await self.agent.poll_once(tick + self.gateway_clock.offset)
             if index % 24 == 0:
                 await asyncio.sleep(0)
         self.done_ticks = until
@@ -321,9 +336,13 @@ class Pipeline:
         return sum(len(m.served) for m in self.fleet.meters)
 
     def stored(self) -> int:
+        """Readings kept: stored, or kept beside a stored one as a conflict (never lost)."""
         try:
             with psycopg.connect(self.postgres.url, connect_timeout=3) as conn:
-                row = conn.execute("SELECT count(*) FROM readings").fetchone()
+                row = conn.execute(
+                    "SELECT (SELECT count(*) FROM readings) "
+                    "+ (SELECT count(*) FROM reading_conflicts)"
+                ).fetchone()
         except psycopg.OperationalError:
             return -1
         return int(row[0]) if row else 0
