@@ -57,6 +57,7 @@ services-up:  ## start PostgreSQL, Mosquitto and Kafka (KRaft) on loopback, data
 	bash deploy/local/mosquitto.sh start
 	bash deploy/local/kafka.sh start
 	$(BIN)pts kafka topics  # the brokers create no topic on first use
+	$(BIN)pts kafka accounts  # SCRAM credentials and ACLs of each component's principal
 
 services-down:  ## stop them
 	-bash deploy/local/kafka.sh stop

@@ -90,6 +90,7 @@ class PrivateKafka:
             "PTS_LOCAL_DIR": str(folder),
             "PTS_KAFKA_PORT": str(self.port),
             "PTS_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "PTS_KAFKA_SASL_PORT": str(free_port()),  # the shared broker's 19094 is taken
             "PTS_KAFKA_HEAP": "384m",
         }
         self.bootstrap = f"127.0.0.1:{self.port}"
@@ -186,7 +187,6 @@ class Supervised:
                 await asyncio.to_thread(self.proc.wait, 10)
 
 
-MONTH = "2026-03"  # with the DST change
 class OffsetClock:
     """The gateway's clock: the meters' true clock plus `offset` (a clock that jumps)."""
 
@@ -201,6 +201,7 @@ class OffsetClock:
         await self.true_clock.sleep_until(when - self.offset)
 
 
+MONTH = "2026-03"  # with the DST change
 TZ = ZoneInfo("America/New_York")
 
 
@@ -239,8 +240,8 @@ class Pipeline:
         self.meters = meters
         self.start_at, self.end_at = month_bounds(MONTH, TZ)
         self.clock = SteppedClock(self.start_at)
-        self.fleet: MeterFleet = make_fleet(
         self.gateway_clock = OffsetClock(self.clock)  # the gateway aligns its polls to it
+        self.fleet: MeterFleet = make_fleet(
             self.clock, meters, self.start_at - timedelta(days=1), seed=21
         )
         self.ticks = int((self.end_at - self.start_at) / timedelta(hours=1)) + 1
