@@ -5,17 +5,22 @@ published, and deleted from the spool only after the broker's PUBACK for the mes
 carried it. After an outage or a restart, the spool is replayed oldest first, each replayed
 reading flagged REPLAYED (the flag is provenance: the content hash leaves flags out, so a
 reading that did get through before the outage stays a duplicate downstream).
+
+Each message is built by the one envelope codec (schemas.envelope) from the spooled JSON and,
+with `signing_key_file` configured, signed with the gateway's Ed25519 key over the canonical
+encoding (docs/provenance.md). The REPLAYED flag is outside what a signature covers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import structlog
 
 from gateways.agent_config import GatewayConfig
@@ -25,8 +30,10 @@ from gateways.metrics import GatewayStats
 from gateways.poller import MeterPoller
 from gateways.publisher import MqttPublisher, TlsSettings, readings_topic
 from gateways.sample import MeterSample
+from gateways.signing import load_signer
 from gateways.spool import Spool
-from schemas.reading import QualityFlag
+from schemas.envelope import Signer, WireReading, decode_wire_reading, encode_wire_batch
+from schemas.reading import QualityFlag, Source
 
 log = structlog.get_logger(__name__)
 
@@ -34,26 +41,26 @@ RESEND_PAUSE_MIN_S = 0.5
 RESEND_PAUSE_MAX_S = 30.0
 
 
-def mark_replayed(body: str) -> str:
-    """A stored reading's JSON with the REPLAYED flag added (once)."""
-    reading = json.loads(body)
-    flags = set(reading.get("flags") or ()) | {QualityFlag.REPLAYED.value}
-    reading["flags"] = sorted(flags)
-    return json.dumps(reading, separators=(",", ":"))
-
-
-def batch_payload(gateway_id: str, bodies: list[str]) -> bytes:
-    """A ReadingBatch JSON built from stored reading JSON (no re-serialisation)."""
-    head = json.dumps(
-        {
-            "schema_version": 1,
-            "batch_id": uuid.uuid4().hex,
-            "source": "gateway",
-            "source_id": gateway_id,
-            "sent_at": datetime.now(UTC).isoformat(),
-        }
+def mark_replayed(reading: WireReading) -> WireReading:
+    """The reading with the REPLAYED flag added (once)."""
+    if QualityFlag.REPLAYED.value in reading.flags:
+        return reading
+    return msgspec.structs.replace(
+        reading, flags=sorted({*reading.flags, QualityFlag.REPLAYED.value})
     )
-    return (head[:-1] + ', "readings": [' + ",".join(bodies) + "]}").encode()
+
+
+def batch_payload(
+    gateway_id: str,
+    readings: Sequence[str | WireReading],
+    signer: Signer | None = None,
+) -> bytes:
+    """The ReadingBatch JSON of spooled readings (their JSON or decoded), signed by `signer`
+    over the canonical encoding when given (schemas.envelope, the one codec)."""
+    wire = [decode_wire_reading(r) if isinstance(r, str) else r for r in readings]
+    return encode_wire_batch(
+        uuid.uuid4().hex, Source.GATEWAY.value, gateway_id, datetime.now(UTC), wire, signer
+    )
 
 
 class GatewayAgent:
@@ -81,6 +88,8 @@ class GatewayAgent:
         self.spool = spool or Spool(
             config.spool_path, config.gateway_id, config.spool_max_rows, config.spool_max_bytes
         )
+        # signs every batch when the configuration names a key (pts gateway keygen)
+        self.signer = load_signer(config.signing_key_file) if config.signing_key_file else None
         self._inflight: OrderedDict[int, list[int]] = OrderedDict()
         self._published_upto = 0
         # readings up to this seq go out as replays: spooled by an earlier run, while the
@@ -175,8 +184,12 @@ class GatewayAgent:
                 chunk = items[start : start + self.config.max_batch]
                 if len(self._inflight) >= self.config.max_inflight:
                     return sent
-                bodies = [mark_replayed(b) if s <= self._replay_upto else b for s, b in chunk]
-                payload = batch_payload(self.config.gateway_id, bodies)
+                readings = [decode_wire_reading(b) for _, b in chunk]
+                readings = [
+                    mark_replayed(r) if s <= self._replay_upto else r
+                    for (s, _), r in zip(chunk, readings, strict=True)
+                ]
+                payload = batch_payload(self.config.gateway_id, readings, self.signer)
                 mid = self.publisher.publish(
                     readings_topic(self.config.gateway_id, meter_id), payload
                 )

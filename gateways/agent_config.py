@@ -46,6 +46,10 @@ class GatewayConfig(BaseModel):
     max_inflight: int = Field(default=1000, ge=1, le=10_000)
     timeout_s: float = 1.0
     mqtt: MqttConfig = MqttConfig()
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) signing every batch (pts gateway keygen)",
+    )
     metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="serve Prometheus /metrics here (off: None)"
     )

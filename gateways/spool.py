@@ -2,7 +2,9 @@
 
 Every reading is written here, with its per-gateway sequence number, before it is published;
 a row is deleted only after the broker acknowledged (PUBACK) the message that carried it.
-Sequence numbers live in the same database and survive restarts and power loss.
+Sequence numbers live in the same database and survive restarts and power loss, and so do
+the heads of the meters' hash chains: each reading carries the hash of the gateway's previous
+reading of its meter (`prev_hash`, schemas.envelope.reading_hash), given when it gets its seq.
 
 Bounded by rows and by bytes of reading JSON (`max_rows`, `max_bytes`, whichever is reached
 first; the file itself is larger by SQLite's overhead): at 80% of a bound a warning is logged;
@@ -24,6 +26,7 @@ import structlog
 
 from gateways.errors import SpoolFullError
 from gateways.sample import MeterSample, reading_from_sample
+from schemas.envelope import reading_hash
 from schemas.reading import Reading
 
 log = structlog.get_logger(__name__)
@@ -34,6 +37,7 @@ CREATE TABLE IF NOT EXISTS spool (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', 0);
+CREATE TABLE IF NOT EXISTS chain (meter_id TEXT PRIMARY KEY, head TEXT NOT NULL);
 """
 
 
@@ -86,9 +90,15 @@ class Spool:
         if not samples:
             return []
         first = self.last_seq() + 1
-        readings = [
-            reading_from_sample(s, self.gateway_id, first + i) for i, s in enumerate(samples)
-        ]
+        # each meter's readings form a hash chain in sequence order (schemas.envelope)
+        heads = self._chain_heads({s.meter_id for s in samples})
+        readings = []
+        for i, s in enumerate(samples):
+            reading = reading_from_sample(
+                s, self.gateway_id, first + i, prev_hash=heads.get(s.meter_id)
+            )
+            heads[s.meter_id] = reading_hash(reading).hex()
+            readings.append(reading)
         rows = [(r.seq, r.meter_id, r.model_dump_json()) for r in readings]
         size = sum(len(body) for _, _, body in rows)  # characters, as SQLite's length() counts
         rows_after, bytes_after = self._rows + len(rows), self._bytes + size
@@ -124,6 +134,11 @@ class Spool:
                 self._db.execute(
                     "UPDATE meta SET value = ? WHERE key = 'last_seq'", (first + len(rows) - 1,)
                 )
+                self._db.executemany(
+                    "INSERT INTO chain (meter_id, head) VALUES (?, ?) "
+                    "ON CONFLICT (meter_id) DO UPDATE SET head = excluded.head",
+                    sorted(heads.items()),
+                )
         except sqlite3.OperationalError as exc:
             if not _disk_full(exc):
                 raise
@@ -136,6 +151,20 @@ class Spool:
         if not nearly:
             self._warned = False
         return readings
+
+    def _chain_heads(self, meter_ids: set[str]) -> dict[str, str]:
+        """The hash of each meter's last spooled reading (its chain's head), where known."""
+        ids = sorted(meter_ids)
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            found.update(
+                self._db.execute(
+                    f"SELECT meter_id, head FROM chain WHERE meter_id IN ({marks})", part
+                ).fetchall()
+            )
+        return found
 
     def pending(self, limit: int, after: int = 0) -> list[tuple[int, str, str]]:
         """(seq, meter_id, reading JSON) oldest first, with seq > `after`."""

@@ -1,11 +1,13 @@
 """The bridge's cheap envelope check: one MQTT message in, Kafka records out (sans I/O).
 
 The check reads only the envelope (version, batch id, source, readings' meter ids) with
-msgspec; it does not validate readings — that is the stream's job. Outcomes:
+schemas.envelope.peek_envelope (the one codec; msgspec); it does not validate readings nor
+signatures — that is the stream's job. Outcomes:
 
 - a payload for one meter that fits a Kafka record is forwarded with its original bytes;
 - readings of several meters (topic `…/_multi/readings`) are split into one batch per meter,
   and a part larger than `max_value_bytes` into several batches (readings are kept verbatim);
+  a signed batch is never split (its signature covers it whole): it is refused instead;
 - anything else becomes one dead-letter record: the original bytes with headers
   `reason_code`, `reason`, `mqtt_topic` and `origin: bridge`.
 
@@ -21,14 +23,21 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Annotated
 
 import msgspec
 
 from ingest.errors import EnvelopeError, ReasonCode
 from ingest.topics import TopicAddress, TopicScheme
+from schemas.envelope import (
+    EnvelopeDecodeError,
+    EnvelopeHead,
+    RawEnvelope,
+    encode_raw_envelope,
+    peek_envelope,
+    split_envelope,
+)
 from schemas.ids import is_id
-from schemas.reading import SCHEMA_VERSION, Source
+from schemas.reading import Source
 
 MAX_READINGS = 10_000  # schemas.ReadingBatch.readings max_length
 DEFAULT_MAX_VALUE_BYTES = 900_000  # below Kafka's default message.max.bytes (1 MiB)
@@ -37,40 +46,6 @@ MAX_TOPIC_HEADER = 1_024  # bytes of the MQTT topic kept in a dead letter's head
 MAX_REASON_HEADER = 2_048  # bytes of the reason kept in a dead letter's header
 _HASH_HEADERS = 128  # room for payload_sha256 and payload_bytes
 _SOURCES = frozenset(s.value for s in Source)
-
-
-_Text = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-
-
-class _ReadingHead(msgspec.Struct):
-    meter_id: str  # checked once per distinct id below: msgspec's `pattern` costs 2 µs a value
-    source: str
-    source_id: str
-
-
-class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
-    batch_id: _Text
-    source: str
-    source_id: _Text
-    sent_at: str
-    readings: list[_ReadingHead]
-    schema_version: int = SCHEMA_VERSION
-
-
-class _RawEnvelope(msgspec.Struct):
-    """The same envelope with each reading kept as its raw JSON (to split it verbatim)."""
-
-    batch_id: str
-    source: str
-    source_id: str
-    sent_at: str
-    readings: list[msgspec.Raw]
-    schema_version: int = SCHEMA_VERSION
-
-
-_envelope_decoder = msgspec.json.Decoder(_Envelope)
-_raw_decoder = msgspec.json.Decoder(_RawEnvelope)
-_encoder = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +63,12 @@ def _schema(reason: str) -> EnvelopeError:
     return EnvelopeError(ReasonCode.SCHEMA_INVALID, reason)
 
 
-def _decode(payload: bytes) -> tuple[_Envelope, list[str], list[str]]:
+def _decode(payload: bytes) -> tuple[EnvelopeHead, list[str], list[str]]:
     """The envelope, each reading's meter id, and the distinct meter ids in order."""
     try:
-        envelope = _envelope_decoder.decode(payload)
-    except msgspec.ValidationError as exc:
-        raise _schema(f"not a reading batch envelope: {exc}") from exc
-    except msgspec.DecodeError as exc:
-        raise EnvelopeError(ReasonCode.MALFORMED_JSON, f"not JSON: {exc}") from exc
-    if envelope.schema_version != SCHEMA_VERSION:
-        raise _schema(f"schema_version {envelope.schema_version} is not {SCHEMA_VERSION}")
+        envelope = peek_envelope(payload)
+    except EnvelopeDecodeError as exc:
+        raise EnvelopeError(ReasonCode(exc.code), exc.reason) from exc
     if envelope.source not in _SOURCES:
         raise _schema(f"source {envelope.source!r} is not one of {sorted(_SOURCES)}")
     heads = envelope.readings
@@ -123,7 +94,7 @@ def _decode(payload: bytes) -> tuple[_Envelope, list[str], list[str]]:
 
 
 def _check_topic(
-    address: TopicAddress, envelope: _Envelope, meters: list[str], distinct: list[str]
+    address: TopicAddress, envelope: EnvelopeHead, meters: list[str], distinct: list[str]
 ) -> None:
     if envelope.source != address.source.value or envelope.source_id != address.source_id:
         raise EnvelopeError(
@@ -164,12 +135,12 @@ def record_bytes(record: Outgoing) -> int:
 def _split(
     payload: bytes, meters: list[str], topic_header: tuple[str, bytes], max_value_bytes: int
 ) -> list[Outgoing]:
-    envelope = _raw_decoder.decode(payload)
+    envelope: RawEnvelope = split_envelope(payload)
     by_meter: dict[str, list[msgspec.Raw]] = {}
     for meter_id, raw in zip(meters, envelope.readings, strict=True):
         by_meter.setdefault(meter_id, []).append(raw)
     overhead = (
-        len(_encoder.encode(msgspec.structs.replace(envelope, readings=[])))
+        len(encode_raw_envelope(envelope, []))
         + len(topic_header[0])
         + len(topic_header[1])
         + 64  # the key (a meter id) and the list's brackets
@@ -177,7 +148,7 @@ def _split(
     out: list[Outgoing] = []
     for meter_id, raws in by_meter.items():
         for chunk in _chunks(raws, max(max_value_bytes - overhead, 1)):
-            value = _encoder.encode(msgspec.structs.replace(envelope, readings=chunk))
+            value = encode_raw_envelope(envelope, chunk)
             out.append(Outgoing(meter_id.encode(), value, (topic_header,), len(chunk)))
     return out
 
@@ -240,6 +211,12 @@ def route_message(
         single = Outgoing(distinct[0].encode(), payload, (topic_header,), len(meters))
         if len(distinct) == 1 and record_bytes(single) <= max_value_bytes:
             return [single]
+        if envelope.signed:
+            raise EnvelopeError(
+                ReasonCode.TOO_LARGE if len(distinct) == 1 else ReasonCode.SCHEMA_INVALID,
+                "a signed batch cannot be split (its signature covers all of it): sign one "
+                "meter per batch, few enough readings to fit a Kafka record",
+            )
         records = _split(payload, meters, topic_header, max_value_bytes)
         if any(record_bytes(r) > max_value_bytes for r in records):
             raise EnvelopeError(

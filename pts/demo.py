@@ -44,6 +44,7 @@ from schemas import (
     Source,
     System,
 )
+from schemas.envelope import encode_batch
 from storage import registry_store
 from storage.embedded import EmbeddedPostgres, find_bindir
 from storage.migrate import migrate
@@ -198,8 +199,8 @@ async def run_month(
                 pending[result.meter_id].append(reading_from_sample(result, GATEWAY, seq))
             last = index == ticks - 1
             if last or (tick.astimezone(NY).hour == 0 and index):
-                for meter_readings in pending.values():
-                    await engine.submit(_batch(meter_readings))
+                for meter_readings in pending.values():  # as bytes: the wire's one codec
+                    await engine.submit(encode_batch(_batch(meter_readings)))
                     readings += len(meter_readings)
                 pending.clear()
             if progress is not None:

@@ -23,7 +23,8 @@ from pydantic import (
 
 from schemas.ids import MeterId
 
-SCHEMA_VERSION: Literal[1] = 1
+SCHEMA_VERSION: Literal[1] = 1  # an envelope without chain links or signature
+SIGNED_SCHEMA_VERSION: Literal[2] = 2  # readings may carry prev_hash, the batch a signature
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -112,6 +113,14 @@ class Reading(BaseModel):
     event: ReadingEvent | None = None
     flags: frozenset[QualityFlag] = frozenset()
     content_hash: str = Field(default="", description="blake2b of (meter_id, ts, energy_wh)")
+    prev_hash: str | None = Field(
+        default=None,
+        min_length=64,
+        max_length=64,
+        description="SHA-256 (hex) of the source's previous reading of this meter in its send "
+        "order (schemas.envelope.reading_hash): the meter's hash chain; None for a chain's "
+        "first reading or an unchained source",
+    )
 
     @model_validator(mode="after")
     def _to_utc_and_hash(self) -> Reading:
@@ -131,24 +140,46 @@ class Reading(BaseModel):
         return self
 
 
-class ReadingBatch(BaseModel):
-    """The envelope readings travel in over MQTT and Kafka (many readings per message)."""
+class BatchSignature(BaseModel):
+    """An Ed25519 signature over schemas.envelope.signing_message of the batch."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    key_id: str = Field(min_length=1, max_length=128, description="the signer's key id")
+    value: str = Field(
+        min_length=86, max_length=88, description="the 64-byte signature, base64 (RFC 4648)"
+    )
+
+
+class ReadingBatch(BaseModel):
+    """The envelope readings travel in over MQTT and Kafka (many readings per message).
+
+    Encode and decode it with schemas.envelope (the one codec): version 1 carries neither
+    chain links nor a signature, version 2 may carry both.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     batch_id: str = Field(min_length=1, max_length=128)
     source: Source
     source_id: str = Field(min_length=1, max_length=128)
     sent_at: UtcDatetime
     readings: tuple[Reading, ...] = Field(min_length=1, max_length=10_000)
+    signature: BatchSignature | None = None
 
     @model_validator(mode="after")
     def _same_source(self) -> ReadingBatch:
+        chained = False
         for index, reading in enumerate(self.readings):
             if reading.source != self.source or reading.source_id != self.source_id:
                 raise ValueError(
                     f"readings[{index}] comes from {reading.source}:{reading.source_id} but the "
                     f"batch is from {self.source}:{self.source_id}; send one batch per source"
                 )
+            chained = chained or reading.prev_hash is not None
+        if self.schema_version == SCHEMA_VERSION and (chained or self.signature is not None):
+            raise ValueError(
+                "a version 1 batch carries no prev_hash and no signature; send schema_version 2"
+            )
         return self

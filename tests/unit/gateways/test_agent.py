@@ -13,6 +13,7 @@ from gateways.errors import ConfigError
 from gateways.publisher import readings_topic
 from gateways.sample import MeterSample
 from gateways.spool import Spool
+from schemas.envelope import decode_wire_reading, encode_wire_reading
 from schemas.reading import QualityFlag, Reading, ReadingBatch, Source
 
 T0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -78,8 +79,8 @@ def test_a_replayed_reading_is_flagged_and_keeps_its_hash(tmp_path: Path) -> Non
     )  # fmt: skip
     (stored,) = spool.add([sample])
     ((_, _, body),) = spool.pending(10)
-    once = mark_replayed(body)
-    again = Reading.model_validate_json(mark_replayed(once))
+    once = mark_replayed(decode_wire_reading(body))
+    again = Reading.model_validate_json(encode_wire_reading(mark_replayed(once)))
     assert again.flags == {QualityFlag.CLOCK_SKEW, QualityFlag.REPLAYED}
     assert again.content_hash == stored.content_hash
     assert again.model_copy(update={"flags": stored.flags}) == stored
@@ -92,8 +93,7 @@ def test_broker_password_from_a_file(tmp_path: Path) -> None:
     secret.write_text("s3cret-from-file\n")
     path = tmp_path / "gateway.yaml"
     path.write_text(
-        f"gateway_id: site-042\nmqtt: {{username: site-042, password_file: {secret}}}\n"
-        "meters: []\n"
+        f"gateway_id: site-042\nmqtt: {{username: site-042, password_file: {secret}}}\nmeters: []\n"
     )
     assert load_config(path).mqtt.secret() == "s3cret-from-file"
     secret.unlink()

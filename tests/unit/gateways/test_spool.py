@@ -108,12 +108,13 @@ def test_bytes_bound_refuses_and_an_ack_makes_room_again(tmp_path: Path) -> None
     probe.close()
     assert size == len(one.model_dump_json())
     spool = Spool(tmp_path / "s.db", "gw-7", max_bytes=3 * size + 2)
-    spool.add([sample("M1", i, 100 + i) for i in range(3)])
+    # one meter each: every reading opens its meter's chain (no prev_hash), so all weigh alike
+    spool.add([sample(f"M{i + 1}", i, 100 + i) for i in range(3)])
     with pytest.raises(SpoolFullError, match="bytes"):
-        spool.add([sample("M1", 3, 103)])
+        spool.add([sample("M4", 3, 103)])
     spool.ack([1])
     assert (spool.count(), spool.size_bytes()) == (2, 2 * size)
-    spool.add([sample("M1", 3, 103)])
+    spool.add([sample("M4", 3, 103)])
     spool.close()
     reopened = Spool(tmp_path / "s.db", "gw-7", max_bytes=3 * size + 2)
     assert (reopened.count(), reopened.size_bytes()) == (3, 3 * size)

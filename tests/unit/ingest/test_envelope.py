@@ -82,11 +82,11 @@ def test_not_an_envelope_dead_lettered() -> None:
 
 
 def test_wrong_version_dead_lettered() -> None:
-    """schema_version other than 1 is refused."""
+    """schema_version other than 1 and 2 is refused."""
     data = json.loads(batch_json(make_batch(["m-1"])))
-    data["schema_version"] = 2
+    data["schema_version"] = 3
     outs = route_message(SCHEME, "pts/v1/gw-1/m-1/readings", json.dumps(data).encode())
-    assert _reason(outs, "schema_invalid") == "schema_version 2 is not 1"
+    assert _reason(outs, "schema_invalid") == "schema_version 3 is not one of [1, 2]"
 
 
 def test_empty_readings_dead_lettered() -> None:
@@ -181,3 +181,19 @@ def test_gateway_agent_payload_forwarded() -> None:
     payload = batch_payload("gw-1", [reading.model_dump_json()])
     [out] = route_message(SCHEME, "pts/v1/gw-1/m-1/readings", payload)
     assert (out.key, out.value, out.dead_letter, out.readings) == (b"m-1", payload, False, 1)
+
+
+def test_a_signed_batch_is_refused_rather_than_split() -> None:
+    """A signed batch of two meters cannot be split without breaking its signature: it is
+    dead-lettered as schema_invalid, saying to sign one meter per batch."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateways.signing import Ed25519Signer
+    from schemas.envelope import decode_wire_reading, encode_wire_batch
+
+    batch = make_batch(["m-1", "m-2"])
+    wire = [decode_wire_reading(r.model_dump_json()) for r in batch.readings]
+    signer = Ed25519Signer.of(Ed25519PrivateKey.generate())
+    payload = encode_wire_batch("b-9", "gateway", "gw-1", batch.sent_at, wire, signer)
+    outs = route_message(SCHEME, "pts/v1/gw-1/_multi/readings", payload)
+    assert _reason(outs, "schema_invalid").startswith("a signed batch cannot be split")

@@ -119,7 +119,7 @@ def test_batch_schema_version_pinned() -> None:
     with pytest.raises(ValidationError) as caught:
         ReadingBatch.model_validate(
             {
-                "schema_version": 2,
+                "schema_version": 3,
                 "batch_id": "b1",
                 "source": Source.GATEWAY,
                 "source_id": "gw-1",
