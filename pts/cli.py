@@ -32,12 +32,18 @@ SUBCOMMANDS: dict[str, str] = {
     "web": "web.cli:web",
     "kafka": "pts.kafka_cli:kafka",
     "accounts": "web.cli:accounts",
+    "provenance": "pts.commands.provenance:provenance",
 }
 
 # commands another package contributes to a group: the broker accounts of gateways belong to
 # ingest (our broker's accounts), but operators look for them under `pts gateway`
 EXTRA_COMMANDS: dict[str, list[str]] = {
-    "gateway": ["ingest.cli:gateway_add_user", "ingest.cli:gateway_remove_user"],
+    "gateway": [
+        "ingest.cli:gateway_add_user",
+        "ingest.cli:gateway_remove_user",
+        "pts.commands.gateway_keys:keygen_cmd",  # the gateway's signing key (docs/provenance.md)
+        "pts.commands.gateway_keys:key_group",  # public keys in the registry
+    ],
     # commands that wire two packages live at the edge (pts/commands/)
     "db": ["pts.commands.db_load:load_cmd"],
     # the DAS intake is served by the web service (one HTTP stack), on its old port

@@ -2,7 +2,9 @@
 
 `Core.sort` turns a message (bytes or an already validated ReadingBatch) into a `Sorting`:
 readings to write (accepted, plus in-message conflicts the writer must record), how many
-in-message duplicates were dropped, and the rejects with their reason and payload. Both
+in-message duplicates were dropped, and the rejects with their reason and payload. Given the
+registry's keys, it first verifies a signed batch (stream.signatures): a refused signature
+refuses the whole message; a verified one leaves its receipt in the sorting. Both
 engines (stream.inprocess, stream.faust_app) call it, then hand the sorting to
 stream.persist; tests call it directly.
 """
@@ -14,10 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from schemas.envelope import encode_batch
 from schemas.reading import Reading, ReadingBatch
 from stream.decode import decode_batch
 from stream.directory import MeterDirectory
 from stream.errors import ReasonCode, RejectedError
+from stream.signatures import BatchReceipt, BatchVerifier, KeySource
 from stream.stages import (
     Dedupe,
     KeyMatches,
@@ -69,6 +73,7 @@ class Sorting:
     to_write: list[Reading] = field(default_factory=list)
     duplicates: int = 0
     rejects: list[Reject] = field(default_factory=list)
+    receipt: BatchReceipt | None = None  # a verified signed batch (stream.signatures)
 
 
 class Core:
@@ -79,9 +84,12 @@ class Core:
         directory: MeterDirectory,
         stages: Sequence[Stage] | None = None,
         limits: Limits | None = None,
+        keys: KeySource | None = None,
     ) -> None:
         self.directory = directory
         self.limits = limits or Limits()
+        # signed batches verified when the engine gives the registry's keys
+        self._verify = BatchVerifier(keys) if keys is not None else None
         self._stages = (
             list(stages) if stages is not None else default_pipeline(directory, self.limits)
         )
@@ -114,11 +122,23 @@ class Core:
         batch = self.decode(message) if isinstance(message, bytes) else message  # a Reject stays
         if isinstance(batch, Reject):
             return Sorting(rejects=[batch])
+        receipt = None
+        if self._verify is not None:
+            verification = self._verify(batch, now if now is not None else batch.sent_at)
+            if verification.refusal is not None:
+                payload = message if isinstance(message, bytes) else encode_batch(batch)
+                refusal = verification.refusal
+                return Sorting(
+                    rejects=[
+                        Reject(refusal.code, refusal.reason, payload, batch.readings[0].meter_id)
+                    ]
+                )
+            receipt = verification.receipt
         stages: list[Stage] = [KeyMatches(key), *self._stages]
         if now is not None:
             stages.append(NotAfter(now, self.limits.future))
         stages.append(Dedupe())
-        out = Sorting()
+        out = Sorting(receipt=receipt)
         for reading in batch.readings:
             try:
                 decision = run_pipeline(stages, reading)

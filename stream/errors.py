@@ -30,6 +30,9 @@ REDRIVABLE = frozenset(
         ReasonCode.TIMESTAMP_OUT_OF_RANGE,  # the window is a setting
         ReasonCode.PROCESSING_FAILED,  # the cause (a database fault, a bug) is fixed
         ReasonCode.TOPIC_INVALID,  # a valid batch the bridge could not route (owner checked)
+        ReasonCode.UNSIGNED_BATCH,  # the registry may mark the meter signed by mistake
+        ReasonCode.UNKNOWN_KEY,  # register the gateway's key, then re-drive
+        ReasonCode.KEY_NOT_VALID,  # a validity period entered wrong
     }
 )
 

@@ -55,6 +55,7 @@ from pts.kafka_config import KafkaConnection
 from storage import energy_store
 from stream.core import Core, Reject, Sorting
 from stream.errors import StoreUnavailableError
+from stream.key_ring import RegistryKeys
 from stream.metrics import LAG_INTERVAL_S, WorkerMetrics
 from stream.persist import Origin, WorkLimits, connect_store, persist_isolating
 from stream.registry_directory import RegistryDirectory
@@ -189,7 +190,9 @@ class FaustEngine:
         aconn = await self._connect()
         directory = RegistryDirectory()
         await directory.load(aconn)
-        core = Core(directory, limits=self.limits)
+        self._keys = RegistryKeys()  # signed batches verified against the registry's keys
+        await self._keys.load(aconn)
+        core = Core(directory, limits=self.limits, keys=self._keys)
         try:
             async for events in stream.take_events(self.max_batch, within=self.within_s):
                 origins = [
@@ -227,6 +230,7 @@ class FaustEngine:
                     r.meter_id for b in decoded if not isinstance(b, Reject) for r in b.readings
                 }
                 await directory.refresh_for(aconn, meters)
+                await self._keys.refresh(aconn, None)
                 now = datetime.now(UTC)
                 sorted_ = [
                     (core.sort(b, key=e.key, now=now), o)

@@ -19,6 +19,7 @@ import psycopg
 
 from schemas.reading import ReadingBatch
 from stream.core import Core, Reject
+from stream.key_ring import RegistryKeys
 from stream.persist import Origin, Outcome, WorkLimits, connect_store, persist_isolating
 from stream.registry_directory import RegistryDirectory
 from stream.stages import Limits
@@ -57,7 +58,8 @@ class InProcessEngine:
         self._work = work or WorkLimits()
         self._clock = clock
         self._directory = RegistryDirectory()
-        self._core = Core(self._directory, limits=limits)
+        self._keys = RegistryKeys()  # signed batches verified against the registry's keys
+        self._core = Core(self._directory, limits=limits, keys=self._keys)
         self._label = label
         self.totals = Totals()
 
@@ -93,6 +95,8 @@ class InProcessEngine:
         batch = self._core.decode(message) if isinstance(message, bytes) else message
         if not isinstance(batch, Reject):
             await self._directory.refresh_for(self._aconn, {r.meter_id for r in batch.readings})
+            signature = batch.signature
+            await self._keys.refresh(self._aconn, signature.key_id if signature else None)
         sorting = self._core.sort(batch, key=key, now=self._clock())
         origin = Origin(self._label, None if offset is None else 0, offset)
         done = await persist_isolating(

@@ -2,8 +2,10 @@
 
 Order, in one transaction, so a crash leaves either all of it or none of it:
 1. record the rejects in `dead_letters` (idempotent per Kafka source position);
-2. write the readings to keep through storage.writer (COPY + ON CONFLICT: redelivery is a
-   no-op, a repeated key with other content lands in `reading_conflicts`);
+2. record the receipts of verified signed batches (`signed_batches`; one already stored is
+   a `replayed_batch` finding); write the readings to keep through storage.writer (COPY +
+   ON CONFLICT: redelivery is a no-op, a repeated key with other content lands in
+   `reading_conflicts`);
 3. lock each meter with new readings (advisory, sorted) and recompute exactly the local days
    their energy changes and the months of those days (stream.rollup), from stored readings;
 4. commit. Only then may the engine acknowledge its input (Kafka offset, queue item).
@@ -36,7 +38,7 @@ import psycopg
 import structlog
 
 from schemas.reading import Reading
-from storage import energy_store
+from storage import energy_store, provenance_store
 from storage.writer import write_readings_async
 from stream import sequence
 from stream.core import Reject, Sorting
@@ -51,6 +53,7 @@ from stream.rollup_refresh import (
     point_spans,
     spans_of,
 )
+from stream.signatures import BatchReceipt
 
 log = structlog.get_logger(__name__)
 
@@ -140,6 +143,9 @@ async def persist(
                     origin.partition,
                     origin.offset,
                 )
+        receipts = [receipt_row(s.receipt) for s, _ in messages if s.receipt is not None]
+        if receipts:
+            await provenance_store.record_receipts(aconn, receipts)
         if to_write:
             result = await write_readings_async(aconn, to_write)
             outcome.new = result.new
@@ -159,6 +165,14 @@ async def persist(
                 offset=origin.offset,
             )
     return outcome
+
+
+def receipt_row(r: BatchReceipt) -> provenance_store.ReceiptRow:
+    """The `signed_batches` row of a verified batch's receipt."""
+    return (
+        r.source, r.source_id, r.batch_id, r.meter_id, r.key_id, r.sent_at, r.signature,
+        min(r.ts), max(r.ts), list(r.ts), list(r.seqs), list(r.prev_hashes), list(r.hashes),
+    )  # fmt: skip
 
 
 async def record_sequence_anomalies(
