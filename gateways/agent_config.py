@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateways.errors import ConfigError
 from gateways.meters import MeterConfig
 from schemas.ids import GatewayId
+from schemas.yaml_document import load_yaml
 
 
 class MqttConfig(BaseModel):
@@ -59,6 +59,6 @@ class GatewayConfig(BaseModel):
 
 def load_config(path: Path) -> GatewayConfig:
     try:
-        return GatewayConfig.model_validate(yaml.safe_load(path.read_text()))
+        return GatewayConfig.model_validate(load_yaml(path.read_text(), "the file"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"gateway config {path}: {exc}") from exc

@@ -27,11 +27,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateways.errors import ConfigError
+from gateways.errors import ConfigError, RegisterMapError
 from gateways.register_map import WRAP_COUNTS, ClockRegister, EnergyRegister
+from schemas.yaml_document import YamlRefused, load_yaml
 
 MAPS_DIR = Path(__file__).parent / "maps"
 
@@ -95,9 +95,11 @@ class MapFile(BaseModel):
 def parse_map(data: Any, where: str = "register map") -> EnergyRegister:
     """An EnergyRegister from a map's parsed YAML; ConfigError says what is wrong."""
     try:
-        return MapFile.model_validate(data).register()
-    except ValueError as exc:
+        register = MapFile.model_validate(data).register()
+        register.reads()  # refused now, not at every poll: blocks within the register space
+    except (ValueError, RegisterMapError) as exc:
         raise ConfigError(f"{where}: {exc}") from exc
+    return register
 
 
 def find_map(reference: str) -> Path:
@@ -112,11 +114,20 @@ def find_map(reference: str) -> Path:
     raise ConfigError(f"register map {reference!r} not found (a path, or one of {known})")
 
 
+def read_map(text: str, where: str = "register map") -> EnergyRegister:
+    """An EnergyRegister from a map's YAML text; ConfigError says what is wrong."""
+    try:
+        data = load_yaml(text, where)
+    except YamlRefused as exc:
+        raise ConfigError(str(exc).replace(f"{where} ", f"{where}: ", 1)) from exc
+    return parse_map(data, where)
+
+
 def load_map(reference: str) -> EnergyRegister:
     """A YAML register map by shipped name (gateways/maps/NAME.yaml) or by path."""
     path = find_map(reference)
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text()
+    except OSError as exc:
         raise ConfigError(f"register map {path}: {exc}") from exc
-    return parse_map(data, f"register map {path}")
+    return read_map(text, f"register map {path}")
