@@ -19,41 +19,14 @@ from certification.workflows.close_month import close_month
 from certification.workflows.load_registry import load_registry
 from certification.workflows.submit_report import submit_manual_report
 from pts.cli import cli
+from tests.integration.certification.registry_docs import manual_registry
 
 pytestmark = pytest.mark.integration
 
 NY = ZoneInfo("America/New_York")
 ADMIN = Account("staff-1", Role.ADMIN)
 TEN = Decimal(10)
-REGISTRY: dict[str, Any] = {
-    "accounts": [
-        {"account_id": "staff-1", "role": "admin"},
-        {"account_id": "owner-1", "role": "system_owner"},
-        {"account_id": "rep-1", "role": "system_representative"},
-    ],
-    "approved_meters": [{"model": "ACME-1", "accuracy_class": "2.0"}],
-    "systems": [
-        {
-            "system_id": "S1",
-            "owner_id": "owner-1",
-            "representative_id": "rep-1",
-            "capacity_kw_dc": "10",
-            "reporting_method": "manual",
-            "gis_unit_id": "NON1",
-            "rec_terms_accepted": True,
-        },
-    ],
-    "meters": [
-        {
-            "meter_id": "M1",
-            "system_id": "S1",
-            "serial": "X1",
-            "model": "ACME-1",
-            "accuracy_class": "2.0",
-            "installed_on": "2024-01-01",
-        },
-    ],
-}
+REGISTRY = manual_registry()
 
 
 def loaded(url: str, registry: dict[str, Any] = REGISTRY) -> psycopg.Connection[Any]:

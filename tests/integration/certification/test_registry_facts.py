@@ -21,6 +21,7 @@ from schemas.registry import Meter
 from storage import registry_store
 from storage.energy_store import monthly_totals
 from stream.inprocess import InProcessEngine
+from tests.integration.certification.registry_docs import manual_registry
 from tests.support import batch_bytes, register_fleet
 
 pytestmark = pytest.mark.integration
@@ -88,33 +89,7 @@ def test_manual_dial_rollover_through_report_and_close(fresh_db: str) -> None:
     """A 5-digit kWh dial reads 99,999 kWh on Jun 30 and 12 kWh on Jul 31 (20:00 EDT): the
     report is accepted as a 13,000 Wh rollover; July's rollup and its close both count
     740 of its 744 h: 13,000 − 69 (June's 4 h, floored) = 12,931 Wh."""
-    registry = {
-        "accounts": [
-            {"account_id": "owner-1", "role": "system_owner"},
-            {"account_id": "rep-1", "role": "system_representative"},
-        ],
-        "approved_meters": [{"model": "ACME-1", "accuracy_class": "2.0"}],
-        "systems": [
-            {
-                "system_id": "S1",
-                "owner_id": "owner-1",
-                "representative_id": "rep-1",
-                "capacity_kw_dc": "10",
-                "reporting_method": "manual",
-            }
-        ],
-        "meters": [
-            {
-                "meter_id": "M1",
-                "system_id": "S1",
-                "serial": "X1",
-                "model": "ACME-1",
-                "accuracy_class": "2.0",
-                "register_digits": 5,
-                "installed_on": "2024-01-01",
-            }
-        ],
-    }
+    registry = manual_registry({"register_digits": 5})
     with psycopg.connect(fresh_db) as conn:
         load_registry(conn, registry, Decimal(10))
         for wh, at in ((99_999_000, datetime(2026, 6, 30, 20, tzinfo=NY)), (12_000, JUL31)):
@@ -138,34 +113,7 @@ def test_ct_ratio_scales_reports_and_audits_alike(fresh_db: str) -> None:
     """Behind a 40:1 CT the dial reads 25,000 and 56,000 Wh at the end of June and July:
     1,000,000 and 2,240,000 Wh primary. An audit reading 40,500 Wh on the dial at Jul 16 noon
     (a local time) is 1,620,000 Wh primary, within ±2% of the 1,626,666 Wh reported then."""
-    registry = {
-        "accounts": [
-            {"account_id": "staff-1", "role": "admin"},
-            {"account_id": "owner-1", "role": "system_owner"},
-            {"account_id": "rep-1", "role": "system_representative"},
-        ],
-        "approved_meters": [{"model": "ACME-1", "accuracy_class": "2.0"}],
-        "systems": [
-            {
-                "system_id": "S1",
-                "owner_id": "owner-1",
-                "representative_id": "rep-1",
-                "capacity_kw_dc": "10",
-                "reporting_method": "manual",
-            }
-        ],
-        "meters": [
-            {
-                "meter_id": "M1",
-                "system_id": "S1",
-                "serial": "X1",
-                "model": "ACME-1",
-                "accuracy_class": "2.0",
-                "ct_ratio": "40",
-                "installed_on": "2024-01-01",
-            }
-        ],
-    }
+    registry = manual_registry({"ct_ratio": "40"})
     with psycopg.connect(fresh_db) as conn:
         load_registry(conn, registry, Decimal(10))
         for wh, at in ((25_000, datetime(2026, 6, 30, 20, tzinfo=NY)), (56_000, JUL31)):

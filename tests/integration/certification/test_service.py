@@ -28,42 +28,14 @@ from certification.workflows.trace_certificates import certification_report
 from schemas import Reading, Source
 from storage import certification_store, registry_store
 from storage.writer import write_readings
+from tests.integration.certification.registry_docs import manual_registry
 
 pytestmark = pytest.mark.integration
 
 NY = ZoneInfo("America/New_York")
 ADMIN = Account("staff-1", Role.ADMIN)
 TEN = Decimal(10)
-REGISTRY: dict[str, Any] = {
-    "accounts": [
-        {"account_id": "staff-1", "role": "admin"},
-        {"account_id": "owner-1", "role": "system_owner", "email": "o@example.org"},
-        {"account_id": "rep-1", "role": "system_representative"},
-        {"account_id": "buyer-9", "role": "rec_owner"},
-    ],
-    "approved_meters": [{"model": "ACME-1", "accuracy_class": "2.0"}],
-    "systems": [
-        {
-            "system_id": "S1",
-            "owner_id": "owner-1",
-            "representative_id": "rep-1",
-            "capacity_kw_dc": "10",
-            "reporting_method": "manual",
-            "gis_unit_id": "NON1",
-            "rec_terms_accepted": True,
-        },
-    ],
-    "meters": [
-        {
-            "meter_id": "M1",
-            "system_id": "S1",
-            "serial": "X1",
-            "model": "ACME-1",
-            "accuracy_class": "2.0",
-            "installed_on": "2024-01-01",
-        },
-    ],
-}
+REGISTRY = manual_registry(accounts=[{"account_id": "buyer-9", "role": "rec_owner"}])
 
 
 def loaded(url: str) -> psycopg.Connection[Any]:
