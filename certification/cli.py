@@ -23,6 +23,7 @@ from certification.change_requests import Kind, Status
 from certification.errors import Refused
 from certification.manual_reports import ManualReport, parse_read_at
 from certification.month_close import Thresholds
+from certification.roles import Account, is_admin
 from certification.workflows.accept_month import accept_month
 from certification.workflows.accounts import account
 from certification.workflows.amend_month import amend as amend_month
@@ -33,11 +34,11 @@ from certification.workflows.change_requests import (
 )
 from certification.workflows.close_month import close_month
 from certification.workflows.export_quarter import export_quarter
-from certification.workflows.load_registry import load_registry
+from certification.workflows.load_as_admin import load_as_admin
 from certification.workflows.record_audit import record_audit
 from certification.workflows.submit_report import submit_manual_report
 from certification.workflows.trace_certificates import certification_report
-from pts.settings import get_settings, service_database_url
+from pts.settings import get_settings, read_secret, service_database_url
 
 _T = TypeVar("_T")
 
@@ -77,27 +78,68 @@ def _manual_max(ctx: click.Context) -> Decimal:
 
 
 now_option = click.option("--now", "now_text", default=None, help="ISO time (default: now)")
-as_option = click.option("--as", "account_id", required=True, help="acting account id")
-admin_as_option = click.option(
-    "--as", "account_id", default=None, help="the acting admin's account id (required)"
+as_option = click.option(
+    "--as",
+    "account_id",
+    default=None,
+    help="operator mode on the server: act as this admin account (everyone else, and admins "
+    "elsewhere: your API token in PTS_TOKEN or PTS_TOKEN_FILE)",
 )
+admin_as_option = as_option
 
 
-def _acting(account_id: str | None, action: str) -> str:
-    """The acting account of a command that records who acted; there is no default (an
-    `admin` account may not exist), so a missing --as is refused saying what to give."""
+def _acting(
+    ctx: click.Context, conn: psycopg.Connection[Any], account_id: str | None, action: str
+) -> Account:
+    """Who runs a command that acts for a person: the account of the personal API token in
+    PTS_TOKEN (or the file PTS_TOKEN_FILE), verified against the web's accounts tables (a
+    revoked or expired token, a disabled account: refused). `--as ADMIN` is the operator mode
+    of admins on the database host; it names an admin or is refused (a typed id of anyone
+    else proves nothing)."""
     if account_id:
-        return account_id
-    return _run(
-        lambda: _refuse(
-            "account_required",
-            f"{action} is recorded as an admin's act; give the admin account with --as "
-            "(e.g. --as staff-1)",
+        who = _run(lambda: account(conn, account_id))
+        if not is_admin(who):
+            _run(
+                lambda: _refuse(
+                    "operator_admin_only",
+                    f"--as is the operator mode of admins on the server, and {account_id} is "
+                    f"not an admin; act as {account_id} with their API token in PTS_TOKEN "
+                    "(made on the portal's Account page)",
+                )
+            )
+        return who
+    settings = get_settings(ctx)
+    token = settings.token
+    if not token and settings.token_file is not None:
+        try:
+            token = read_secret(settings.token_file, "the API token (PTS_TOKEN_FILE)")
+        except ValueError as exc:
+            unreadable = str(exc)
+            _run(lambda: _refuse("token_unreadable", unreadable))
+    if not token:
+        _run(
+            lambda: _refuse(
+                "token_required",
+                f"{action} acts for a person: set PTS_TOKEN (or PTS_TOKEN_FILE) to your "
+                "personal API token (the portal's Account page, or POST /api/v1/me/tokens); "
+                "admins on the server may name themselves with --as",
+            )
         )
-    )
+    resolve = ctx.find_root().meta.get("pts.token_account")  # pts.cli: the web's login checks it
+    found = None if resolve is None else resolve(settings, token, datetime.now(UTC))
+    if not isinstance(found, Account):
+        _run(
+            lambda: _refuse(
+                "bad_token",
+                "the API token in PTS_TOKEN is unknown or revoked, or its account is "
+                "disabled; make a new one on the portal's Account page",
+            )
+        )
+        raise AssertionError  # not reached: _run exits
+    return found
 
 
-def _refuse(code: str, message: str) -> str:
+def _refuse(code: str, message: str) -> Any:
     raise Refused(code, message)
 
 
@@ -108,14 +150,19 @@ def registry() -> None:
 
 @registry.command("load")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@admin_as_option
 @now_option
 @click.pass_context
-def registry_load(ctx: click.Context, file: Path, now_text: str | None) -> None:
-    """Load a registry YAML file (providers, accounts, approved_meters, systems, meters)."""
+def registry_load(
+    ctx: click.Context, file: Path, account_id: str | None, now_text: str | None
+) -> None:
+    """Load a registry YAML file (providers, accounts, approved_meters, systems, meters): an
+    admin's act; it cannot make anyone an admin or change a system's REC Owner."""
     data = yaml.safe_load(file.read_text()) or {}
     now = _now(now_text)
     with _connection(ctx) as conn:
-        counts = _run(lambda: load_registry(conn, data, _manual_max(ctx), now))
+        loader = _acting(ctx, conn, account_id, "registry load")
+        counts = _run(lambda: load_as_admin(conn, loader, data, _manual_max(ctx), now))
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
@@ -138,9 +185,10 @@ def request_rec_owner(
 ) -> None:
     """Open a REC Owner change request (one open request per system)."""
     with _connection(ctx) as conn:
+        who = _acting(ctx, conn, account_id, "registry request-rec-owner")
         request = _run(
             lambda: request_rec_owner_change(
-                conn, account_id, system_id, request_id, new_owner, contract, _now(now_text)
+                conn, who.account_id, system_id, request_id, new_owner, contract, _now(now_text)
             )
         )
     click.echo(f"{request.request_id} {request.status.value}")
@@ -179,9 +227,10 @@ def request_change_cmd(
     open request per system; an admin decides it with `registry decide`)."""
     chosen = Kind(kind.replace("-", "_"))
     with _connection(ctx) as conn:
+        who = _acting(ctx, conn, account_id, "registry request-change")
         request = _run(
             lambda: request_change(
-                conn, account_id, system_id, request_id, chosen, new_party_id, document,
+                conn, who.account_id, system_id, request_id, chosen, new_party_id, document,
                 _now(now_text),
             )
         )  # fmt: skip
@@ -205,9 +254,10 @@ def decide(
 ) -> None:
     """Approve or cancel (admin) or withdraw (requester) a change request."""
     with _connection(ctx) as conn:
+        who = _acting(ctx, conn, account_id, "registry decide")
         system = _run(
             lambda: decide_change_request(
-                conn, account_id, system_id, request_id, Status(status), _now(now_text)
+                conn, who.account_id, system_id, request_id, Status(status), _now(now_text)
             )
         )
     click.echo(
@@ -254,7 +304,10 @@ def submit(
     at = _run(lambda: parse_read_at(at_text)) if at_text else now
     entry = ManualReport(meter_id, register_wh, at, photo, meter_replacement, old_register_wh)
     with _connection(ctx) as conn:
-        done = _run(lambda: submit_manual_report(conn, account_id, entry, now, _manual_max(ctx)))
+        who = _acting(ctx, conn, account_id, "report submit")
+        done = _run(
+            lambda: submit_manual_report(conn, who.account_id, entry, now, _manual_max(ctx))
+        )
     reading = done.reading
     click.echo(f"accepted {reading.meter_id} {reading.energy_wh} Wh at {done.local_ts.isoformat()}")
 
@@ -291,7 +344,6 @@ def close(
     now_text: str | None,
 ) -> None:
     """Close a month: production, completeness, erratic data, estimates, holds, SRECs."""
-    acting = _acting(account_id, "month close")
     settings = get_settings(ctx)
     factor = max_capacity_factor or str(settings.erratic_max_capacity_factor)
     thresholds = Thresholds(
@@ -301,7 +353,7 @@ def close(
         max_interpolation=timedelta(hours=settings.month_close_max_interpolation_h),
     )
     with _connection(ctx) as conn:
-        admin = _run(lambda: account(conn, acting))
+        admin = _acting(ctx, conn, account_id, "month close")
         result = _run(
             lambda: close_month(conn, month_text, admin, _now(now_text), thresholds, system_id)
         )
@@ -338,7 +390,7 @@ def accept(
 ) -> None:
     """Release a held month with its energy as reported (admin; recorded with the reason)."""
     with _connection(ctx) as conn:
-        admin = _run(lambda: account(conn, account_id))
+        admin = _acting(ctx, conn, account_id, "month accept")
         release = _run(
             lambda: accept_month(conn, admin, system_id, month_text, reason, _now(now_text))
         )
@@ -378,7 +430,7 @@ def record(
     """Record an audit reading and compare it with the reports."""
     read_at = _run(lambda: parse_read_at(at_text))
     with _connection(ctx) as conn:
-        admin = _run(lambda: account(conn, account_id))
+        admin = _acting(ctx, conn, account_id, "audit record")
         result = _run(
             lambda: record_audit(
                 conn, admin, meter_id, read_at, register_wh, evidence, _now(now_text)
@@ -411,7 +463,7 @@ def amend(
 ) -> None:
     """Amend a closed month (append-only; the next export carries the adjustment)."""
     with _connection(ctx) as conn:
-        admin = _run(lambda: account(conn, account_id))
+        admin = _acting(ctx, conn, account_id, "audit amend")
         amendment_id = _run(
             lambda: amend_month(
                 conn, admin, system_id, month_text, energy_wh, reason, evidence, _now(now_text)
@@ -435,10 +487,9 @@ def export(
     ctx: click.Context, quarter: str, out: Path, account_id: str | None, now_text: str | None
 ) -> None:
     """Write the NEPOOL GIS upload (unitID,MM/YYYY,MWh) for a quarter, e.g. 2026Q3."""
-    acting = _acting(account_id, "srec export")
     zone = get_settings(ctx).default_timezone
     with _connection(ctx) as conn:
-        admin = _run(lambda: account(conn, acting))
+        admin = _acting(ctx, conn, account_id, "srec export")
         content = _run(lambda: export_quarter(conn, quarter, admin, _now(now_text), zone))
     out.write_text(content)
     click.echo(f"{len(content.splitlines())} lines written to {out}")
@@ -446,7 +497,7 @@ def export(
 
 @srec.command("report")
 @click.option("--system", "system_id", default=None)
-@click.option("--as", "account_id", default=None, help="show only what this account may read")
+@as_option
 @now_option
 @click.pass_context
 def srec_report(
@@ -457,6 +508,6 @@ def srec_report(
     is recorded; it does not depend on the time)."""
     _now(now_text)  # checked like every command's, so scripts may pass it throughout
     with _connection(ctx) as conn:
-        viewer = None if account_id is None else _run(lambda: account(conn, account_id))
+        viewer = _acting(ctx, conn, account_id, "srec report")  # shows what it may read
         text = _run(lambda: certification_report(conn, system_id, viewer))
     click.echo(text, nl=False)

@@ -7,12 +7,13 @@ Each package owns its commands in its own `cli.py`; they are imported lazily so 
 from __future__ import annotations
 
 import importlib
+from datetime import datetime
 from typing import Any
 
 import click
 
 from pts.logging import configure_logging
-from pts.settings import get_settings, load_settings
+from pts.settings import Settings, get_settings, load_settings, service_database_url
 
 # command name -> "module:attribute" of a click command or group
 SUBCOMMANDS: dict[str, str] = {
@@ -87,6 +88,20 @@ def cli(ctx: click.Context, log_format: str | None) -> None:
         settings = settings.model_copy(update={"log_format": log_format})
     configure_logging(settings.log_format, settings.log_level)
     ctx.obj = settings
+    ctx.meta["pts.token_account"] = token_account
+
+
+def token_account(settings: Settings, token: str, now: datetime) -> Any:
+    """The account a live personal API token names, verified against the web's accounts
+    tables through the web service's database login (revoked, expired, a disabled account:
+    None). Wired in here, at the edge, for the commands that act for a person: certification
+    may not import web, and its own login holds no credentials."""
+    import psycopg
+
+    from web.accounts import token_account as web_token_account
+
+    with psycopg.connect(service_database_url(settings, "web"), autocommit=True) as conn:
+        return web_token_account(conn, token, now)
 
 
 __all__ = ["cli", "get_settings", "main"]

@@ -259,6 +259,14 @@ class Settings(BaseSettings):
     web_pool_size: int = Field(
         default=8, ge=1, le=100, description="web: most database connections the server holds"
     )
+    token: str = Field(
+        default="",
+        description="CLI: your personal API token (Account page of the portal); commands that "
+        "act for a person take the identity from it (PTS_TOKEN)",
+    )
+    token_file: Path | None = Field(
+        default=None, description="CLI: a file holding that token, when PTS_TOKEN is not set"
+    )
 
 
 def read_secret(path: Path, what: str) -> str:

@@ -21,6 +21,7 @@ from certification.workflows.change_requests import (
 )
 from pts.cli import cli
 from storage import certification_store, registry_store
+from tests.integration.web.support import api_token, bootstrap_admin
 
 pytestmark = pytest.mark.integration
 
@@ -55,15 +56,18 @@ REGISTRY: dict[str, Any] = {
 }
 
 
-def run(url: str, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), env={"PTS_DATABASE_URL": url})
+def run(url: str, *args: str, token: str = "") -> tuple[int, str, str]:
+    """`pts ARGS`; a person acts with their API token (PTS_TOKEN), admins as operators."""
+    env = {"PTS_DATABASE_URL": url, "PTS_TOKEN": token}
+    result = CliRunner().invoke(cli, list(args), env=env)
     return result.exit_code, result.stdout, result.stderr
 
 
 def load(url: str, tmp_path: Path) -> None:
     path = tmp_path / "registry.yaml"
     path.write_text(yaml.safe_dump(REGISTRY))
-    assert run(url, "registry", "load", str(path))[0] == 0
+    bootstrap_admin(url, "staff-1")  # pts accounts create-admin, on the server
+    assert run(url, "registry", "load", str(path), "--as", "staff-1")[0] == 0
 
 
 def test_representative_change_blocks_other_kinds_until_decided(
@@ -97,11 +101,14 @@ def test_das_provider_change_through_the_cli(fresh_db: str, tmp_path: Path) -> N
     """`registry request-change --kind das-provider` then `registry decide approved`: S2 is
     reported by das-b; the representative cannot decide; an unknown provider is refused."""
     load(fresh_db, tmp_path)
-    common = ("registry", "request-change", "--as", "owner-1", "--system", "S2")
-    unknown = run(fresh_db, *common, "--request", "p0", "--kind", "das-provider", "--new", "x")
-    opened = run(fresh_db, *common, "--request", "p1", "--kind", "das-provider", "--new", "das-b")
-    by_owner = run(fresh_db, "registry", "decide", "--as", "owner-1", "--system", "S2",
-                   "--request", "p1", "approved")  # fmt: skip
+    owner = api_token(fresh_db, "owner-1")
+    common = ("registry", "request-change", "--system", "S2")
+    unknown = run(fresh_db, *common, "--request", "p0", "--kind", "das-provider", "--new", "x",
+                  token=owner)  # fmt: skip
+    opened = run(fresh_db, *common, "--request", "p1", "--kind", "das-provider", "--new", "das-b",
+                 token=owner)  # fmt: skip
+    by_owner = run(fresh_db, "registry", "decide", "--system", "S2",
+                   "--request", "p1", "approved", token=owner)  # fmt: skip
     approved = run(fresh_db, "registry", "decide", "--as", "staff-1", "--system", "S2",
                    "--request", "p1", "approved")  # fmt: skip
     assert unknown[0] == 2

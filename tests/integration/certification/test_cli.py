@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from pts.cli import cli
+from tests.integration.web.support import api_token, bootstrap_admin
 
 pytestmark = pytest.mark.integration
 
@@ -33,8 +34,11 @@ meters:
 """
 
 
-def run(url: str, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), env={"PTS_DATABASE_URL": url})
+def run(url: str, *args: str, token: str = "") -> tuple[int, str, str]:
+    """`pts ARGS`; a person acts with their API token (PTS_TOKEN), admins here as operators
+    (--as)."""
+    env = {"PTS_DATABASE_URL": url, "PTS_TOKEN": token}
+    result = CliRunner().invoke(cli, list(args), env=env)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -46,8 +50,6 @@ def report(url: str, wh: int, local: str) -> tuple[int, str, str]:
         url,
         "report",
         "submit",
-        "--as",
-        "rep-1",
         "--meter",
         "M1",
         "--register-wh",
@@ -56,6 +58,7 @@ def report(url: str, wh: int, local: str) -> tuple[int, str, str]:
         at,
         "--now",
         now,
+        token=api_token(url, "rep-1"),
     )
 
 
@@ -63,7 +66,8 @@ def test_monthly_cycle_through_the_cli(fresh_db: str, tmp_path: Path) -> None:
     """Each command prints exactly what it decided; refusals exit 2 with the reason."""
     registry = tmp_path / "registry.yaml"
     registry.write_text(REGISTRY_YAML)
-    assert run(fresh_db, "registry", "load", str(registry))[:2] == (
+    bootstrap_admin(fresh_db, "staff-1")  # pts accounts create-admin, on the server
+    assert run(fresh_db, "registry", "load", str(registry), "--as", "staff-1")[:2] == (
         0,
         "providers=0 accounts=3 approved_meters=1 systems=1 meters=1\n",
     )
@@ -76,14 +80,13 @@ def test_monthly_cycle_through_the_cli(fresh_db: str, tmp_path: Path) -> None:
         fresh_db,
         "report",
         "submit",
-        "--as",
-        "owner-1",
         "--meter",
         "M1",
         "--register-wh",
         "2300000",
         "--now",
         "2026-08-01T12:00:00+00:00",
+        token=api_token(fresh_db, "owner-1"),
     )
     assert refused[0] == 2
     assert refused[2].startswith("refused: not_the_representative: only the System Representative")
@@ -173,7 +176,7 @@ def test_monthly_cycle_through_the_cli(fresh_db: str, tmp_path: Path) -> None:
     # With amended July the quarter is 3.680 MWh: 4,680,000 − 1,000,000 Wh, the whole rise.
     assert out_file.read_text() == "NON1,07/2026,1.240\nNON1,08/2026,1.247\nNON1,09/2026,1.193\n"
 
-    code, out, _ = run(fresh_db, "srec", "report", "--system", "S1")
+    code, out, _ = run(fresh_db, "srec", "report", "--system", "S1", "--as", "staff-1")
     assert code == 0
     assert out.splitlines()[0] == "system S1 (unit NON1)"
     assert (

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from pts.cli import cli
 from tests.integration.certification.test_cli import REGISTRY_YAML, report
+from tests.integration.web.support import bootstrap_admin
 
 pytestmark = pytest.mark.integration
 
@@ -29,12 +30,14 @@ def run(url: str, *args: str) -> tuple[int, str, str]:
 def test_commands_that_record_who_acted_need_as(
     fresh_db: str, command: tuple[str, ...], action: str
 ) -> None:
-    """No default account (an `admin` account may not exist): refused, saying what to give."""
+    """No default account (an `admin` account may not exist), no API token: refused, saying
+    what to give."""
     code, out, err = run(fresh_db, *command, "--now", "2026-10-07T00:00:00+00:00")
     assert (code, out) == (2, "")
     assert err == (
-        f"refused: account_required: {action} is recorded as an admin's act; give the admin "
-        "account with --as (e.g. --as staff-1)\n"
+        f"refused: token_required: {action} acts for a person: set PTS_TOKEN (or "
+        "PTS_TOKEN_FILE) to your personal API token (the portal's Account page, or POST "
+        "/api/v1/me/tokens); admins on the server may name themselves with --as\n"
     )
 
 
@@ -44,7 +47,8 @@ def test_now_everywhere_and_local_times_in_the_report(fresh_db: str, tmp_path: P
     registry = tmp_path / "registry.yaml"
     registry.write_text(REGISTRY_YAML)
     now = ("--now", "2026-06-01T00:00:00+00:00")
-    assert run(fresh_db, "registry", "load", str(registry), *now)[:2] == (
+    bootstrap_admin(fresh_db, "staff-1")
+    assert run(fresh_db, "registry", "load", str(registry), "--as", "staff-1", *now)[:2] == (
         0,
         "providers=0 accounts=3 approved_meters=1 systems=1 meters=1\n",
     )
@@ -59,7 +63,15 @@ def test_now_everywhere_and_local_times_in_the_report(fresh_db: str, tmp_path: P
     )  # fmt: skip
     assert run(fresh_db, *amend)[0] == 0
     code, out, _ = run(
-        fresh_db, "srec", "report", "--system", "S1", "--now", "2026-08-12T00:00:00+00:00"
+        fresh_db,
+        "srec",
+        "report",
+        "--system",
+        "S1",
+        "--as",
+        "staff-1",
+        "--now",
+        "2026-08-12T00:00:00+00:00",
     )
     lines = out.splitlines()
     assert code == 0
@@ -90,7 +102,8 @@ def test_audit_time_without_offset_is_local(fresh_db: str, tmp_path: Path) -> No
     comparison as with the offset written out (1,626,666 Wh reported at that instant)."""
     registry = tmp_path / "registry.yaml"
     registry.write_text(REGISTRY_YAML)
-    assert run(fresh_db, "registry", "load", str(registry))[0] == 0
+    bootstrap_admin(fresh_db, "staff-1")
+    assert run(fresh_db, "registry", "load", str(registry), "--as", "staff-1")[0] == 0
     assert report(fresh_db, 1_000_000, "2026-06-30T20:00:00")[0] == 0
     assert report(fresh_db, 2_240_000, "2026-07-31T20:00:00")[0] == 0
     code, out, _ = run(

@@ -15,6 +15,7 @@ from schemas import Reading, Source
 from storage import certification_store
 from storage.writer import write_readings
 from tests.integration.certification.test_cli import run
+from tests.integration.web.support import bootstrap_admin
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +45,8 @@ def test_close_shows_the_hold_and_accept_releases_it(fresh_db: str, tmp_path: Pa
     reported it mints 0 certificates and carries 0.4 (recorded with who and why)."""
     registry_file = tmp_path / "registry.yaml"
     registry_file.write_text(REGISTRY_YAML)
-    assert run(fresh_db, "registry", "load", str(registry_file))[0] == 0
+    bootstrap_admin(fresh_db, "staff-1")
+    assert run(fresh_db, "registry", "load", str(registry_file), "--as", "staff-1")[0] == 0
     with psycopg.connect(fresh_db) as conn:
         write_readings(
             conn,

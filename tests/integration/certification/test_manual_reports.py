@@ -20,6 +20,7 @@ from certification.workflows.load_registry import load_registry
 from certification.workflows.submit_report import submit_manual_report
 from pts.cli import cli
 from tests.integration.certification.registry_docs import manual_registry
+from tests.integration.web.support import api_token, bootstrap_admin
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +37,10 @@ def loaded(url: str, registry: dict[str, Any] = REGISTRY) -> psycopg.Connection[
     return conn
 
 
-def run(url: str, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), env={"PTS_DATABASE_URL": url})
+def run(url: str, *args: str, token: str = "") -> tuple[int, str, str]:
+    """`pts ARGS`; a person acts with their API token (PTS_TOKEN), admins as operators."""
+    env = {"PTS_DATABASE_URL": url, "PTS_TOKEN": token}
+    result = CliRunner().invoke(cli, list(args), env=env)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -56,8 +59,10 @@ def test_report_time_without_offset_is_local(fresh_db: str, tmp_path: Path) -> N
     time that is no date is refused with the forms accepted."""
     registry = tmp_path / "registry.yaml"
     registry.write_text(__import__("yaml").safe_dump(REGISTRY))
-    assert run(fresh_db, "registry", "load", str(registry))[0] == 0
-    common = ("report", "submit", "--as", "rep-1", "--meter", "M1")
+    bootstrap_admin(fresh_db, "staff-1")  # pts accounts create-admin, on the server
+    assert run(fresh_db, "registry", "load", str(registry), "--as", "staff-1")[0] == 0
+    rep = api_token(fresh_db, "rep-1")
+    common = ("report", "submit", "--meter", "M1")
     date_only = run(
         fresh_db,
         *common,
@@ -67,6 +72,7 @@ def test_report_time_without_offset_is_local(fresh_db: str, tmp_path: Path) -> N
         "2027-01-05",
         "--now",
         "2027-01-05T20:00:00+00:00",
+        token=rep,
     )
     naive = run(
         fresh_db,
@@ -77,6 +83,7 @@ def test_report_time_without_offset_is_local(fresh_db: str, tmp_path: Path) -> N
         "2027-01-05T16:30",
         "--now",
         "2027-01-05T22:00:00+00:00",
+        token=rep,
     )
     wrong = run(
         fresh_db,
@@ -87,6 +94,7 @@ def test_report_time_without_offset_is_local(fresh_db: str, tmp_path: Path) -> N
         "01/05/2027",
         "--now",
         "2027-01-05T22:00:00+00:00",
+        token=rep,
     )
     assert date_only[:2] == (0, "accepted M1 1000000 Wh at 2027-01-05T12:00:00-05:00\n")
     assert naive[:2] == (0, "accepted M1 1010000 Wh at 2027-01-05T16:30:00-05:00\n")

@@ -21,7 +21,17 @@ from pts.cli import cli
 from pts.settings import Settings, service_database_url
 from storage.energy_store import monthly_totals
 from tests.integration.certification.test_cli import REGISTRY_YAML
-from tests.integration.web.support import IN_WINDOW, REP, Clock, csrf_of, make_app, seed, sign_in
+from tests.integration.web.support import (
+    IN_WINDOW,
+    REP,
+    Clock,
+    api_token,
+    bootstrap_admin,
+    csrf_of,
+    make_app,
+    seed,
+    sign_in,
+)
 from tests.support import (
     APR,
     END,
@@ -240,7 +250,10 @@ def test_certify_role_runs_the_monthly_cycle(fresh_db: str, login: Login, tmp_pa
     no rewriting readings or the ledger."""
     url = on(fresh_db, login("pts_certify"))
     nowhere = psycopg.conninfo.make_conninfo(fresh_db, dbname="no_such_database")
-    env = {"PTS_DATABASE_URL": nowhere, "PTS_CERTIFY_DATABASE_URL": url}
+    # a person's API token is checked through the web's login (the certify login holds none)
+    web_url = on(fresh_db, login("pts_web"))
+    env = {"PTS_DATABASE_URL": nowhere, "PTS_CERTIFY_DATABASE_URL": url,
+           "PTS_WEB_DATABASE_URL": web_url}  # fmt: skip
 
     def run(*args: str) -> tuple[int, str]:
         result = CliRunner().invoke(cli, list(args), env=env)
@@ -250,11 +263,13 @@ def test_certify_role_runs_the_monthly_cycle(fresh_db: str, login: Login, tmp_pa
 
     registry = tmp_path / "registry.yaml"
     registry.write_text(REGISTRY_YAML)
-    loaded = run("registry", "load", str(registry))
+    bootstrap_admin(fresh_db, "staff-1")  # pts accounts create-admin, on the server
+    loaded = run("registry", "load", str(registry), "--as", "staff-1")
+    env["PTS_TOKEN"] = api_token(fresh_db, "rep-1")  # rep-1 acts with their API token
 
     def report(wh: int, day: str) -> int:
         return run(
-            "report", "submit", "--as", "rep-1", "--meter", "M1", "--register-wh", str(wh),
+            "report", "submit", "--meter", "M1", "--register-wh", str(wh),
             "--at", f"{day}T20:00:00-04:00", "--now", f"{day}T21:00:00-04:00",
         )[0]  # fmt: skip
 

@@ -181,3 +181,21 @@ def sign_in(client: Any, account_id: str, password: str = PASSWORD) -> Any:
         "/signin",
         data={"account_id": account_id, "password": password, "csrf_token": csrf_of(form.text)},
     )
+
+
+def api_token(url: str, account_id: str, at: datetime = datetime(2026, 10, 1, tzinfo=UTC)) -> str:
+    """A personal API token of `account_id`, made as the Account page makes one."""
+    from web import accounts
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = credential_store.get_account(conn, account_id)
+        assert row is not None, f"no account {account_id}"
+        return accounts.create_token(conn, accounts.as_account(row), "cli", at, "test")[1]
+
+
+def bootstrap_admin(url: str, account_id: str = "staff-1") -> None:
+    """The first admin, as `pts accounts create-admin` makes it on the server."""
+    from web import accounts
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        accounts.create_admin(conn, account_id, "", "", PASSWORD, datetime(2026, 1, 1, tzinfo=UTC))
