@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -345,13 +345,8 @@ def close(
 ) -> None:
     """Close a month: production, completeness, erratic data, estimates, holds, SRECs."""
     settings = get_settings(ctx)
-    factor = max_capacity_factor or str(settings.erratic_max_capacity_factor)
-    thresholds = Thresholds(
-        max_capacity_factor=Decimal(factor),
-        power_tolerance=settings.stream_power_tolerance,
-        holding=settings.month_close_holding_findings,
-        max_interpolation=timedelta(hours=settings.month_close_max_interpolation_h),
-    )
+    override = Decimal(max_capacity_factor) if max_capacity_factor else None
+    thresholds = Thresholds.from_settings(settings, override)
     with _connection(ctx) as conn:
         admin = _acting(ctx, conn, account_id, "month close")
         result = _run(
@@ -433,7 +428,14 @@ def record(
         admin = _acting(ctx, conn, account_id, "audit record")
         result = _run(
             lambda: record_audit(
-                conn, admin, meter_id, read_at, register_wh, evidence, _now(now_text)
+                conn,
+                admin,
+                meter_id,
+                read_at,
+                register_wh,
+                evidence,
+                _now(now_text),
+                Thresholds.from_settings(get_settings(ctx)),
             )
         )
     click.echo(
@@ -466,7 +468,15 @@ def amend(
         admin = _acting(ctx, conn, account_id, "audit amend")
         amendment_id = _run(
             lambda: amend_month(
-                conn, admin, system_id, month_text, energy_wh, reason, evidence, _now(now_text)
+                conn,
+                admin,
+                system_id,
+                month_text,
+                energy_wh,
+                reason,
+                evidence,
+                _now(now_text),
+                Thresholds.from_settings(get_settings(ctx)),
             )
         )
     click.echo(f"amendment {amendment_id} recorded")

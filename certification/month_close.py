@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from certification.holds import HOLDING_FINDINGS
@@ -53,6 +54,20 @@ TYPICAL_KWH_PER_KW = {
 _UTC_ZONES = (UTC, ZoneInfo("UTC"), ZoneInfo("Etc/UTC"))  # subtraction is exact in these
 
 
+class MonthCloseSettings(Protocol):
+    """The settings month close reads (pts.settings.Settings has them; certification does
+    not import the edge)."""
+
+    @property
+    def erratic_max_capacity_factor(self) -> float: ...
+    @property
+    def stream_power_tolerance(self) -> Decimal: ...
+    @property
+    def month_close_holding_findings(self) -> frozenset[str]: ...
+    @property
+    def month_close_max_interpolation_h(self) -> float: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """Erratic-data thresholds (PTS does not publish its own; these are ours, as settings)."""
@@ -70,6 +85,21 @@ class Thresholds:
     power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE
     # findings that hold a month from minting and export (PTS_MONTH_CLOSE_HOLDING_FINDINGS)
     holding: frozenset[str] = HOLDING_FINDINGS
+
+    @classmethod
+    def from_settings(
+        cls, settings: MonthCloseSettings, max_capacity_factor: Decimal | None = None
+    ) -> Thresholds:
+        """The thresholds the settings give (the one constructor for the CLI and the web);
+        `max_capacity_factor`: a command's override of PTS_ERRATIC_MAX_CAPACITY_FACTOR."""
+        return cls(
+            max_capacity_factor=max_capacity_factor
+            if max_capacity_factor is not None
+            else Decimal(str(settings.erratic_max_capacity_factor)),
+            power_tolerance=settings.stream_power_tolerance,
+            holding=settings.month_close_holding_findings,
+            max_interpolation=timedelta(hours=settings.month_close_max_interpolation_h),
+        )
 
 
 @dataclass(frozen=True, slots=True)

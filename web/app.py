@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -60,14 +60,8 @@ class WebContext:
 
     @property
     def thresholds(self) -> Thresholds:
-        """Month close thresholds from the settings (as `pts month close` builds them)."""
-        s = self.settings
-        return Thresholds(
-            max_capacity_factor=Decimal(str(s.erratic_max_capacity_factor)),
-            power_tolerance=s.stream_power_tolerance,
-            holding=s.month_close_holding_findings,
-            max_interpolation=timedelta(hours=s.month_close_max_interpolation_h),
-        )
+        """Month close thresholds from the settings (the constructor `pts month close` uses)."""
+        return Thresholds.from_settings(self.settings)
 
 
 def policy_from(settings: Settings) -> SessionPolicy:
