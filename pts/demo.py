@@ -21,14 +21,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from certification.roles import Account, Role
+from certification.workflows.check_provenance import check_provenance
+from certification.workflows.check_provenance import render as render_provenance
 from certification.workflows.close_month import CloseReport, close_month
 from certification.workflows.export_quarter import draft_export
 from gateways.clock import SteppedClock
 from gateways.meters import MeterConfig
 from gateways.poller import MeterPoller
 from gateways.sample import MeterSample, reading_from_sample
+from gateways.signing import Ed25519Signer
 from gateways.simulator.fleet import MeterFleet, make_fleet
 from gateways.simulator.meter import ACC32, Faults
 from pts.demo_report import DemoResult, render_chart, render_summary
@@ -44,8 +48,9 @@ from schemas import (
     Source,
     System,
 )
-from schemas.envelope import encode_batch
-from storage import registry_store
+from schemas.envelope import encode_batch, reading_hash, sign_batch
+from schemas.signing_keys import SigningKey
+from storage import provenance_store, registry_store
 from storage.embedded import EmbeddedPostgres, find_bindir
 from storage.migrate import migrate
 from stream.calendar import month_bounds
@@ -110,6 +115,7 @@ def registry_records(fleet: MeterFleet, gateway_id: str = GATEWAY) -> list[Any]:
                 accuracy_class=AccuracyClass.PCT_0_5,
                 installed_on=date(2024, 1, 1),
                 register_modulus_wh=ACC32,
+                signed=True,  # the demo gateway signs: the stream refuses unsigned batches
             )
         )
     return records
@@ -154,14 +160,28 @@ def clean(options: DemoOptions) -> None:
     shutil.rmtree(options.folder, ignore_errors=True)
 
 
-def _batch(meter_readings: list[Reading]) -> ReadingBatch:
-    return ReadingBatch(
+def _batch(meter_readings: list[Reading], signer: Ed25519Signer) -> ReadingBatch:
+    batch = ReadingBatch(
+        schema_version=2,
         batch_id=uuid.uuid4().hex,
         source=Source.GATEWAY,
         source_id=GATEWAY,
         sent_at=datetime.now(UTC),
         readings=tuple(meter_readings),
     )
+    return sign_batch(batch, signer)
+
+
+def gateway_key(start: datetime) -> tuple[Ed25519Signer, SigningKey]:
+    """The demo gateway's key pair, and the registry record of its public key."""
+    signer = Ed25519Signer.of(Ed25519PrivateKey.generate())
+    record = SigningKey(
+        signer_id=GATEWAY,
+        key_id=signer.key_id,
+        public_key=signer.public_key_b64,
+        valid_from=start - timedelta(days=1),
+    )
+    return signer, record
 
 
 async def run_month(
@@ -179,14 +199,17 @@ async def run_month(
     if options.faults and options.meters > 5:
         fleet.meters[5].start_register_wh = ACC32 - 1_000_000  # rolls over early in the month
     await fleet.start()
+    signer, key = gateway_key(start)
     with psycopg.connect(url) as conn:
         registry_store.upsert(conn, registry_records(fleet))
+        provenance_store.add_key(conn, key)
     poller = MeterPoller(meter_configs(fleet), clock, timeout=0.05)
     engine = await InProcessEngine.connect(url, label="demo", clock=clock.now)
     step = timedelta(minutes=options.interval_min)
     ticks = int((end - start) / step) + 1
     pending: dict[str, list[Reading]] = defaultdict(list)
     seq = readings = failures = 0
+    heads: dict[str, str] = {}  # each meter's hash chain, in sequence order
     try:
         for index in range(ticks):
             tick = start + index * step
@@ -196,11 +219,15 @@ async def run_month(
                     failures += 1
                     continue
                 seq += 1
-                pending[result.meter_id].append(reading_from_sample(result, GATEWAY, seq))
+                reading = reading_from_sample(
+                    result, GATEWAY, seq, prev_hash=heads.get(result.meter_id)
+                )
+                heads[result.meter_id] = reading_hash(reading).hex()
+                pending[result.meter_id].append(reading)
             last = index == ticks - 1
             if last or (tick.astimezone(NY).hour == 0 and index):
                 for meter_readings in pending.values():  # as bytes: the wire's one codec
-                    await engine.submit(encode_batch(_batch(meter_readings)))
+                    await engine.submit(encode_batch(_batch(meter_readings, signer)))
                     readings += len(meter_readings)
                 pending.clear()
             if progress is not None:
@@ -267,6 +294,7 @@ def run_demo(options: DemoOptions, progress: Any = None) -> DemoResult:
     with psycopg.connect(url) as conn:
         report = close_month(conn, options.month, ADMIN, now)
         export = draft_export(conn, quarter_of(options.month), ADMIN)
+        provenance = check_provenance(conn, provenance_system(report), options.month, now)
     checks = check_totals(truth, certified_totals(report))
     out = options.folder / "report"
     out.mkdir(parents=True, exist_ok=True)
@@ -277,5 +305,12 @@ def run_demo(options: DemoOptions, progress: Any = None) -> DemoResult:
     chart_path = render_chart(daily, out / f"production-{options.month}.png", options.month)
     result = DemoResult(url, report, checks, export_path.resolve(), chart_path.resolve(),
                         (out / "summary.txt").resolve(), readings, failures, daily)  # fmt: skip
-    result.report_path.write_text(render_summary(result))
+    # the summary ends with the provenance check of one system's certificates
+    result.report_path.write_text(render_summary(result) + "\n\n" + render_provenance(provenance))
     return result
+
+
+def provenance_system(report: CloseReport) -> str:
+    """The system whose certificates the demo traces: the first that minted any."""
+    minted = [s for s in report.systems if s.minted > 0] or report.systems
+    return minted[0].system.system_id

@@ -34,7 +34,7 @@ from typing import Annotated, Protocol
 import msgspec
 from pydantic import ValidationError
 
-from schemas.reading import SCHEMA_VERSION, SIGNED_SCHEMA_VERSION, ReadingBatch
+from schemas.reading import SCHEMA_VERSION, SIGNED_SCHEMA_VERSION, BatchSignature, ReadingBatch
 
 VERSIONS = frozenset({SCHEMA_VERSION, SIGNED_SCHEMA_VERSION})
 READING_DOMAIN = "pts-reading/2"
@@ -131,6 +131,15 @@ def batch_signing_message(batch: ReadingBatch, key_id: str) -> tuple[bytes, list
         batch.batch_id, batch.source.value, batch.source_id, batch.sent_at, key_id, hashes
     )
     return message, hashes
+
+
+def sign_batch(batch: ReadingBatch, signer: Signer) -> ReadingBatch:
+    """The batch (version 2) with `signer`'s signature over its signing message."""
+    message, _ = batch_signing_message(batch, signer.key_id)
+    signature = BatchSignature(key_id=signer.key_id, value=encode_signature(signer.sign(message)))
+    return batch.model_copy(
+        update={"schema_version": SIGNED_SCHEMA_VERSION, "signature": signature}
+    )
 
 
 class Signer(Protocol):

@@ -50,6 +50,10 @@ def test_demo_small_month_matches_ground_truth_and_second_run_reuses(demo_dir: P
     assert (demo_dir / "report" / "gis-2026Q4-draft.csv").read_text().count("/2026,") >= 4
     assert (demo_dir / "report" / "production-2026-11.png").stat().st_size > 10_000
     assert (demo_dir / "pg" / "data" / "PG_VERSION").exists()
+    # signed end to end: the summary ends with one system's certificates proven
+    tail = first.stdout[first.stdout.index("provenance of SYS-") :]
+    assert "all certificates of the month are proven" in tail
+    assert "NOT PROVEN" not in tail
     second = run_demo(demo_dir, port)
     assert second.returncode == 0, second.stderr[-3000:]
     assert first.stdout.splitlines()[:10] == second.stdout.splitlines()[:10]
