@@ -36,6 +36,8 @@ _STRUCT = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "uint64": "
 WRAP_COUNTS: dict[str, int] = {"uint16": 2**16, "uint32": 2**32, "uint64": 2**64}
 SUNSSF_NOT_IMPLEMENTED = -32768
 SCALE_LIMIT = 10  # SunSpec sunssf range is -10..10
+MAX_CLOCK_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+MAX_ENERGY_WH = 2**63 - 1  # PostgreSQL bigint: what the spool, the stream and storage hold
 
 
 def decode_words(
@@ -121,8 +123,13 @@ class ClockRegister:
 
     def decode(self, image: Mapping[int, int]) -> datetime:
         words = tuple(image[a] for a in range(self.address, self.address + WORDS[self.kind]))
-        seconds = decode_words(words, self.kind, self.word_order)
-        return datetime.fromtimestamp(int(seconds), UTC)
+        seconds = int(decode_words(words, self.kind, self.word_order))
+        if seconds > MAX_CLOCK_SECONDS:  # a uint64 goes far past what a datetime holds
+            raise RegisterMapError(
+                f"meter clock register {self.address} holds {seconds}, not a time (seconds "
+                f"since 1970 up to {MAX_CLOCK_SECONDS}, the end of year 9999)"
+            )
+        return datetime.fromtimestamp(seconds, UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,9 +200,16 @@ class EnergyRegister:
         modulus = None
         if self.modulus_counts is not None:
             modulus = scaled_wh(self.modulus_counts, scale, self.multiplier)
+            if modulus > MAX_ENERGY_WH:  # (uint64) it cannot wrap before values are refused
+                modulus = None
         meter_ts = self.clock.decode(image) if self.clock is not None else None
-        return Decoded(scaled_wh(raw, scale, self.multiplier), scale, value_words, modulus,
-                       meter_ts)  # fmt: skip
+        energy_wh = scaled_wh(raw, scale, self.multiplier)
+        if energy_wh > MAX_ENERGY_WH:
+            raise RegisterMapError(
+                f"energy register {self.address} holds {raw} (× 10^{scale} × {self.multiplier}"
+                f" = {energy_wh} Wh), beyond the {MAX_ENERGY_WH} Wh a reading may hold"
+            )
+        return Decoded(energy_wh, scale, value_words, modulus, meter_ts)
 
 
 def image_from_reads(
