@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 import psycopg
 from psycopg.types.json import Jsonb
-
-
-class PointRow(NamedTuple):
-    """A reading as month close and audits use it."""
-
-    ts: datetime
-    energy_wh: int
-    event: str | None
-    register_modulus_wh: int | None
-    flags: list[str]
 
 
 class AccountRow(NamedTuple):
@@ -153,64 +142,6 @@ class ChangeRequestRow(NamedTuple):
     @property
     def transfer_contract(self) -> str | None:
         return self.document
-
-
-# How far before and after the month the bracketing readings are first looked for. A bound
-# lets PostgreSQL prune the partitions/chunks outside it at plan time (an unbounded
-# "latest reading before" plans across every chunk of a hypertable: 10-20 ms per query).
-# 62 days covers manual meters read monthly (PTS_MONTH_CLOSE manual_max_gap is 45 days);
-# a meter with no reading within it is looked up again without bound, so the points are
-# always exactly the unbounded ones.
-POINTS_REACH = timedelta(days=62)
-_COLUMNS = "ts, energy_wh, event, register_modulus_wh, flags"
-_BEFORE = f"""
-SELECT m.id, r.* FROM unnest(%(ids)s::text[]) AS m(id) CROSS JOIN LATERAL (
-  SELECT {_COLUMNS} FROM readings
-  WHERE meter_id = m.id AND ts < %(lo)s {{bound}} ORDER BY ts DESC LIMIT 1) r
-"""
-_AFTER = f"""
-SELECT m.id, r.* FROM unnest(%(ids)s::text[]) AS m(id) CROSS JOIN LATERAL (
-  SELECT {_COLUMNS} FROM readings
-  WHERE meter_id = m.id AND ts >= %(hi)s {{bound}} ORDER BY ts LIMIT 1) r
-"""
-_INSIDE = f"""
-SELECT meter_id, {_COLUMNS} FROM readings
-WHERE meter_id = ANY(%(ids)s) AND ts >= %(lo)s AND ts < %(hi)s
-"""
-
-
-def month_points(
-    conn: psycopg.Connection[Any], meter_id: str, lo: datetime, hi: datetime
-) -> list[PointRow]:
-    """A meter's readings in [lo, hi), plus the one before and the one at or after `hi`."""
-    return months_points(conn, [meter_id], lo, hi)[meter_id]
-
-
-def months_points(
-    conn: psycopg.Connection[Any], meter_ids: Sequence[str], lo: datetime, hi: datetime
-) -> dict[str, list[PointRow]]:
-    """meter_id → its readings in [lo, hi), plus the one before `lo` and the one at or after
-    `hi` (however far away), in time order; three queries for all the meters."""
-    ids = list(dict.fromkeys(meter_ids))
-    found: dict[str, list[PointRow]] = {m: [] for m in ids}
-    params = {"ids": ids, "lo": lo, "hi": hi, "lo_far": lo - POINTS_REACH}
-    params["hi_far"] = hi + POINTS_REACH
-
-    def collect(sql: str, only: list[str]) -> set[str]:
-        rows = conn.execute(sql, {**params, "ids": only}).fetchall()
-        for r in rows:  # bigint and text[] arrive as int and list: no conversion needed
-            found[r[0]].append(PointRow._make(r[1:]))
-        return {r[0] for r in rows}
-
-    collect(_INSIDE, ids)
-    for sql, bound in ((_BEFORE, "AND ts >= %(lo_far)s"), (_AFTER, "AND ts < %(hi_far)s")):
-        within = collect(sql.format(bound=bound), ids)
-        missing = [m for m in ids if m not in within]
-        if missing:  # nothing within reach: the unbounded look-up (rare: new or silent meters)
-            collect(sql.format(bound=""), missing)
-    for rows in found.values():
-        rows.sort(key=lambda p: p.ts)
-    return found
 
 
 def count_readings(
@@ -536,18 +467,6 @@ def add_manual_report(
         "submitted_by, submitted_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
         (meter_id, ts, month, photo_ref, meter_replacement, by, at),
     )
-
-
-def points_until(conn: psycopg.Connection[Any], meter_id: str, ts: datetime) -> list[PointRow]:
-    """Every reading of the meter at or before `ts`, plus the first one after it."""
-    rows = conn.execute(
-        "(SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings "
-        " WHERE meter_id = %(m)s AND ts <= %(t)s) UNION ALL "
-        "(SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings "
-        " WHERE meter_id = %(m)s AND ts > %(t)s ORDER BY ts LIMIT 1)",
-        {"m": meter_id, "t": ts},
-    ).fetchall()
-    return [PointRow(r[0], int(r[1]), r[2], r[3], list(r[4])) for r in rows]
 
 
 class HoldAfterClose(NamedTuple):

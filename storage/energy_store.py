@@ -16,11 +16,9 @@ from typing import Any
 
 import psycopg
 
-from schemas.reading import ReadingEvent
+from storage.reading_points import Span
 from storage.writer import copy_unless_stored, copy_unless_stored_async
 
-# (ts, energy_wh, event, register_modulus_wh, flags)
-PointRow = tuple[datetime, int, ReadingEvent | None, int | None, list[str]]
 # (day, energy_wh, intervals, flags)
 DayRowTuple = tuple[date, int, int, Sequence[str]]
 # (interval_start, interval_end, energy_wh, flags)
@@ -37,20 +35,6 @@ SELECT q.m,
        (SELECT max(ts) FROM readings r WHERE r.meter_id = q.m AND r.ts < q.lo),
        (SELECT min(ts) FROM readings r WHERE r.meter_id = q.m AND r.ts > q.hi)
 FROM {_SPANS}
-"""
-_POINTS = f"""
-SELECT q.m, p.ts, p.energy_wh, p.event, p.register_modulus_wh, p.flags
-FROM {_SPANS}
-CROSS JOIN LATERAL (
-    (SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings
-      WHERE meter_id = q.m AND ts < q.lo ORDER BY ts DESC LIMIT 1)
-    UNION ALL
-    (SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings
-      WHERE meter_id = q.m AND ts >= q.lo AND ts <= q.hi)
-    UNION ALL
-    (SELECT ts, energy_wh, event, register_modulus_wh, flags FROM readings
-      WHERE meter_id = q.m AND ts > q.hi ORDER BY ts LIMIT 1)
-) p
 """
 _DAY_PARTS = """
 SELECT q.m, q.d, ins.wh, ins.n, ins.flags,
@@ -129,10 +113,6 @@ _DIRECTORY = (
 )
 
 
-# (meter_id, lo, hi)
-Span = tuple[str, datetime, datetime]
-
-
 def _spans(spans: Sequence[Span]) -> dict[str, list[Any]]:
     return {"m": [s[0] for s in spans], "lo": [s[1] for s in spans], "hi": [s[2] for s in spans]}
 
@@ -148,21 +128,6 @@ async def neighbours(
     """Per meter, the stored reading instants just before `lo` and just after `hi`."""
     cur = await aconn.execute(_NEIGHBOURS, _spans(spans))
     return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
-
-
-async def points(
-    aconn: psycopg.AsyncConnection[Any], spans: Sequence[Span]
-) -> dict[str, list[PointRow]]:
-    """Per meter, the readings in [lo, hi] plus the one before and the one after."""
-    cur = await aconn.execute(_POINTS, _spans(spans))
-    return _points_by_meter(spans, await cur.fetchall())
-
-
-def _points_by_meter(spans: Sequence[Span], rows: Sequence[Any]) -> dict[str, list[PointRow]]:
-    out: dict[str, list[PointRow]] = {s[0]: [] for s in spans}
-    for r in rows:
-        out[r[0]].append((r[1], int(r[2]), ReadingEvent(r[3]) if r[3] else None, r[4], list(r[5])))
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,11 +371,6 @@ def neighbours_sync(
 ) -> dict[str, tuple[datetime | None, datetime | None]]:
     """`neighbours` on a sync connection."""
     return {r[0]: (r[1], r[2]) for r in conn.execute(_NEIGHBOURS, _spans(spans)).fetchall()}
-
-
-def points_sync(conn: psycopg.Connection[Any], spans: Sequence[Span]) -> dict[str, list[PointRow]]:
-    """`points` on a sync connection."""
-    return _points_by_meter(spans, conn.execute(_POINTS, _spans(spans)).fetchall())
 
 
 def day_parts_sync(

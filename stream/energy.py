@@ -36,6 +36,8 @@ from itertools import pairwise
 
 from schemas.reading import QualityFlag, Reading, ReadingEvent
 
+_RESET = QualityFlag.RESET.value  # looked up once: month close converts every stored reading
+
 # an interval's flags: the one vocabulary of schemas.reading (NON_MONOTONIC and
 # IMPLAUSIBLE_POWER are the ones only this module sets)
 Flag = QualityFlag
@@ -73,6 +75,24 @@ class RegisterPoint:
     event: ReadingEvent | None = None
     modulus_wh: int | None = None
     reset: bool = False
+
+    @classmethod
+    def stored(
+        cls,
+        ts: datetime,
+        energy_wh: int,
+        event: str | None,
+        register_modulus_wh: int | None,
+        flags: Sequence[str],
+    ) -> RegisterPoint:
+        """A reading as stored (event and flags as text: storage.reading_points.PointRow)."""
+        return cls(
+            ts,
+            energy_wh,
+            ReadingEvent(event) if event else None,
+            register_modulus_wh,
+            _RESET in flags,
+        )
 
     @classmethod
     def of(cls, reading: Reading) -> RegisterPoint:

@@ -38,7 +38,7 @@ import psycopg
 import structlog
 
 from schemas.reading import Reading
-from storage import energy_store, provenance_store
+from storage import energy_store, provenance_store, reading_points
 from storage.writer import write_readings_async
 from stream import sequence
 from stream.core import Reject, Sorting
@@ -211,7 +211,7 @@ async def recompute(
         return
     await energy_store.lock_meters(aconn, [m for m, _, _ in spans])
     edges = edges_of(spans, await energy_store.neighbours(aconn, spans))
-    stored = await energy_store.points(aconn, point_spans(spans, edges))
+    stored = await reading_points.points_async(aconn, point_spans(spans, edges))
     plan = plan_intervals(directory, spans, edges, stored, power_tolerance)
     await energy_store.upsert_intervals(aconn, plan.interval_rows)
     rows = day_rows(await energy_store.day_parts(aconn, plan.wanted_days), plan.zones)

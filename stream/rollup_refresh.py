@@ -28,9 +28,10 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from schemas.reading import QualityFlag, Reading
-from storage import energy_store
-from storage.energy_store import DayParts, DayRowTuple, IntervalRowTuple, PointRow, Span
+from schemas.reading import Reading
+from storage import energy_store, reading_points
+from storage.energy_store import DayParts, DayRowTuple, IntervalRowTuple
+from storage.reading_points import PointRow, Span
 from storage.writer import WriteResult, write_readings
 from stream.directory import MeterDirectory, StaticDirectory, meter_infos
 from stream.energy import DEFAULT_POWER_TOLERANCE, Interval, PowerLimit, RegisterPoint
@@ -81,10 +82,7 @@ def plan_intervals(
         assert info is not None  # spans_of keeps known meters only
         tz = plan.zones[meter_id] = ZoneInfo(info.timezone)
         before, after = edges[meter_id]
-        points = [
-            RegisterPoint(ts, wh, event, modulus, QualityFlag.RESET.value in flags)
-            for ts, wh, event, modulus, flags in stored[meter_id]
-        ]
+        points = [RegisterPoint.stored(*row) for row in stored[meter_id]]
         limit = PowerLimit(info.capacity_kw_dc, power_tolerance)
         plan.interval_rows += [
             (meter_id, (i.start, i.end, i.energy_wh, sorted(f.value for f in i.flags)))
@@ -135,7 +133,7 @@ def refresh_rollups(
         return
     energy_store.lock_meters_sync(conn, [m for m, _, _ in spans])
     edges = edges_of(spans, energy_store.neighbours_sync(conn, spans))
-    stored = energy_store.points_sync(conn, point_spans(spans, edges))
+    stored = reading_points.points(conn, point_spans(spans, edges))
     plan = plan_intervals(directory, spans, edges, stored, power_tolerance)
     energy_store.upsert_intervals_sync(conn, plan.interval_rows)
     rows = day_rows(energy_store.day_parts_sync(conn, plan.wanted_days), plan.zones)

@@ -7,23 +7,14 @@ from typing import Any
 import psycopg
 
 from certification.amendments import Amendment
-from schemas.reading import QualityFlag, ReadingEvent
 from storage import certification_store as store
-from storage.certification_store import PointRow
+from storage.reading_points import PointRow
 from stream.energy import RegisterPoint
-
-_RESET = QualityFlag.RESET.value  # looked up once: month close converts every reading
 
 
 def register_point(row: PointRow) -> RegisterPoint:
     """A stored reading as the energy rules read it."""
-    return RegisterPoint(
-        row.ts,
-        row.energy_wh,
-        ReadingEvent(row.event) if row.event else None,
-        row.register_modulus_wh,
-        _RESET in row.flags,
-    )
+    return RegisterPoint.stored(*row)
 
 
 def amendments_of(conn: psycopg.Connection[Any], system_id: str) -> list[Amendment]:

@@ -41,7 +41,7 @@ from certification.workflows._common import amendments_of, register_point
 from certification.workflows.late_readings import check_previous_months
 from schemas.registry import Meter, ReportingMethod, System
 from storage import certification_store as store
-from storage import registry_store
+from storage import reading_points, registry_store
 from stream.calendar import month_bounds
 from stream.energy import RegisterPoint
 
@@ -155,7 +155,7 @@ def _points(
     return {
         meter_id: [register_point(row) for row in rows]
         for (lo, hi), ids in by_bounds.items()
-        for meter_id, rows in store.months_points(conn, ids, lo, hi).items()
+        for meter_id, rows in reading_points.month_points(conn, ids, lo, hi).items()
     }
 
 

@@ -25,6 +25,7 @@ from certification.workflows._common import register_point
 from certification.workflows.accept_month import credit_month
 from schemas.registry import System
 from storage import certification_store as store
+from storage.reading_points import month_points
 from stream.calendar import month_bounds
 
 log = structlog.get_logger(__name__)
@@ -99,7 +100,7 @@ def check_previous_months(
             ):
                 recounted_wh += span.energy_wh
                 continue
-            rows = store.month_points(conn, span.meter_id, span.lo, span.hi)
+            rows = month_points(conn, [span.meter_id], span.lo, span.hi)[span.meter_id]
             points = [register_point(r) for r in rows]
             now_wh = recount_wh(points, span.lo, span.hi, system.capacity_kw_dc, thresholds)
             recounted_wh += now_wh

@@ -27,6 +27,7 @@ from certification.workflows.accept_month import credit_month
 from schemas.registry import System
 from storage import certification_store as store
 from storage import registry_store
+from storage.reading_points import points_until
 from stream.energy import PowerLimit
 
 log = structlog.get_logger(__name__)
@@ -57,7 +58,7 @@ def record_audit(
         register_wh = meter.primary_wh(register_wh)
         reading = audits.record(admin, meter_id, ts, register_wh, evidence)
         tolerance = required_accuracy(system.capacity_kw_dc, system.reporting_method)
-        points = [register_point(row) for row in store.points_until(conn, meter_id, ts)]
+        points = [register_point(row) for row in points_until(conn, meter_id, ts)]
         limit = PowerLimit(system.capacity_kw_dc, (thresholds or Thresholds()).power_tolerance)
         result = audits.compare(reading, points, tolerance, limit)
         audit_id = store.add_audit(

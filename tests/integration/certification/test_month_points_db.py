@@ -14,8 +14,7 @@ import psycopg
 import pytest
 
 from schemas import Reading, Source
-from storage import certification_store
-from storage.certification_store import PointRow
+from storage.reading_points import PointRow, month_points
 from storage.writer import write_readings
 
 pytestmark = pytest.mark.integration
@@ -75,7 +74,7 @@ def test_far_neighbours_are_found_beyond_the_bound(fresh_db: str) -> None:
             + [reading("M-NEAR", t, n * 10) for n, t in enumerate(near)],
         )
         conn.commit()
-        got = certification_store.months_points(conn, ["M-FAR", "M-NEAR", "M-NONE"], lo, hi)
+        got = month_points(conn, ["M-FAR", "M-NEAR", "M-NONE"], lo, hi)
     assert {m: [(p.ts, p.energy_wh) for p in rows] for m, rows in got.items()} == {
         "M-FAR": [(far_before, 0), (inside, 1000), (far_after, 2000)],
         "M-NEAR": [(near[0], 0), (near[1], 10), (near[2], 20), (near[3], 30)],
@@ -103,7 +102,7 @@ def test_same_points_as_the_unbounded_query(fresh_db: str) -> None:
         for month in range(32):
             hi = datetime(2023 + (month + 12) // 12, (month + 12) % 12 + 1, 1, 5, tzinfo=UTC)
             lo = hi - timedelta(days=rnd.choice([28, 30, 31, 75, 200]))
-            got = certification_store.months_points(conn, meters, lo, hi)
+            got = month_points(conn, meters, lo, hi)
             expected = {m: unbounded(conn, m, lo, hi) for m in meters}
             assert got == expected, (lo, hi)
             checked += sum(len(rows) for rows in got.values())

@@ -16,8 +16,9 @@ from certification.month_close import Thresholds, meter_month
 from certification.workflows._common import register_point
 from schemas import DasProvider, Meter, QualityFlag, Reading, Source, System
 from schemas.registry import AccuracyClass, ReportingMethod
-from storage import certification_store, registry_store
+from storage import registry_store
 from storage.energy_store import monthly_totals
+from storage.reading_points import month_points
 from stream.calendar import month_bounds
 from stream.inprocess import InProcessEngine
 from tests.properties.test_one_monthly_total import KW, MOD, STARTS, TOLERANCE, ZONE, fault_series
@@ -86,7 +87,7 @@ async def test_stored_month_totals_equal_month_close(fresh_db: str, seed: int) -
         closed = {}
         for month in stored:
             start, end = month_bounds(month, ZoneInfo(ZONE))
-            rows = certification_store.month_points(conn, "M-P", start, end)
+            rows = month_points(conn, ["M-P"], start, end)["M-P"]
             close = meter_month(
                 "M-P",
                 [register_point(r) for r in rows],
