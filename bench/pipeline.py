@@ -4,6 +4,8 @@
 
 Same payloads (ReadingBatch JSON, `--readings` readings of one meter each) in every run, on
 the real Mosquitto, Kafka and PostgreSQL, measured in this one run:
+0. signing on and off (bench/provenance.py): CPU per reading of the gateway's encode and the
+   worker's core, unsigned and signed/verified (`--signing-only` stops after it);
 1. raw MQTT pub/sub: one QoS 1 publisher, one QoS 1 subscriber (ceiling of the MQTT leg);
 2. raw Kafka produce (idempotent, acks=all) and raw consume of what was produced; for
    reference, Faust consuming it with the worker's settings and doing nothing
@@ -63,7 +65,12 @@ ADMIN_URL = os.environ.get("PTS_TEST_DATABASE_URL", "postgresql://pts@127.0.0.1:
 
 
 def load_bridge_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_bridge", ROOT / "bench" / "bridge.py")
+    return load_bench_module("bridge")
+
+
+def load_bench_module(name: str) -> ModuleType:
+    """bench/NAME.py as module bench_NAME (this folder stays off the import path)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -370,7 +377,15 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="rounds of every measurement; medians are shown"
     )
+    parser.add_argument(
+        "--signing-only", action="store_true", help="only the signing on/off figures (no services)"
+    )
     args = parser.parse_args()
+    # signing on and off, same run: CPU per reading at the gateway and the worker
+    signing = load_bench_module("provenance")
+    print(signing.report(signing.measure(2_000, args.readings, args.rounds), args.readings))
+    if args.signing_only:
+        return
     bb = load_bridge_bench()
     bb.ensure_test_accounts(bb.PORT)
     readings = args.messages * args.readings
