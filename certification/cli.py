@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 
 import click
 import psycopg
-import yaml
 
 from certification.certification_report import plain_decimal
 from certification.change_requests import Kind, Status
 from certification.errors import Refused
 from certification.manual_reports import ManualReport, parse_read_at
 from certification.month_close import Thresholds
+from certification.registry_document import load_yaml_registry
 from certification.roles import Account, is_admin
 from certification.workflows.accept_month import accept_month
 from certification.workflows.accounts import account
@@ -158,7 +158,9 @@ def registry_load(
 ) -> None:
     """Load a registry YAML file (providers, accounts, approved_meters, systems, meters): an
     admin's act; it cannot make anyone an admin or change a system's REC Owner."""
-    data = yaml.safe_load(file.read_text()) or {}
+    text = file.read_text()
+    document = _run(lambda: load_yaml_registry(text, f"registry {file}"))  # before any database
+    data = document or {}
     now = _now(now_text)
     with _connection(ctx) as conn:
         loader = _acting(ctx, conn, account_id, "registry load")

@@ -12,12 +12,11 @@ from typing import Any
 
 import psycopg
 import structlog
-from pydantic import ValidationError
 
 from certification.errors import Refused
+from certification.registry_document import read_registry_document
 from certification.registry_rules import check_meter, check_reporting_method
-from certification.roles import Role
-from schemas.registry import AccuracyClass, DasProvider, Meter, System
+from schemas.registry import AccuracyClass
 from storage import certification_store as store
 from storage import registry_store
 
@@ -33,26 +32,10 @@ def load_registry(
     """Validate a registry document (providers, accounts, approved_meters, systems, meters)
     against the registry rules and store it; refuse the whole document if anything fails.
     `now` (when the load happens) is logged with it."""
+    document = read_registry_document(data)  # every record checked against its schema
+    providers, systems, meters = document.providers, document.systems, document.meters
+    accounts, approved = document.accounts, document.approved
     problems: list[str] = []
-
-    def parse(kind: str, model: type[Any], raw: dict[str, Any]) -> Any:
-        try:
-            return model.model_validate(raw)
-        except ValidationError as exc:
-            problems.append(f"{kind} {raw}: {exc.errors()[0]['msg']}")
-            return None
-
-    providers = [parse("provider", DasProvider, p) for p in data.get("providers", [])]
-    systems = [parse("system", System, s) for s in data.get("systems", [])]
-    meters = [parse("meter", Meter, m) for m in data.get("meters", [])]
-    accounts = [
-        (a["account_id"], Role(a["role"]).value, a.get("name", ""), a.get("email", ""))
-        for a in data.get("accounts", [])
-    ]
-    approved = {
-        str(m["model"]): AccuracyClass(str(m["accuracy_class"]))
-        for m in data.get("approved_meters", [])
-    }
     with conn.transaction():
         known_approved = {k: AccuracyClass(v) for k, v in store.approved_models(conn).items()}
         approved_all = {**known_approved, **approved}
