@@ -3,10 +3,10 @@ a system the caller holds no role on answers 404. Each route: load → one workf
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from certification.change_requests import Status
@@ -17,6 +17,8 @@ from certification.workflows.change_requests import (
     decide_change_request,
     request_rec_owner_change,
 )
+from certification.workflows.check_provenance import check_provenance
+from certification.workflows.check_provenance import render as render_provenance
 from certification.workflows.close_month import close_month
 from certification.workflows.submit_report import submit_manual_report
 from certification.workflows.trace_certificates import certification_report
@@ -411,6 +413,28 @@ def report(conn: Conn, caller: Caller, system_id: str) -> PlainTextResponse:
     """Every certificate of the system traced to its readings, with its amendments."""
     views.visible_system(conn, caller.account, system_id)
     return PlainTextResponse(certification_report(conn, system_id, caller.account))
+
+
+@router.get(
+    "/systems/{system_id}/provenance/{month}",
+    tags=["srec"],
+    response_model=None,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+def provenance(
+    conn: Conn,
+    caller: Caller,
+    system_id: str,
+    month: Annotated[str, Path(pattern=MONTH_PATTERN)],
+) -> PlainTextResponse:
+    """The month's certificates traced to signed readings, each verified (docs/provenance.md):
+    what is proven and what is not."""
+    views.visible_system(conn, caller.account, system_id)
+    try:
+        checked = check_provenance(conn, system_id, month, datetime.now(UTC))
+    except LookupError as exc:
+        raise Refused("not_found", str(exc)) from exc
+    return PlainTextResponse(render_provenance(checked))
 
 
 @router.get("/month-closes", response_model=list[ClosedSystemOut], tags=["month close"])
