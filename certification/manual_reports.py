@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,10 @@ from schemas.registry import DasProvider, Meter, ReportingMethod, System
 
 # a reading given as a date alone was taken at noon, local time
 READ_AT_NOON = time(12)
+# reading times taken at all (the stream's earliest reading by default; far future: a typo)
+EARLIEST_READ_AT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_READ_AT = datetime(9000, 1, 1, tzinfo=UTC)
+MAX_ENERGY_WH = 2**63 - 1  # PostgreSQL bigint: what a stored reading holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +53,22 @@ def parse_read_at(text: str) -> datetime:
 
 
 def localized(report: ManualReport, timezone: str) -> ManualReport:
-    """The report with an aware reading time: a naive one is local time in `timezone`."""
-    if report.read_at.tzinfo is not None:
-        return report
-    return replace(report, read_at=in_zone(report.read_at, timezone))
+    """The report with an aware reading time: a naive one is local time in `timezone`.
+    A time outside 2000..8999 is refused (bad_reading_time) before any arithmetic on it:
+    year 1 or 9999 with an offset is beyond what a datetime holds in UTC."""
+    if report.read_at.tzinfo is None:
+        report = replace(report, read_at=in_zone(report.read_at, timezone))
+    try:
+        plausible = EARLIEST_READ_AT <= report.read_at < LATEST_READ_AT
+    except OverflowError:
+        plausible = False
+    if not plausible:
+        raise Refused(
+            "bad_reading_time",
+            f"{report.read_at.replace(tzinfo=None).isoformat()} is not a reading time PTS "
+            f"takes: give the time the register was read (from {EARLIEST_READ_AT.year} on)",
+        )
+    return report
 
 
 def filed_month(read_at: datetime, timezone: str) -> str:
@@ -143,6 +159,12 @@ def _primary(meter: Meter, register_wh: int) -> int:
     """The primary energy of a register as read (× the CT ratio), refused when the register
     cannot show it (at or above its modulus)."""
     energy_wh = meter.primary_wh(register_wh)
+    if energy_wh > MAX_ENERGY_WH:
+        raise Refused(
+            "register_too_large",
+            f"{register_wh} Wh is more than any register holds (at most {MAX_ENERGY_WH} Wh "
+            "after the CT ratio); check the reading and the unit (Wh)",
+        )
     modulus = meter.register_modulus_wh
     if modulus is not None and energy_wh >= modulus:
         raise Refused(

@@ -19,7 +19,7 @@ from schemas.registry import DasProvider, Meter, System
 from tests.fuzz.budget import fuzz_settings
 from tests.fuzz.yaml_texts import dump, hostile, values
 
-GOOD = {
+GOOD: dict[str, dict[str, Any]] = {
     "providers": {"provider_id": "das-1", "name": "DAS One", "approved": True},
     "accounts": {"account_id": "rep-1", "role": "system_representative"},
     "approved_meters": {"model": "ACME-1", "accuracy_class": "2.0"},
