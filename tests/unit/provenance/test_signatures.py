@@ -101,3 +101,13 @@ def test_another_gateways_key_is_refused() -> None:
     code, reason = only_reject(payload, core(registered(SIGNER, "gw-1"), registered(OTHER, "gw-2")))
     assert code is ReasonCode.UNKNOWN_KEY
     assert "(it is gw-2's)" in reason
+
+
+def test_a_gateway_signing_for_a_meter_not_its_own_is_refused() -> None:
+    """gw-2's valid signature on its own batch of gw-1's meter: the signature verifies, the
+    reporting-party stage refuses it (provider_mismatch)."""
+    keys = (registered(SIGNER, "gw-1"), registered(OTHER, "gw-2"))
+    payload = signed_payload(chained("M1", "gw-2", 2), OTHER)
+    got = core(*keys).sort(payload, now=T0 + timedelta(hours=1))
+    assert got.to_write == []
+    assert [r.code for r in got.rejects] == [ReasonCode.PROVIDER_MISMATCH] * 2
