@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateways.signing import Ed25519Signer
 from schemas.envelope import (
@@ -157,3 +159,34 @@ def test_peek_refuses_what_is_not_an_envelope() -> None:
     with pytest.raises(EnvelopeDecodeError) as caught:
         peek_envelope(body)
     assert caught.value.code == "schema_invalid"
+
+
+Row = tuple[int, list[int], int | None, bool]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2**40),
+            st.lists(st.integers(0, 0xFFFF), max_size=4),
+            st.sampled_from([None, -3, 0, 2]),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_decode_of_the_gateway_encode_round_trips(rows: list[Row]) -> None:
+    """Property: whatever the values, decode_batch(encode_wire_batch(x)) gives x's readings
+    and their hashes (chained or not)."""
+    readings = []
+    prev = None
+    for i, (wh, words, sf, chain) in enumerate(rows):
+        r = reading(i, energy_wh=wh, raw_words=tuple(words), scale_factor=sf,
+                    prev_hash=prev if chain else None)  # fmt: skip
+        prev = reading_hash(r).hex()
+        readings.append(r)
+    wire = [decode_wire_reading(r.model_dump_json()) for r in readings]
+    batch = decode_batch(encode_wire_batch("b", "gateway", "gw-1", T0, wire))
+    assert batch.readings == tuple(readings)
+    assert [reading_hash(r) for r in batch.readings] == [reading_hash(r) for r in readings]
