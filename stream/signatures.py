@@ -6,6 +6,7 @@ covers a whole batch, so this runs before the per-reading stages):
 - a signature names a key the registry holds *for the batch's sender* (else `unknown_key`),
   not revoked (`key_revoked`), valid when the batch was sent (`key_not_valid`), and it must
   verify over schemas.envelope.signing_message (`bad_signature`);
+- a signed batch is of one meter, its sequence numbers increasing (else `schema_invalid`);
 - a failing signature refuses the batch whatever the meter (it is evidence of tampering); a
   signature by a key nobody registered, on a meter not registered as signed, is ignored (the
   batch is taken as unsigned).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
@@ -138,6 +140,13 @@ class BatchVerifier:
                 f"signed batch {batch.batch_id!r} carries {len(meters)} meters; sign one "
                 "meter per batch",
             )
+        seqs = [r.seq for r in readings]
+        if any(b <= a for a, b in pairwise(seqs)):
+            return _refuse(
+                ReasonCode.SCHEMA_INVALID,
+                f"signed batch {batch.batch_id!r} of {batch.source_id}: sequence numbers do not "
+                f"increase ({seqs[:10]}…); a gateway sends its readings in sequence order",
+            )
         return Verification(
             receipt=BatchReceipt(
                 batch.source.value,
@@ -148,7 +157,7 @@ class BatchVerifier:
                 batch.sent_at,
                 raw,
                 tuple(r.ts for r in readings),
-                tuple(r.seq for r in readings),
+                tuple(seqs),
                 tuple(r.prev_hash for r in readings),
                 tuple(hashes),
             )

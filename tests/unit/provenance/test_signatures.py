@@ -111,3 +111,12 @@ def test_a_gateway_signing_for_a_meter_not_its_own_is_refused() -> None:
     got = core(*keys).sort(payload, now=T0 + timedelta(hours=1))
     assert got.to_write == []
     assert [r.code for r in got.rejects] == [ReasonCode.PROVIDER_MISMATCH] * 2
+
+
+def test_a_signed_batch_whose_sequence_numbers_do_not_increase_is_refused() -> None:
+    """The gateway sends in sequence order: a signed batch out of it is schema_invalid."""
+    readings = chained("M1", "gw-1", 3)
+    payload = signed_payload([readings[1], readings[0], readings[2]], SIGNER)
+    code, reason = only_reject(payload, core(registered(SIGNER, "gw-1")))
+    assert code is ReasonCode.SCHEMA_INVALID
+    assert "sequence numbers do not increase ([2, 1, 3]…)" in reason
