@@ -7,11 +7,13 @@ Each package owns its commands in its own `cli.py`; they are imported lazily so 
 from __future__ import annotations
 
 import importlib
+import sys
 from datetime import datetime
 from typing import Any
 
 import click
 
+from pts.failures import explain
 from pts.logging import configure_logging
 from pts.settings import Settings, get_settings, load_settings, service_database_url
 
@@ -108,5 +110,14 @@ __all__ = ["cli", "get_settings", "main"]
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Console entry point."""
-    return cli.main(args=argv, prog_name="pts")
+    """Console entry point: an expected failure (pts.failures) prints one line and a hint and
+    exits 1; anything else keeps its traceback."""
+    try:
+        return cli.main(args=argv, prog_name="pts")
+    except Exception as exc:
+        explained = explain(exc)
+        if explained is None:
+            raise
+        message, hint = explained
+        click.echo(f"error: {message}\nhint: {hint}", err=True)
+        sys.exit(1)

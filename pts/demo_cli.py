@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from pts.settings import PROJECT_ROOT
+from pts.logging import configure_logging
+from pts.settings import PROJECT_ROOT, get_settings
 
 
 @click.command()
@@ -47,17 +48,27 @@ def demo(meters: int, month: str, seed: int, faults: bool, interval_min: int, pg
         clean_demo(options)
         click.echo(f"removed {folder}")
         return
+    # the terminal shows the progress bar and the summary; every log line goes to demo.log
+    settings = get_settings(click.get_current_context())
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / "demo.log"
     try:
-        with tqdm(total=ticks_in(options), desc=f"polling {meters} meters through {month}",
-                  unit="poll", file=sys.stderr) as bar:  # fmt: skip
-            result = run_demo(options, bar)
+        with log_path.open("a") as log_file, tqdm(
+            total=ticks_in(options), desc=f"polling {meters} meters through {month}",
+            unit="poll", file=sys.stderr,
+        ) as bar:  # fmt: skip
+            configure_logging(settings.log_format, settings.log_level, log_file)
+            try:
+                result = run_demo(options, bar)
+            finally:
+                configure_logging(settings.log_format, settings.log_level)
     except EmbeddedPostgresError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(f"{exc} (the demo's log: {log_path})") from exc
     click.echo(result.report_path.read_text())
+    click.echo(f"log:         {log_path}")
     if not all_match(result.checks):
         raise click.ClickException("monthly totals do not match the simulator's ground truth")
     if serve:
-        from pts.cli import get_settings
         from web.demo_serve import serve_demo
 
-        serve_demo(get_settings(click.get_current_context()), result.database_url, serve_port)
+        serve_demo(settings, result.database_url, serve_port)
