@@ -14,7 +14,9 @@ names every problem:
 - `not_reporting_party`: signed by a gateway that does not report this meter;
 - `unsigned`: no signed batch holds the reading (nothing proves where it came from);
 - `bound_changed`: a bounding reading differs from what month close used;
-- `replayed_batch`: a batch was received again (changed nothing; listed, not a failure).
+- `replayed_batch`: a batch was received again (changed nothing; listed, not a failure);
+- `raw_words_unexplained`: the raw words give energy_wh under no integer word order ×
+  10^scale factor (a float or multiplied register; a finding: the signature covers both).
 A manual reading is not signed: what is known is the photo reference and the account that
 entered it (`manual`), stated, not proven. The chain runs in the gateway's send order
 (sequence numbers), not in time order, so late and out-of-order delivery still verifies.
@@ -123,6 +125,25 @@ class MeterProvenance:
         )
 
 
+def words_explain(energy_wh: int, words: Sequence[int], scale_factor: int | None) -> str | None:
+    """How the raw register words give energy_wh (an unsigned integer in big- or little-endian
+    word order × 10^scale factor, exactly), or None when no such reading explains it (a float
+    register, or a map's multiplier: the gateway's register map says how)."""
+    if not words:
+        return None
+    scale = scale_factor or 0
+    orders = (("big-endian", list(words)), ("little-endian", list(reversed(words))))
+    for order, ordered in orders:
+        raw = 0
+        for word in ordered:
+            raw = (raw << 16) | word
+        if scale >= 0 and raw * 10**scale == energy_wh:
+            return f"{order} words × 10^{scale}"
+        if scale < 0 and raw == energy_wh * 10**-scale:
+            return f"{order} words × 10^{scale}"
+    return None
+
+
 def _signature_problem(
     receipt: Receipt, key: SigningKey | None, reporting_party: str | None, now: datetime
 ) -> Problem | None:
@@ -188,6 +209,7 @@ def verify_meter(
                 )
             )
     chains: dict[str, list[tuple[StoredReading, bytes]]] = {}
+    unexplained: list[StoredReading] = []
     for reading in readings:
         if reading.source == "manual":
             entry = manual.get(reading.ts)
@@ -233,10 +255,14 @@ def verify_meter(
             )
             chains.setdefault(reading.source_id, []).append((linked, receipt.hashes[index]))
             continue
+        how = words_explain(reading.energy_wh, reading.raw_words, reading.scale_factor)
+        if how is None and reading.raw_words:
+            unexplained.append(reading)
+        note = "signed" if signature_ok else "signature not proven"
         out.readings.append(
             ReadingProof(
                 linked, receipt.batch_id, receipt.key_id, digest.hex(), signature_ok,
-                "signed" if signature_ok else "signature not proven",
+                f"{note}; {how or 'words not checked'}",
             )
         )  # fmt: skip
         chains.setdefault(reading.source_id, []).append((linked, digest))
@@ -271,6 +297,17 @@ def verify_meter(
                         "never received (lost before the stream, or still on its way)",
                     )
                 )
+    if unexplained:
+        first = unexplained[0]
+        out.problems.append(
+            Problem(
+                "raw_words_unexplained",
+                f"{len(unexplained)} reading(s), first at {first.ts.isoformat()} "
+                f"({first.energy_wh} Wh from words {list(first.raw_words)}, scale factor "
+                f"{first.scale_factor}), are no integer word order × 10^scale factor: a float or "
+                "multiplied register (the gateway's map says how); signed as read",
+            )
+        )
     for kind, text in findings:
         out.problems.append(Problem(kind, text))
     return out
