@@ -37,8 +37,8 @@ def hostile() -> st.SearchStrategy[str]:
         for p, c in zip("abcdefgh", "bcdefghi", strict=True)
     )
     return st.one_of(
-        st.integers(33, 200_000).map(lambda n: "[" * n + "]" * n),
-        st.integers(33, 5_000).map(lambda n: "".join(f"{' ' * (2 * i)}k{i}:\n" for i in range(n))),
+        st.integers(33, 20_000).map(lambda n: "[" * n + "]" * n),
+        st.integers(33, 300).map(lambda n: "".join(f"{' ' * (2 * i)}k{i}:\n" for i in range(n))),
         st.just(laughs),
         st.text(max_size=400),
         st.binary(max_size=200).map(lambda b: b.decode("latin-1")),

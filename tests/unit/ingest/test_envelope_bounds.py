@@ -7,11 +7,12 @@ import hashlib
 import json
 import os
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.envelope import Outgoing, record_bytes, route_message
 from ingest.topics import OurTopics
+from tests.fuzz.budget import fuzz_settings
 from tests.unit.ingest.batches import batch_json, make_batch
 
 SCHEME = OurTopics()
@@ -150,7 +151,7 @@ def payloads(draw: st.DrawFn) -> bytes:
     return _batchlike(draw)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings  # PTS_FUZZ_EXAMPLES (200 in CI; bench/fuzz.py runs more)
 @given(
     payload=payloads(),
     topic=st.sampled_from(

@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.das.intake import (
@@ -21,6 +21,7 @@ from ingest.das.intake import (
 )
 from ingest.das.rate_limit import RateLimiter
 from ingest.errors import IntakeError
+from tests.fuzz.budget import fuzz_settings
 
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 TARGETS = {
@@ -97,7 +98,7 @@ def _check_plan(rows: list[Any]) -> None:
         assert all(0 <= r.energy_wh <= 2**63 - 1 for r in batch.readings)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings  # PTS_FUZZ_EXAMPLES (200 in CI; bench/fuzz.py runs more)
 @given(body=json_bodies())
 def test_fuzz_json_report_is_a_plan_or_a_refusal_with_a_reason(body: bytes) -> None:
     """Whatever the JSON body: rows planned into readings and refusals with reasons, or an
@@ -125,7 +126,7 @@ def csv_bodies(draw: st.DrawFn) -> str:
     return "\n".join([header, *lines]) + "\n"
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings  # PTS_FUZZ_EXAMPLES (200 in CI; bench/fuzz.py runs more)
 @given(text=csv_bodies())
 def test_fuzz_csv_report_is_a_plan_or_a_refusal_with_a_reason(text: str) -> None:
     """Whatever the CSV text: a plan with reasons, or an IntakeError with a reason."""

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.reading import Reading, ReadingBatch, Source
@@ -15,6 +15,7 @@ from stream.core import Core
 from stream.directory import MeterInfo, StaticDirectory
 from stream.errors import ReasonCode
 from stream.stages import Decision, Limits
+from tests.fuzz.budget import fuzz_settings
 
 T = datetime(2026, 3, 10, 15, tzinfo=UTC)
 METERS = [
@@ -200,7 +201,7 @@ def messages(draw: st.DrawFn) -> bytes:
     return json.dumps(data).encode()
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings  # PTS_FUZZ_EXAMPLES (200 in CI; bench/fuzz.py runs more)
 @given(payload=messages())
 def test_fuzz_the_core_gives_readings_within_bounds_or_refusals_with_a_reason(
     payload: bytes,
