@@ -35,6 +35,7 @@ from certification.workflows.change_requests import (
 from certification.workflows.close_month import close_month
 from certification.workflows.export_quarter import export_quarter
 from certification.workflows.load_as_admin import load_as_admin
+from certification.workflows.load_registry import load_registry
 from certification.workflows.record_audit import record_audit
 from certification.workflows.submit_report import submit_manual_report
 from certification.workflows.trace_certificates import certification_report
@@ -150,18 +151,31 @@ def registry() -> None:
 
 @registry.command("load")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--check",
+    is_flag=True,
+    help="validate only: every record and registry rule, against what is stored; the load is "
+    "rolled back, nothing is written (no --as needed)",
+)
 @admin_as_option
 @now_option
 @click.pass_context
 def registry_load(
-    ctx: click.Context, file: Path, account_id: str | None, now_text: str | None
+    ctx: click.Context, file: Path, check: bool, account_id: str | None, now_text: str | None
 ) -> None:
     """Load a registry YAML file (providers, accounts, approved_meters, systems, meters): an
-    admin's act; it cannot make anyone an admin or change a system's REC Owner."""
+    admin's act; it cannot make anyone an admin or change a system's REC Owner. The format:
+    docs/registry.md (JSON Schema: `pts schemas export`, registry.schema.json)."""
     text = file.read_text()
     document = _run(lambda: load_yaml_registry(text, f"registry {file}"))  # before any database
     data = document or {}
     now = _now(now_text)
+    if check:
+        with _connection(ctx) as conn, conn.transaction(force_rollback=True):
+            counts = _run(lambda: load_registry(conn, data, _manual_max(ctx), now))
+        loaded = " ".join(f"{k}={v}" for k, v in counts.items())
+        click.echo(f"{file}: valid; would load {loaded}")
+        return
     with _connection(ctx) as conn:
         loader = _acting(ctx, conn, account_id, "registry load")
         counts = _run(lambda: load_as_admin(conn, loader, data, _manual_max(ctx), now))

@@ -9,18 +9,10 @@ approve change requests, audit and amend.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from certification.errors import Refused
 from schemas.registry import DasProvider, System
-
-
-class Role(StrEnum):
-    OWNER = "system_owner"
-    REC_OWNER = "rec_owner"
-    REPRESENTATIVE = "system_representative"
-    DAS_PROVIDER = "das_provider"
-    ADMIN = "admin"
+from schemas.registry_file import Role as Role  # defined with the registry document
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from schemas.reading import Reading, ReadingBatch
 from schemas.registry import DasProvider, Meter, System
+from schemas.registry_file import RegistryFile
 from schemas.rollup import MonthlyMeterEnergy
 
 EXPORTED: dict[str, type[BaseModel]] = {
@@ -18,6 +19,7 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "meter": Meter,
     "das_provider": DasProvider,
     "monthly_meter_energy": MonthlyMeterEnergy,
+    "registry": RegistryFile,  # the document `pts registry load` reads (docs/registry.md)
 }
 
 

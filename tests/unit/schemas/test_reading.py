@@ -154,6 +154,7 @@ def test_json_schema_export(tmp_path: Path) -> None:
         "monthly_meter_energy.schema.json",
         "reading.schema.json",
         "reading_batch.schema.json",
+        "registry.schema.json",
         "system.schema.json",
     ]
     schema = json.loads((tmp_path / "reading.schema.json").read_text())
