@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ class BridgeStats:
     records: int = 0
     dead_letters: int = 0
     redelivered: int = 0
+    last_message_unix: float = 0.0  # the last acknowledged message (the start until then)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +267,7 @@ class Bridge:
             stats.records += entry.records
             stats.dead_letters += entry.dead_letters
             stats.redelivered += int(entry.received.dup)
+            stats.last_message_unix = time.time()
 
     async def _drain(
         self, pending: asyncio.Queue[_Pending], tasks: list[asyncio.Task[None]]
@@ -285,6 +288,7 @@ class Bridge:
                 check_broker_certificate, self.source.host, self.source.port, self.source.tls
             )
         self._loop = asyncio.get_running_loop()
+        self.stats.last_message_unix = self.stats.last_message_unix or time.time()
         self._inbox_ready = asyncio.Event()
         pending: asyncio.Queue[_Pending] = asyncio.Queue()
         connect_properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]

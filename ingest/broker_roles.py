@@ -7,7 +7,8 @@ message of other sites, which the ACL refuses to deliver to it, so the message i
 its publisher got PUBACK success. The dynamic-security plugin checks subscriptions, including
 the `$share/<group>/` prefix, so the broker runs with it and these roles:
 
-    bridge            subscribe `$share/<group>/<root>/#` only; receive `<root>/#`
+    bridge            subscribe `$share/<group>/<root>/#` only; receive `<root>/#`; read the
+                      broker's message-store and session counts ($SYS, for its metrics)
     gateway:<id>      publish `<root>/<id>/#`; subscribe and receive `<root>/<id>/control/#`
     das:<provider>    publish `<root>/das/<provider>/<meter>/readings` for its own meters
 
@@ -27,6 +28,9 @@ from schemas.ids import is_id
 BRIDGE_USERNAME = "pts-bridge"
 ADMIN_USERNAME = "pts-admin"
 DEFAULT_SHARE_GROUP = "bridge"
+# what the bridge's broker watch reads (ingest.broker_watch): messages held for offline
+# sessions and how many sessions are offline
+BROKER_SYS_TOPICS = ("$SYS/broker/store/messages/#", "$SYS/broker/clients/disconnected")
 # names that are namespaces or the broker's own accounts: never a gateway's or a provider's
 RESERVED_USERNAMES = frozenset({DAS_LEVEL, MULTI_METER, BRIDGE_USERNAME, ADMIN_USERNAME})
 
@@ -67,6 +71,11 @@ def bridge_role(root: str = DEFAULT_ROOT, share_group: str = DEFAULT_SHARE_GROUP
         (
             Acl("subscribePattern", f"$share/{share_group}/{root}/#"),
             Acl("publishClientReceive", f"{root}/#"),
+            *(
+                Acl(acltype, topic)
+                for topic in BROKER_SYS_TOPICS
+                for acltype in ("subscribePattern", "publishClientReceive")
+            ),
         ),
     )
 

@@ -26,7 +26,10 @@ from pts.settings import (
 )
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from ingest.broker_admin import AdminCredentials
+    from ingest.broker_watch import BrokerWatch
 
 
 def _secret(read: Callable[[], str]) -> str:
@@ -67,26 +70,38 @@ def _target(settings: Settings) -> KafkaTarget:
 
 
 def _run(
-    source: MqttSource, settings: Settings, max_value_bytes: int, metrics_port: int = 0
+    source: MqttSource,
+    settings: Settings,
+    max_value_bytes: int,
+    metrics_port: int = 0,
+    registry: Callable[[Bridge], CollectorRegistry] | None = None,
+    watch: BrokerWatch | None = None,
 ) -> None:
+    """Bridge until stopped, serving `registry(bridge)` (default: the bridge's metrics and
+    the broker `watch`'s) on `metrics_port`."""
+
+    def serve_metrics(bridge: Bridge) -> None:
+        from ingest.metrics import bridge_registry
+        from pts.metrics_server import serve
+
+        made = registry(bridge) if registry else bridge_registry(bridge, watch)
+        serve(made, metrics_port, settings.metrics_host)
+
+    if watch is not None:
+        watch.start()
     try:
-        asyncio.run(
-            run_bridge(
-                source,
-                _target(settings),
-                max_value_bytes,
-                lambda bridge: _serve_metrics(bridge, metrics_port, settings.metrics_host),
-            )
-        )
+        asyncio.run(run_bridge(source, _target(settings), max_value_bytes, serve_metrics))
     except IngestError as exc:
         raise click.ClickException(str(exc)) from exc
+    finally:
+        if watch is not None:
+            watch.stop()
 
 
-def _serve_metrics(bridge: Bridge, port: int, host: str) -> None:
-    from ingest.metrics import bridge_registry
-    from pts.metrics_server import serve
-
-    serve(bridge_registry(bridge), port, host)
+def _bridge_tls(settings: Settings) -> MqttTls | None:
+    if settings.mqtt_tls_cafile is None:
+        return None
+    return MqttTls(settings.mqtt_tls_cafile, settings.mqtt_tls_certfile, settings.mqtt_tls_keyfile)
 
 
 @click.group()
@@ -106,6 +121,12 @@ def bridge() -> None:
     show_default=True,
     help="seconds the broker keeps our session (and unacked messages) while the bridge is down",
 )
+@click.option(
+    "--watch-broker/--no-watch-broker",
+    default=True,
+    show_default=True,
+    help="export the broker's held messages and away sessions (pts_broker_*) from $SYS",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -115,8 +136,11 @@ def run(
     capacity: int,
     max_value_bytes: int,
     session_expiry: int,
+    watch_broker: bool,
 ) -> None:
     """Bridge our broker's readings topics (gateways and DAS providers) into Kafka."""
+    from ingest.broker_watch import BrokerWatch
+
     settings = get_settings(ctx)
     source = MqttSource(
         host=settings.mqtt_host,
@@ -128,13 +152,34 @@ def run(
         share_group=share_group or None,
         capacity=capacity,
         session_expiry_s=session_expiry,
-        tls=None
-        if settings.mqtt_tls_cafile is None
-        else MqttTls(
-            settings.mqtt_tls_cafile, settings.mqtt_tls_certfile, settings.mqtt_tls_keyfile
-        ),
+        tls=_bridge_tls(settings),
     )
-    _run(source, settings, max_value_bytes, settings.bridge_metrics_port)
+    watch = None
+    if watch_broker and settings.bridge_metrics_port:
+        watch = BrokerWatch(source.host, source.port, f"{source.client_id}-watch",
+                            source.username, source.password, source.tls)  # fmt: skip
+    _run(source, settings, max_value_bytes, settings.bridge_metrics_port, watch=watch)
+
+
+@bridge.command("forget-session")
+@click.argument("client_id")
+@click.pass_context
+def forget_session(ctx: click.Context, client_id: str) -> None:
+    """End a retired bridge's persistent session: the broker drops its subscriptions and
+    every message it queued for it (docs/operations.md, "Retired bridge client ids"). Never
+    give the id of a bridge that runs: it would be disconnected and start afresh."""
+    from ingest.broker_sessions import forget_session as forget
+
+    settings = get_settings(ctx)
+    try:
+        done = forget(settings.mqtt_host, settings.mqtt_port, client_id, settings.mqtt_username,
+                      _secret(lambda: mqtt_password(settings)), _bridge_tls(settings))  # fmt: skip
+    except IngestError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if done.session_present:
+        click.echo(f"ended the session of {client_id} (its queued messages are dropped)")
+    else:
+        click.echo(f"the broker held no session for {client_id}; nothing to do")
 
 
 @click.group()
@@ -177,6 +222,12 @@ def das() -> None:
 @click.option(
     "--keyfile", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="/metrics port (default PTS_DAS_PULL_METRICS_PORT; one per pull on a host; 0: off)",
+)
 @click.pass_context
 def pull(
     ctx: click.Context,
@@ -192,8 +243,11 @@ def pull(
     cafile: Path | None,
     certfile: Path | None,
     keyfile: Path | None,
+    metrics_port: int | None,
 ) -> None:
     """Subscribe to a provider's own broker with its credentials and forward into Kafka."""
+    from ingest.metrics import das_pull_registry
+
     if cafile is None and (certfile or keyfile):
         raise click.UsageError("--certfile/--keyfile need --cafile (they are TLS settings)")
     settings = get_settings(ctx)
@@ -210,7 +264,9 @@ def pull(
         capacity=capacity,
         tls=None if cafile is None else MqttTls(cafile, certfile, keyfile),
     )
-    _run(source, settings, settings.ingest_max_record_bytes)
+    port = settings.das_pull_metrics_port if metrics_port is None else metrics_port
+    _run(source, settings, settings.ingest_max_record_bytes, port,
+         lambda bridge: das_pull_registry(bridge, provider_id))  # fmt: skip
 
 
 @das.command("acl")

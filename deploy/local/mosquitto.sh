@@ -71,7 +71,11 @@ state = {
             {"acltype": "subscribePattern", "topic": control, "allow": True}]},
         {"rolename": "bridge", "acls": [
             {"acltype": "subscribePattern", "topic": f"$share/{group}/{root}/#", "allow": True},
-            {"acltype": "publishClientReceive", "topic": f"{root}/#", "allow": True}]},
+            {"acltype": "publishClientReceive", "topic": f"{root}/#", "allow": True}] + [
+            # the bridge's broker watch (ingest/broker_watch.py, ingest/broker_roles.py)
+            {"acltype": kind, "topic": sys_topic, "allow": True}
+            for sys_topic in ("$SYS/broker/store/messages/#", "$SYS/broker/clients/disconnected")
+            for kind in ("subscribePattern", "publishClientReceive")]},
     ],
     "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": False,
                          "subscribe": False, "unsubscribe": True},

@@ -19,7 +19,13 @@ from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from pts.kafka_config import KafkaConnection, kafka_connection
 from pts.settings import PROJECT_ROOT, Settings
-from tests.integration.ingest.support import Publisher, consume, start_bridge, unique
+from tests.integration.ingest.support import (
+    Publisher,
+    consume,
+    start_bridge,
+    unique,
+    wait_event,
+)
 from tests.integration.stream.kafka_support import (
     Worker,
     create_topics,
@@ -163,7 +169,8 @@ async def test_bridge_worker_and_status_run_over_sasl_ssl(
     }  # fmt: skip
     bridge = start_bridge(bridge_env, unique("sasl-bridge"), root, unique("g"), tmp_path / "b.log")
     try:
-        await asyncio.sleep(4)  # it subscribes
+        await asyncio.to_thread(wait_event, tmp_path / "b.log", "mqtt_connected", 1, 60)
+        await asyncio.sleep(1.0)  # and subscribes
         meters = [f"m-{n % 3}" for n in range(12)]
         messages = [
             (f"{root}/gw-1/{m}/readings", batch_json(make_batch([m], batch_id=f"s{n}")))

@@ -44,10 +44,15 @@ def test_gateway_role_own_prefix_only() -> None:
 
 
 def test_bridge_role_only_its_shared_group() -> None:
-    """The bridge subscribes only through its $share group and receives the readings root."""
+    """The bridge subscribes only through its $share group and receives the readings root;
+    it also reads the broker's store and session counts ($SYS) for its broker watch."""
     assert bridge_role().acls == (
         Acl("subscribePattern", "$share/bridge/pts/v1/#"),
         Acl("publishClientReceive", "pts/v1/#"),
+        Acl("subscribePattern", "$SYS/broker/store/messages/#"),
+        Acl("publishClientReceive", "$SYS/broker/store/messages/#"),
+        Acl("subscribePattern", "$SYS/broker/clients/disconnected"),
+        Acl("publishClientReceive", "$SYS/broker/clients/disconnected"),
     )
 
 

@@ -21,8 +21,9 @@ from gateways.clock import SteppedClock
 from gateways.meters import MeterConfig
 from gateways.metrics import gateway_registry
 from ingest.bridge import Bridge, MqttSource
+from ingest.broker_watch import BrokerWatch
 from ingest.envelope import Outgoing
-from ingest.metrics import bridge_registry
+from ingest.metrics import bridge_registry, das_pull_registry
 from ingest.topics import OurTopics
 from pts.settings import PROJECT_ROOT
 from stream.metrics import WorkerMetrics
@@ -50,7 +51,8 @@ def sample_names(registry: CollectorRegistry) -> set[str]:
 
 
 def exported(tmp_path: Path) -> set[str]:
-    """The names the gateway, the bridge and the stream worker export."""
+    """The names the gateway, the bridge (with its broker watch), `pts das pull` and the
+    stream worker export."""
     config = GatewayConfig(
         gateway_id="gw-names",
         spool_path=tmp_path / "spool.db",
@@ -61,9 +63,11 @@ def exported(tmp_path: Path) -> set[str]:
     )
     agent = GatewayAgent(config, SteppedClock(datetime(2026, 6, 1, tzinfo=UTC)))
     bridge = Bridge(MqttSource("127.0.0.1", 1, "names", OurTopics()), NoSink())
+    watch = BrokerWatch("127.0.0.1", 1, "names-watch", None, None)
     return (
         sample_names(gateway_registry(agent))
-        | sample_names(bridge_registry(bridge))
+        | sample_names(bridge_registry(bridge, watch))
+        | sample_names(das_pull_registry(bridge, "sunny"))
         | sample_names(WorkerMetrics().registry)
     )
 
@@ -122,3 +126,21 @@ def test_dashboard_is_importable(field: str) -> None:
     assert dashboard[field]
     uids = {t["datasource"]["uid"] for p in dashboard["panels"] for t in p.get("targets", [])}
     assert uids == {"${datasource}"}
+
+
+def test_das_pull_counts_by_provider() -> None:
+    """`pts das pull` labels its counts with the provider and its client id."""
+    bridge = Bridge(MqttSource("127.0.0.1", 1, "pts-das-sunny-h1", OurTopics()), NoSink())
+    samples = {
+        s.name: s.labels
+        for family in das_pull_registry(bridge, "sunny").collect()
+        for s in family.samples
+    }
+    assert samples["pts_das_pull_readings_total"] == {
+        "provider_id": "sunny",
+        "client_id": "pts-das-sunny-h1",
+    }
+    assert set(samples) >= {
+        "pts_das_pull_last_message_timestamp_seconds",
+        "pts_das_pull_subscribed",
+    }
