@@ -5,7 +5,8 @@
 # certificate for 127.0.0.1/localhost in .local/mosquitto/tls/, signed by the local CA
 # .local/tls/ca.crt (deploy/local/tls.sh; the bridge: PTS_MQTT_TLS_CAFILE=.local/tls/ca.crt,
 # PTS_MQTT_PORT=18883). Certificates already in .local/mosquitto/tls/ are kept (bring your
-# own); PTS_MQTTS_PORT=0 turns MQTTS off. Data: .local/mosquitto.
+# own); PTS_MQTTS_PORT=0 turns MQTTS off. $SYS counts every PTS_MQTT_SYS_INTERVAL seconds (10).
+# Data: .local/mosquitto.
 # Accounts: the broker runs Mosquitto's dynamic-security plugin, which checks subscriptions
 # too (an ACL file cannot: a gateway could join the bridge's $share group and make other sites'
 # messages vanish). Every password is kept only as the broker's salted PBKDF2-SHA512 hash in
@@ -102,6 +103,7 @@ plugin_opt_config_file $DIR/dynsec.json
 persistence true
 persistence_location $DIR/data/
 autosave_interval 1
+sys_interval ${PTS_MQTT_SYS_INTERVAL:-10}
 max_inflight_messages 1000
 max_queued_messages 1000000
 max_packet_size 16777216

@@ -30,7 +30,8 @@ AWAY = "$SYS/broker/clients/disconnected"
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[OwnMosquitto]:
+def broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OwnMosquitto]:
+    monkeypatch.setenv("PTS_MQTT_SYS_INTERVAL", "1")  # $SYS counts every second, not 10
     own = OwnMosquitto(tmp_path / "mq")
     own.start()
     yield own

@@ -149,6 +149,7 @@ async def test_each_principal_may_only_do_its_own_work(topics: tuple[str, str]) 
         await read_one("pts-bridge", None)
 
 
+@pytest.mark.storage_modes("plain")  # security is the point; both modes store alike
 async def test_bridge_worker_and_status_run_over_sasl_ssl(
     topics: tuple[str, str],
     fresh_db: str,
