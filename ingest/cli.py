@@ -228,6 +228,12 @@ def das() -> None:
     default=None,
     help="/metrics port (default PTS_DAS_PULL_METRICS_PORT; one per pull on a host; 0: off)",
 )
+@click.option(
+    "--session-expiry",
+    default=7 * 24 * 3600,
+    show_default=True,
+    help="seconds the provider's broker keeps our session while the pull is down",
+)
 @click.pass_context
 def pull(
     ctx: click.Context,
@@ -244,6 +250,7 @@ def pull(
     certfile: Path | None,
     keyfile: Path | None,
     metrics_port: int | None,
+    session_expiry: int,
 ) -> None:
     """Subscribe to a provider's own broker with its credentials and forward into Kafka."""
     from ingest.metrics import das_pull_registry
@@ -263,6 +270,7 @@ def pull(
         share_group=share_group or None,
         capacity=capacity,
         tls=None if cafile is None else MqttTls(cafile, certfile, keyfile),
+        session_expiry_s=session_expiry,
     )
     port = settings.das_pull_metrics_port if metrics_port is None else metrics_port
     _run(source, settings, settings.ingest_max_record_bytes, port,
