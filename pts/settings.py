@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import click
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.findings import HOLDING_FINDINGS
@@ -24,9 +24,25 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PTS_", frozen=True, extra="ignore")
 
+    # The local services' ports: deploy/local/*.sh read the same variables with these
+    # defaults (tests/unit/pts/test_ports.py keeps them equal); the URLs below follow them.
+    pg_port: int = Field(default=15432, ge=1, le=65535, description="local PostgreSQL's port")
+    kafka_port: int = Field(
+        default=19092, ge=1, le=65535, description="local Kafka's PLAINTEXT (loopback) port"
+    )
+    kafka_sasl_port: int = Field(
+        default=19094, ge=1, le=65535, description="local Kafka's SASL_SSL listener port"
+    )
+    kafka_controller_port: int = Field(
+        default=19093, ge=1, le=65535, description="local Kafka's KRaft controller port"
+    )
+    mqtts_port: int = Field(
+        default=18883, ge=0, le=65535, description="local Mosquitto's MQTTS port (0: no TLS)"
+    )
     database_url: str = Field(
-        default="postgresql://pts@127.0.0.1:15432/pts",
-        description="libpq connection string of the PTS database",
+        default="",
+        description="libpq connection string of the PTS database (default: "
+        "postgresql://pts@127.0.0.1:<pg_port>/pts)",
     )
     storage_mode: Literal["auto", "plain", "timescale"] = Field(
         default="auto",
@@ -89,7 +105,9 @@ class Settings(BaseSettings):
     das_pull_metrics_port: int = Field(
         default=9467, ge=0, le=65535, description="`pts das pull`'s /metrics port (0: off)"
     )
-    kafka_bootstrap: str = "127.0.0.1:19092"
+    kafka_bootstrap: str = Field(
+        default="", description="Kafka bootstrap servers (default: 127.0.0.1:<kafka_port>)"
+    )
     kafka_readings_topic: str = "readings.raw"
     kafka_dead_letter_topic: str = "readings.dead-letter"
     kafka_readings_partitions: int = Field(
@@ -267,6 +285,16 @@ class Settings(BaseSettings):
     token_file: Path | None = Field(
         default=None, description="CLI: a file holding that token, when PTS_TOKEN is not set"
     )
+
+    @model_validator(mode="after")
+    def _urls_follow_ports(self) -> Settings:
+        """database_url and kafka_bootstrap, unless set, point at the local services' ports."""
+        if not self.database_url:
+            url = f"postgresql://pts@127.0.0.1:{self.pg_port}/pts"
+            object.__setattr__(self, "database_url", url)
+        if not self.kafka_bootstrap:
+            object.__setattr__(self, "kafka_bootstrap", f"127.0.0.1:{self.kafka_port}")
+        return self
 
 
 def read_secret(path: Path, what: str) -> str:
