@@ -9,10 +9,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 
 from certification.roles import Account, Role
 from certification.workflows.check_provenance import ProvenanceReport, check_provenance, render
 from certification.workflows.close_month import close_month
+from pts.cli import cli
 from schemas.reading import Reading
 from storage import provenance_store, registry_store
 from stream.inprocess import InProcessEngine
@@ -58,6 +60,12 @@ def close_and_check(url: str) -> ProvenanceReport:
         return check_provenance(conn, "S-M1", "2026-03", CLOSED_AT)
 
 
+def run_cli(url: str) -> tuple[int, str]:
+    """`pts provenance S-M1 2026-03`: exit code and output."""
+    got = CliRunner().invoke(cli, ["provenance", "S-M1", "2026-03"], env={"PTS_DATABASE_URL": url})
+    return got.exit_code, got.output
+
+
 def codes(report: ProvenanceReport) -> list[str]:
     return [code for _, code, _ in report.problems()]
 
@@ -80,6 +88,9 @@ async def test_an_untouched_month_is_proven(fresh_db: str) -> None:
     text = render(report)
     assert "no ledger entry for the month" in text
     assert "all certificates of the month are proven" in text
+    exit_code, output = run_cli(fresh_db)
+    assert exit_code == 0
+    assert output.strip() == text
 
 
 async def test_a_changed_reading_is_named(fresh_db: str) -> None:
@@ -97,6 +108,9 @@ async def test_a_changed_reading_is_named(fresh_db: str) -> None:
         in (report.problems()[0][2])
     )
     assert not report.proven
+    exit_code, output = run_cli(fresh_db)
+    assert exit_code == 1
+    assert "NOT PROVEN [reading_changed]" in output
 
 
 async def test_a_replayed_batch_is_named_and_changes_nothing(fresh_db: str) -> None:
