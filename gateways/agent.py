@@ -28,7 +28,7 @@ from gateways.clock import Clock, next_boundary
 from gateways.errors import SpoolFullError
 from gateways.metrics import GatewayStats
 from gateways.poller import MeterPoller
-from gateways.publisher import MqttPublisher, TlsSettings, readings_topic
+from gateways.publisher import MqttPublisher, Publisher, TlsSettings, readings_topic
 from gateways.sample import MeterSample
 from gateways.signing import load_signer
 from gateways.spool import Spool
@@ -69,7 +69,7 @@ class GatewayAgent:
         config: GatewayConfig,
         clock: Clock,
         poller: MeterPoller | None = None,
-        publisher: MqttPublisher | None = None,
+        publisher: Publisher | None = None,
         spool: Spool | None = None,
     ) -> None:
         self.config = config
@@ -77,7 +77,7 @@ class GatewayAgent:
         self.poller = poller or MeterPoller(config.meters, clock, timeout=config.timeout_s)
         mqtt = config.mqtt
         tls = TlsSettings(mqtt.ca_file, mqtt.cert_file, mqtt.key_file) if mqtt.ca_file else None
-        self.publisher = publisher or MqttPublisher(
+        self.publisher: Publisher = publisher or MqttPublisher(
             mqtt.host,
             mqtt.port,
             f"pts-gw-{config.gateway_id}",

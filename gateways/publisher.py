@@ -23,6 +23,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import paho.mqtt.client as mqtt
 import structlog
@@ -49,6 +50,24 @@ class Ack:
     mid: int
     delivered: bool  # False: nobody subscribed, or the broker refused the topic
     reason: str
+
+
+@runtime_checkable
+class Publisher(Protocol):
+    """The agent's port to a broker: `MqttPublisher` is the real one, `gateways.fake_publisher.
+    InMemoryPublisher` the fake its delivery logic is tested with. `connected` is set while a
+    session is up; every published message is answered once on `acks` (from any thread)."""
+
+    connected: threading.Event
+    acks: queue.SimpleQueue[Ack]
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def publish(self, topic: str, payload: bytes) -> int:
+        """Queue a QoS 1 message; its message id (answered later on `acks`)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
