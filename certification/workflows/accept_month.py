@@ -38,6 +38,14 @@ def accept_month(
                 "month_not_closed",
                 f"{month} of {system_id} is not closed; only a closed, held month can be accepted",
             )
+        if any(
+            h.month == month and not h.released for h in store.holds_after_close(conn, system_id)
+        ):
+            raise Refused(
+                "held_after_close",
+                f"{month} of {system_id} is held by a finding made after its close; amend it "
+                "(an amendment stating the same energy confirms it)",
+            )
         released = store.release_of(conn, system_id, month) is not None
         release = accept_as_reported(
             admin, system_id, month, closed.held_by, closed.certified_wh, released, reason, now

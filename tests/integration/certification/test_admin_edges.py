@@ -18,6 +18,7 @@ import pytest
 
 from certification.errors import Refused
 from certification.roles import Account, Role
+from certification.workflows.accept_month import accept_month
 from certification.workflows.amend_month import amend
 from certification.workflows.close_month import close_month
 from certification.workflows.export_quarter import draft_export, export_quarter
@@ -80,6 +81,8 @@ def test_a_mismatching_audit_after_close_holds_the_month_until_amended(fresh_db:
         close_month(conn, "2026-09", ADMIN, utc("2026-10-06T12:00"))
         q3 = export_quarter(conn, "2026Q3", ADMIN, utc("2026-10-07T12:00"), "UTC")
         held_report = certification_report(conn, "S").splitlines()[-1]
+        with pytest.raises(Refused) as accepted:
+            accept_month(conn, ADMIN, "S", "2026-07", "looks fine", utc("2026-10-08T12:00"))
         amend(conn, ADMIN, "S", "2026-07", 1_000_000, "audit", "a.pdf", utc("2026-10-09T12:00"))
         q4_draft = draft_export(conn, "2026Q4", ADMIN)
         amended_report = certification_report(conn, "S")
@@ -88,6 +91,7 @@ def test_a_mismatching_audit_after_close_holds_the_month_until_amended(fresh_db:
             for r in certification_store.ledger(conn)
         ]
     assert audit.verdict.value == "mismatch"
+    assert accepted.value.code == "held_after_close"  # amend it: the same energy confirms it
     assert q3 == "NON-S,08/2026,1.240\nNON-S,09/2026,1.200\n"
     assert ledger == [
         ("2026-07", "close", D("1.240"), 1, D("0.240")),
