@@ -12,10 +12,10 @@ import psycopg
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from storage import certification_store
@@ -74,7 +74,23 @@ def click_through(driver: WebDriver, element: WebElement) -> None:
     between finding and reading it."""
     old_page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(driver, 10).until(lambda _: gone(old_page))
+
+
+def gone(element: WebElement) -> bool:
+    """Whether `element` left the document. Besides StaleElementReferenceException (what
+    `expected_conditions.staleness_of` waits for), chromium may answer the check with "Node
+    with given id does not belong to the document" while the old page is being replaced: gone
+    too (staleness_of let that error fail a test on a loaded machine)."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc) or "No node with given id" in str(exc):
+            return True
+        raise
+    return False
 
 
 def sign_in(driver: WebDriver, base: str, account_id: str) -> None:
