@@ -10,15 +10,17 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from certification.change_requests import Status
+from certification.change_requests import Kind, Status
 from certification.errors import Refused
-from certification.roles import is_admin
+from certification.roles import is_admin, require_admin
 from certification.workflows.change_requests import (
     decide_change_request,
+    request_change,
     request_rec_owner_change,
 )
 from certification.workflows.close_month import close_month
-from certification.workflows.export_quarter import draft_export
+from certification.workflows.export_quarter import draft_export, export_quarter
+from certification.workflows.record_audit import record_audit
 from certification.workflows.submit_report import submit_manual_report
 from schemas.registry import ReportingMethod
 from web import accounts, csrf, read_store, views
@@ -162,20 +164,121 @@ def change_request_open(
     return RedirectResponse(f"/systems/{system_id}", status_code=303)
 
 
+@router.post("/systems/{system_id}/party-changes")
+def party_change_open(
+    request: Request,
+    conn: Conn,
+    me: Me,
+    system_id: str,
+    kind: FormText,
+    new_party_id: FormText,
+    document: FormText = "",
+    csrf_token: CsrfField = "",
+) -> Response:
+    """The System Owner asks for a new System Representative or DAS provider."""
+    ctx = context(request)
+    csrf.require(me.csrf_token, csrf_token)
+    request.state.write_target = system_id
+    views.visible_system(conn, me.account, system_id)
+    if kind not in (Kind.REPRESENTATIVE.value, Kind.DAS_PROVIDER.value):
+        raise Refused("bad_kind", "choose a change of representative or of DAS provider")
+    now = ctx.clock()
+    request_change(
+        conn,
+        me.account.account_id,
+        system_id,
+        f"{system_id}-{now:%Y%m%d%H%M%S}",
+        Kind(kind),
+        new_party_id.strip(),
+        document.strip() or None,
+        now,
+    )
+    return RedirectResponse(f"/systems/{system_id}", status_code=303)
+
+
+def _admin_page(
+    request: Request, conn: Conn, me: Me, extra: dict[str, object] | None = None, status: int = 200
+) -> Response:
+    requests, flagged = views.admin_queue(conn, me.account)
+    values = {
+        "requests": requests,
+        "flagged": flagged,
+        "exports": read_store.gis_exports(conn),
+        "accounts": store.list_accounts(conn),
+        "writes": read_store.recent_writes(conn, 30),
+        **(extra or {}),
+    }
+    return page(request, "admin.html", me, values, status)
+
+
 @router.get("/admin")
 def admin(request: Request, conn: Conn, me: Me) -> Response:
-    requests, flagged = views.admin_queue(conn, me.account)
-    return page(
-        request,
-        "admin.html",
-        me,
-        {
-            "requests": requests,
-            "flagged": flagged,
-            "accounts": store.list_accounts(conn),
-            "writes": read_store.recent_writes(conn, 30),
-        },
+    return _admin_page(request, conn, me)
+
+
+@router.post("/admin/gis-export")
+def gis_export(
+    request: Request, conn: Conn, me: Me, quarter: FormText, csrf_token: CsrfField = ""
+) -> Response:
+    """The quarter's NEPOOL GIS upload, recorded (once: amendments go out in the next one);
+    the admin page then offers its file."""
+    ctx = context(request)
+    csrf.require(me.csrf_token, csrf_token)
+    chosen = quarter.strip().upper()
+    request.state.write_target = chosen
+    export_quarter(conn, chosen, me.account, ctx.clock(), ctx.settings.default_timezone)
+    return RedirectResponse(f"/admin?exported={chosen}", status_code=303)
+
+
+@router.get("/admin/gis-exports/{quarter}")
+def gis_export_file(conn: Conn, me: Me, quarter: str) -> Response:
+    """A recorded upload file (`unitID,MM/YYYY,MWh`), byte for byte as exported."""
+    require_admin(me.account, "download a NEPOOL GIS export")
+    content = read_store.gis_export_content(conn, quarter)
+    if content is None:
+        raise Refused("not_found", f"{quarter} has not been exported; export it first")
+    return Response(
+        content,
+        media_type="text/csv",
+        headers={"content-disposition": f'attachment; filename="gis-{quarter}.csv"'},
     )
+
+
+@router.post("/admin/audits")
+def audit_record(
+    request: Request,
+    conn: Conn,
+    me: Me,
+    meter_id: FormText,
+    register_kwh: FormText,
+    read_on: FormText,
+    evidence: FormText,
+    read_time: FormText = "12:00",
+    csrf_token: CsrfField = "",
+) -> Response:
+    """A site audit: the register as staff read it on the meter (kWh, local date and time),
+    compared with what was reported at that instant."""
+    ctx = context(request)
+    csrf.require(me.csrf_token, csrf_token)
+    request.state.write_target = meter_id.strip()
+    require_admin(me.account, "record a site audit")
+    try:
+        system = views.meter_system(conn, me.account, meter_id.strip())
+        read = parse_report(meter_id, register_kwh, read_on, read_time, system.timezone)
+        result = record_audit(
+            conn,
+            me.account,
+            read.meter_id,
+            read.read_at,
+            read.register_wh,
+            evidence.strip(),
+            ctx.clock(),
+            ctx.thresholds,
+        )
+    except Refused as refusal:
+        request.state.refusal = refusal
+        return _admin_page(request, conn, me, {"audit_refusal": refusal}, 422)
+    return _admin_page(request, conn, me, {"audit": result, "audit_timezone": system.timezone})
 
 
 @router.post("/admin/month-close")

@@ -139,3 +139,28 @@ def daily_energy(
         (system_id, first, last),
     ).fetchall()
     return [(r[0].isoformat(), int(r[1])) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    """A NEPOOL GIS upload as recorded (the final export of a quarter)."""
+
+    quarter: str
+    exported_by: str
+    exported_at: datetime
+    lines: int
+
+
+def gis_exports(conn: psycopg.Connection[Any]) -> list[ExportRow]:
+    """Every recorded quarter's upload, latest first."""
+    rows = conn.execute(
+        "SELECT quarter, exported_by, exported_at, content FROM gis_exports "
+        "ORDER BY exported_at DESC"
+    ).fetchall()
+    return [ExportRow(r[0], r[1], r[2], len(str(r[3]).splitlines())) for r in rows]
+
+
+def gis_export_content(conn: psycopg.Connection[Any], quarter: str) -> str | None:
+    """The upload file of `quarter` exactly as recorded (None: not exported)."""
+    row = conn.execute("SELECT content FROM gis_exports WHERE quarter = %s", (quarter,)).fetchone()
+    return None if row is None else str(row[0])

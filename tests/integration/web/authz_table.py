@@ -161,6 +161,10 @@ TABLE: list[Row] = [
         "303 404 200 404 404 200 404",
     ),
     Row("GET", "/admin", None, "303 403 403 403 403 200 403"),
+    # a quarter not exported: only an admin gets as far as "not found"
+    Row("GET", "/admin/gis-exports/2026Q2", None, "303 403 403 403 403 404 403"),
+    # a report nobody sent: signed-in callers learn nothing (404), anonymous 401
+    Row("GET", "/api/v1/das/reports/nosuchreport", None, "401 404 404 404 404 404 404"),
 ]
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import psycopg
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from storage import certification_store
@@ -198,3 +199,58 @@ def test_admin_approves_a_rec_owner_change(live: str, browser: WebDriver) -> Non
     browser.get(f"{live}/systems/S1")
     assert "The REC Owner is buyer-10." in browser.find_element(By.TAG_NAME, "main").text
     shot(browser, "admin-approved")
+
+
+def test_admin_exports_a_quarter_and_downloads_the_gis_file(
+    live: str, browser: WebDriver, seeded_db: str, tmp_path: Path
+) -> None:
+    """The admin exports 2026Q3 (recorded once) and downloads its upload file: exactly the
+    lines unitID,MM/YYYY,MWh of S1, the one system with REC terms accepted."""
+    closed = datetime(2026, 10, 6, tzinfo=UTC)
+    with psycopg.connect(seeded_db, autocommit=True) as conn:
+        for month, wh in (("2026-07", 1_000_000), ("2026-08", 1_234_567), ("2026-09", 812_345)):
+            certification_store.save_close(conn, "S1", month, wh, False, [], [], ADMIN, closed)
+    browser.execute_cdp_cmd(
+        "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)}
+    )
+    sign_in(browser, live, ADMIN)
+    browser.get(f"{live}/admin")
+    browser.find_element(By.ID, "export_quarter").send_keys("2026Q3")
+    click_through(browser, browser.find_element(By.ID, "export-quarter"))
+    assert "2026Q3 is exported." in browser.find_element(By.ID, "exported").text
+    assert "2026Q3 staff" in browser.find_element(By.ID, "exports").text
+    shot(browser, "admin-gis-exported")
+    browser.find_element(By.ID, "download-2026Q3").click()  # a download: the page stays
+    target = tmp_path / "gis-2026Q3.csv"
+    WebDriverWait(browser, 10).until(lambda _: target.exists())
+    assert target.read_text() == "NON1,07/2026,1.000\nNON1,08/2026,1.235\nNON1,09/2026,0.812\n"
+    browser.find_element(By.ID, "export_quarter").send_keys("2026Q3")
+    click_through(browser, browser.find_element(By.ID, "export-quarter"))
+    assert browser.find_element(By.ID, "refusal").text == "2026Q3 was exported; amend to adjust it"
+    assert "Reason code: already_exported." in browser.find_element(By.TAG_NAME, "main").text
+
+
+def test_owner_asks_for_a_new_representative_and_the_admin_approves(
+    live: str, browser: WebDriver
+) -> None:
+    """owner-1 asks for rep-2 as S1's System Representative; the admin approves it in the
+    queue; S1's page then names rep-2."""
+    sign_in(browser, live, OWNER)
+    browser.get(f"{live}/systems/S1")
+    Select(browser.find_element(By.ID, "kind")).select_by_value("representative")
+    browser.find_element(By.ID, "new_party_id").send_keys("rep-2")
+    click_through(browser, browser.find_element(By.ID, "send-party-change"))
+    assert ": new System Representative rep-2: open" in browser.find_element(By.ID, "requests").text
+    shot(browser, "owner-representative-request")
+    sign_out(browser)
+
+    sign_in(browser, live, ADMIN)
+    browser.get(f"{live}/admin")
+    queue = browser.find_element(By.ID, "change-requests").text
+    assert "S1" in queue
+    assert "representative rep-2" in queue
+    click_through(browser, browser.find_element(By.CSS_SELECTOR, "button[id^='approve-']"))
+    assert "No open requests." in browser.find_element(By.ID, "change-requests").text
+    browser.get(f"{live}/systems/S1")
+    assert "The System Representative is rep-2." in browser.find_element(By.ID, "parties").text
+    shot(browser, "admin-approved-representative")
