@@ -19,7 +19,7 @@ model_701.json) in tests/unit/gateways/test_sunspec_offsets.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateways.errors import MeterExceptionError, RegisterMapError
@@ -149,18 +149,3 @@ class SunSpecDiscovery:
         self._address += 2 + length
         if self._address > 65535:
             raise RegisterMapError(f"{self._where}: SunSpec chain runs past register 65535")
-
-
-def discover(read: Callable[[int, int], tuple[int, ...]], bases: Sequence[int] = SUNSPEC_BASES,
-             where: str = "meter") -> Found:  # fmt: skip
-    """Run discovery with a synchronous reader (a register image, in tests and golden cases)."""
-    walk = SunSpecDiscovery(bases, where)
-    while (request := walk.next_read()) is not None:
-        try:
-            words = read(*request)
-        except MeterExceptionError as exc:
-            walk.refused(exc)
-            continue
-        walk.feed(words)
-    assert walk.found is not None
-    return walk.found

@@ -8,7 +8,6 @@ from gateways.errors import MeterExceptionError, RegisterMapError
 from gateways.sunspec import (
     SUNSPEC_MARKER,
     SunSpecDiscovery,
-    discover,
     meter_register,
 )
 
@@ -40,16 +39,16 @@ def test_exception_2_at_a_base_moves_on_other_codes_propagate() -> None:
 
 def test_chain_too_long_is_refused() -> None:
     """A chain that never ends (a broken device) stops after 64 models."""
-    image = {40000: SUNSPEC_MARKER[0], 40001: SUNSPEC_MARKER[1]}
+    walk = SunSpecDiscovery(where="m1")
+    assert walk.next_read() == (40000, 4)
+    walk.feed((*SUNSPEC_MARKER, 1, 0))
 
-    def read(address: int, count: int) -> tuple[int, ...]:
-        if address == 40000:
-            return (*SUNSPEC_MARKER, 1, 0)
-        return (1, 0)  # model 1 of length 0, forever
+    def walk_forever() -> None:
+        while walk.next_read() is not None:
+            walk.feed((1, 0))  # model 1 of length 0, forever
 
-    assert image
     with pytest.raises(RegisterMapError, match=r"^m1: SunSpec chain longer than 64 models$"):
-        discover(read, where="m1")
+        walk_forever()
 
 
 def test_meter_register_per_model() -> None:
