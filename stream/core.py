@@ -74,6 +74,7 @@ class Sorting:
     duplicates: int = 0
     rejects: list[Reject] = field(default_factory=list)
     receipt: BatchReceipt | None = None  # a verified signed batch (stream.signatures)
+    batch_key: tuple[str, str] | None = None  # (source_id, batch_id): stream.batch_ids
 
 
 class Core:
@@ -138,7 +139,7 @@ class Core:
         if now is not None:
             stages.append(NotAfter(now, self.limits.future))
         stages.append(Dedupe())
-        out = Sorting(receipt=receipt)
+        out = Sorting(receipt=receipt, batch_key=(batch.source_id, batch.batch_id))
         for reading in batch.readings:
             try:
                 decision = run_pipeline(stages, reading)

@@ -3,7 +3,9 @@
 Order, in one transaction, so a crash leaves either all of it or none of it:
 1. record the rejects in `dead_letters` (idempotent per Kafka source position);
 2. record the receipts of verified signed batches (`signed_batches`; one already stored is
-   a `replayed_batch` finding); write the readings to keep through storage.writer (COPY +
+   a `replayed_batch` finding) and of every batch's parts (`batch_receipts`; a batch id back
+   with other readings is a `batch_id_reused` finding, stream.batch_ids); write the readings
+   to keep through storage.writer (COPY +
    ON CONFLICT: redelivery is a no-op, a repeated key with other content lands in
    `reading_conflicts`);
 3. lock each meter with new readings (advisory, sorted) and recompute exactly the local days
@@ -40,7 +42,7 @@ import structlog
 from schemas.reading import Reading
 from storage import energy_store, provenance_store, reading_points
 from storage.writer import write_readings_async
-from stream import sequence
+from stream import batch_ids, batch_receipts, sequence
 from stream.core import Reject, Sorting
 from stream.directory import MeterDirectory
 from stream.energy import DEFAULT_POWER_TOLERANCE
@@ -146,6 +148,13 @@ async def persist(
         receipts = [receipt_row(s.receipt) for s, _ in messages if s.receipt is not None]
         if receipts:
             await provenance_store.record_receipts(aconn, receipts)
+        parts = [
+            part
+            for s, _ in messages
+            if s.batch_key is not None
+            for part in batch_ids.parts_of(*s.batch_key, s.to_write)
+        ]
+        await batch_receipts.record_parts(aconn, parts)  # a reused batch id is a finding
         if to_write:
             result = await write_readings_async(aconn, to_write)
             outcome.new = result.new

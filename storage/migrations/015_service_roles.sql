@@ -94,3 +94,26 @@ ALTER FUNCTION pts_ensure_reading_partition(timestamptz)
 REVOKE EXECUTE ON FUNCTION pts_ensure_reading_partition(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pts_ensure_reading_partition(timestamptz)
     TO pts_stream, pts_web, pts_certify;
+
+-- Batch ids (issue 14 item 11, stream.batch_ids): what each message of a batch carried per
+-- meter, so a batch id that comes back with other readings is recognised and recorded as a
+-- `batch_id_reused` provenance finding (013) instead of passing as new. One row per part
+-- (message × meter), not per reading.
+CREATE TABLE batch_receipts (
+    source_id   text        NOT NULL,
+    batch_id    text        NOT NULL,
+    meter_id    text        NOT NULL,
+    first_seq   bigint      NOT NULL,
+    last_seq    bigint      NOT NULL,
+    readings    integer     NOT NULL,
+    digest      text        NOT NULL,  -- sha256 of the readings' content hashes in time order
+    first_ts    timestamptz NOT NULL,
+    last_ts     timestamptz NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source_id, batch_id, meter_id, first_seq)
+);
+COMMENT ON TABLE batch_receipts IS
+    'The readings each batch id carried per meter (seq range, digest): a batch id reused with '
+    'other readings becomes a batch_id_reused provenance finding.';
+GRANT SELECT, INSERT ON batch_receipts TO pts_stream;
+GRANT SELECT ON batch_receipts TO pts_web, pts_certify;
