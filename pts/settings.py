@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     das_pull_metrics_port: int = Field(
         default=9467, ge=0, le=65535, description="`pts das pull`'s /metrics port (0: off)"
     )
+    web_metrics_port: int = Field(
+        default=9466, ge=0, le=65535, description="`pts web serve`'s /metrics port (0: off)"
+    )
     kafka_bootstrap: str = Field(
         default="", description="Kafka bootstrap servers (default: 127.0.0.1:<kafka_port>)"
     )

@@ -32,6 +32,7 @@ from pts.settings import Settings, service_database_url
 from web import errors
 from web.accounts import SessionPolicy
 from web.headers import SecurityHeaders
+from web.metrics import WebMetrics
 from web.request_log import RequestLog
 from web.throttle import Limits
 
@@ -123,7 +124,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     install_filters(templates)
     app.state.ctx = WebContext(settings, pool, policy_from(settings), clock, templates)
     _install_handlers(app)
-    app.add_middleware(RequestLog, pool=pool, clock=clock)
+    app.state.metrics = WebMetrics()
+    app.add_middleware(RequestLog, pool=pool, clock=clock, metrics=app.state.metrics)
     app.add_middleware(SecurityHeaders)
 
     from web import api, das, portal, signin

@@ -50,9 +50,11 @@ def run_server(settings: Settings, host: str, port: int) -> None:
     """The one HTTP server of PTS (portal, API, DAS intake) on host:port until stopped."""
     import uvicorn
 
+    from pts.metrics_server import serve as serve_metrics
     from web.app import create_app
 
     app = create_app(settings)
+    serve_metrics(app.state.metrics.registry, settings.web_metrics_port, settings.metrics_host)
     click.echo(f"PTS web on http://{host}:{port}/")
     uvicorn.run(
         app,

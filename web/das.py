@@ -255,7 +255,9 @@ async def _receive(request: Request) -> Response:
     answer = await das.intake.receive(
         found, content_type, body, request.headers.get(IDEMPOTENCY_HEADER)
     )
-    request.state.das_answer = answer
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.das_report(answer.accepted, answer.refused)
     return _json(answer)
 
 

@@ -1,7 +1,8 @@
 """The request log and the write log, as one pure ASGI middleware (no per-request task group,
 unlike Starlette's BaseHTTPMiddleware).
 
-After each request: one `request_handled` event naming the route *template* (never the path:
+After each request: one `request_handled` event, and the request counted and timed in the
+metrics (web.metrics), naming the route *template* (never the path:
 one-time links carry their secret in it) with status, duration and client address. After each
 write (POST, PUT, PATCH, DELETE) by a signed-in caller: one `write_log` row (who, when, action,
 target, address, outcome: `done` or the refusal code, and the refusal's reason). Routes refine
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from certification.errors import Refused
 from web import credential_store
+from web.metrics import WebMetrics
 
 log = structlog.get_logger(__name__)
 
@@ -30,10 +32,17 @@ SECRET_PARAMS = frozenset({"secret"})  # path parameters never logged nor record
 
 
 class RequestLog:
-    def __init__(self, app: ASGIApp, pool: ConnectionPool, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        pool: ConnectionPool,
+        clock: Callable[[], datetime],
+        metrics: WebMetrics,
+    ) -> None:
         self.app = app
         self.pool = pool
         self.clock = clock
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,12 +62,14 @@ class RequestLog:
         finally:
             template = getattr(scope.get("route"), "path", "(no route)")
             address = scope["client"][0] if scope.get("client") else "unknown"
+            seconds = time.perf_counter() - started
+            self.metrics.observe_request(template, scope["method"], status, seconds)
             log.info(
                 "request_handled",
                 method=scope["method"],
                 route=template,
                 status=status,
-                ms=round((time.perf_counter() - started) * 1000, 1),
+                ms=round(seconds * 1000, 1),
                 address=address,
             )
             state: dict[str, Any] = scope.get("state") or {}

@@ -51,6 +51,7 @@ def signin_submit(
         )
     except Refused as refusal:
         status = 429 if refusal.code == "too_many_attempts" else 401
+        request.app.state.metrics.signin_failed(refusal.code)
         return page(
             request,
             "signin.html",

@@ -105,6 +105,8 @@ class Answer:
     status: int
     body: dict[str, Any]
     headers: tuple[tuple[str, str], ...] = ()
+    accepted: int = 0  # readings Kafka took for this answer (a replay: none)
+    refused: int = 0  # rows the intake refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +388,13 @@ class DasIntake:
             "statusUrl": STATUS_PATH + report_id,
             "systems": systems,
         }
-        return Answer(422 if nothing else 200, body_out), _row_outcomes(plan, positions)
+        answer = Answer(
+            422 if nothing else 200,
+            body_out,
+            accepted=sum(inserted.values()),
+            refused=refused_count,
+        )
+        return answer, _row_outcomes(plan, positions)
 
     def _dead_letter(
         self,
