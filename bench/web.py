@@ -1,5 +1,6 @@
-"""Web benchmark: requests/s and latency of the portal's system page and the readings API,
-beside a trivial endpoint (/healthz) of the same server in the same run (the ceiling).
+"""Web benchmark: requests/s and latency of the portal's system page, the readings API and
+the DAS intake, beside a trivial endpoint (/healthz) of the same server in the same run (the
+ceiling).
 
     python bench/web.py [--seconds 10] [--concurrency 16] [--readings 2000]
 
@@ -8,7 +9,9 @@ A scratch database on the local PostgreSQL (make services-up) gets the web tests
 worker, JSON logs at info, as deployed); this process drives it over loopback with httpx2,
 `--concurrency` requests in flight, each endpoint for `--seconds`. Besides requests/s and
 latency it prints the server's CPU time per request (from /proc), the figure that holds on a
-shared machine where the others swing with its load. Never gates CI.
+shared machine where the others swing with its load. The DAS intake posts a one-reading
+report of S3 (provider sunny) to private Kafka topics (the rate limits opened wide; each answer
+waits for Kafka's acknowledgement). Never gates CI.
 """
 
 from __future__ import annotations
@@ -30,14 +33,17 @@ import httpx2
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ingest.das.credentials import add_api_key
 from schemas import Reading, Source
 from storage.migrate import migrate
 from storage.writer import write_readings
+from tests.integration.stream.kafka_support import create_topics, delete_topics
 from tests.integration.web.support import PASSWORD, REP, seed
 from web import accounts
 from web.accounts import SessionPolicy
 
 ADMIN_URL = os.environ.get("PTS_TEST_DATABASE_URL", "postgresql://pts@127.0.0.1:15432/pts")
+KAFKA = os.environ.get("PTS_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 
 
 def free_port() -> int:
@@ -55,8 +61,9 @@ def pts_command() -> str:
     return found
 
 
-def prepare(url: str, readings: int) -> tuple[str, str]:
-    """Seed the registry and readings; (session cookie, API token) of the representative."""
+def prepare(url: str, readings: int) -> tuple[str, str, str]:
+    """Seed the registry and readings; (session cookie, API token) of the representative and
+    sunny's DAS API key."""
     migrate(url, "plain")
     seed(url)
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=readings)
@@ -78,13 +85,20 @@ def prepare(url: str, readings: int) -> tuple[str, str]:
         now = datetime.now(UTC)
         signed = accounts.sign_in(conn, REP, PASSWORD, now, "bench", SessionPolicy())
         _, token = accounts.create_token(conn, signed.account, "bench", now, "bench")
-    return signed.session_secret, token
+        das_key = add_api_key(conn, "sunny", "bench")
+    return signed.session_secret, token, das_key
 
 
 async def drive(
-    client: httpx2.AsyncClient, path: str, headers: dict[str, str], seconds: float, workers: int
+    client: httpx2.AsyncClient,
+    path: str,
+    headers: dict[str, str],
+    seconds: float,
+    workers: int,
+    body: bytes | None = None,
 ) -> tuple[int, list[float], int]:
-    """(requests, latencies in ms, non-200 answers) of `workers` loops for `seconds`."""
+    """(requests, latencies in ms, non-200 answers) of `workers` loops for `seconds`; a GET,
+    or a POST of `body`."""
     latencies: list[float] = []
     bad = 0
     stop = time.perf_counter() + seconds
@@ -93,7 +107,10 @@ async def drive(
         nonlocal bad
         while time.perf_counter() < stop:
             began = time.perf_counter()
-            answer = await client.get(path, headers=headers)
+            if body is None:
+                answer = await client.get(path, headers=headers)
+            else:
+                answer = await client.post(path, headers=headers, content=body)
             latencies.append((time.perf_counter() - began) * 1000)
             bad += answer.status_code != 200
 
@@ -107,27 +124,38 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run(base: str, cookie: str, token: str, seconds: float, workers: int, pid: int) -> None:
-    targets = [
-        ("trivial: GET /healthz", "/healthz", {}),
-        ("portal: GET /systems/S1", "/systems/S1", {"cookie": f"pts_session={cookie}"}),
+DAS_REPORT = (
+    b'{"systems": [{"systemId": "S3", "meterValue": 1234.5, "meterDate": "2026-10-29T12:00"}]}'
+)
+
+
+async def run(
+    base: str, cookie: str, token: str, das_key: str, seconds: float, workers: int, pid: int
+) -> None:
+    das_headers = {"x-api-key": das_key, "content-type": "application/json"}
+    targets: list[tuple[str, str, dict[str, str], bytes | None]] = [
+        ("trivial: GET /healthz", "/healthz", {}, None),
+        ("portal: GET /systems/S1", "/systems/S1", {"cookie": f"pts_session={cookie}"}, None),
         (
             "API: GET /api/v1/systems/S1/readings?limit=100",
             "/api/v1/systems/S1/readings?limit=100",
             {"authorization": f"Bearer {token}"},
+            None,
         ),
-    ]
+        ("DAS: POST /api/v1/das/reports (1 reading)", "/api/v1/das/reports", das_headers,
+         DAS_REPORT),
+    ]  # fmt: skip
     limits = httpx2.Limits(max_connections=workers, max_keepalive_connections=workers)
     async with httpx2.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        for _, path, headers in targets:  # warm up (pool, templates, plans)
-            await drive(client, path, headers, 1, 2)
+        for _, path, headers, body in targets:  # warm up (pool, templates, plans, producer)
+            await drive(client, path, headers, 1, 2, body)
         print(
             f"{'endpoint':<48} {'req/s':>6} {'p50 ms':>7} {'p95 ms':>7} {'CPU ms/req':>10} "
             f"{'errors':>6}"
         )
-        for label, path, headers in targets:
+        for label, path, headers, body in targets:
             cpu_before = cpu_seconds(pid)
-            count, latencies, bad = await drive(client, path, headers, seconds, workers)
+            count, latencies, bad = await drive(client, path, headers, seconds, workers, body)
             cpu = (cpu_seconds(pid) - cpu_before) * 1000 / count
             p95 = statistics.quantiles(latencies, n=20)[-1]
             print(
@@ -147,10 +175,21 @@ def main() -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = psycopg.conninfo.make_conninfo(ADMIN_URL, dbname=name)
     server: subprocess.Popen[bytes] | None = None
+    raw, dead = asyncio.run(create_topics(KAFKA))
     try:
-        cookie, token = prepare(url, args.readings)
+        cookie, token, das_key = prepare(url, args.readings)
         port = free_port()
-        env = {**os.environ, "PTS_DATABASE_URL": url, "PTS_LOG_FORMAT": "json"}
+        env = {
+            **os.environ,
+            "PTS_DATABASE_URL": url,
+            "PTS_LOG_FORMAT": "json",
+            "PTS_WEB_METRICS_PORT": "0",
+            "PTS_KAFKA_BOOTSTRAP": KAFKA,
+            "PTS_KAFKA_READINGS_TOPIC": raw,
+            "PTS_KAFKA_DEAD_LETTER_TOPIC": dead,
+            "PTS_DAS_RATE_PER_KEY": "1000000",
+            "PTS_DAS_RATE_PER_ADDRESS": "1000000",
+        }
         server = subprocess.Popen(
             [pts_command(), "web", "serve", "--port", str(port)],
             env=env,
@@ -172,11 +211,12 @@ def main() -> None:
             f"pts web serve (1 uvicorn process), {args.concurrency} in flight, "
             f"{args.seconds:.0f} s each, {os.cpu_count()} CPUs shared with the load generator"
         )
-        asyncio.run(run(base, cookie, token, args.seconds, args.concurrency, server.pid))
+        asyncio.run(run(base, cookie, token, das_key, args.seconds, args.concurrency, server.pid))
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
+        asyncio.run(delete_topics(KAFKA, raw, dead))
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
