@@ -86,7 +86,7 @@ def measure(batches: int = 2_000, readings: int = 10, rounds: int = 5) -> dict[s
 
     def sort_all(core: Core, payloads: list[bytes]) -> None:
         for p in payloads:
-            got = core.sort(p, key=b"bm-0", now=now)
+            got = core.triage(p, key=b"bm-0", now=now)
             assert len(got.to_write) == readings, got.rejects[:1]
 
     return {

@@ -1,11 +1,12 @@
-"""The shared core for one message: decode, run the stages, sort readings. Pure, no I/O.
+"""The shared core for one message: decode, run the stages, triage the readings (write,
+drop as duplicate, or refuse with a reason). Pure, no I/O.
 
-`Core.sort` turns a message (bytes or an already validated ReadingBatch) into a `Sorting`:
+`Core.triage` turns a message (bytes or an already validated ReadingBatch) into a `Triage`:
 readings to write (accepted, plus in-message conflicts the writer must record), how many
 in-message duplicates were dropped, and the rejects with their reason and payload. Given the
 registry's keys, it first verifies a signed batch (stream.signatures): a refused signature
-refuses the whole message; a verified one leaves its receipt in the sorting. Both
-engines (stream.inprocess, stream.faust_app) call it, then hand the sorting to
+refuses the whole message; a verified one leaves its receipt in the triage. Both
+engines (stream.inprocess, stream.faust_app) call it, then hand the triage to
 stream.persist; tests call it directly.
 """
 
@@ -41,7 +42,7 @@ class Reject:
     `payload` is bounded: when the original was larger than a record may be, it holds a
     prefix and `payload_sha256` / `payload_bytes` describe the whole original. `ordinal`
     numbers the reject within its message when the engine must fix it (parked readings of a
-    message split to isolate a failure); None: its place in the sorting's list.
+    message split to isolate a failure); None: its place in the triage's list.
     """
 
     code: ReasonCode
@@ -67,7 +68,7 @@ def bounded_reject(code: ReasonCode, reason: str, payload: bytes, limit: int) ->
 
 
 @dataclass(slots=True)
-class Sorting:
+class Triage:
     """What the core made of one message."""
 
     to_write: list[Reading] = field(default_factory=list)
@@ -112,24 +113,24 @@ class Core:
         except RejectedError as exc:
             return Reject(exc.code, exc.reason, payload)
 
-    def sort(
+    def triage(
         self,
         message: bytes | ReadingBatch | Reject,
         *,
         key: bytes | None = None,
         now: datetime | None = None,
-    ) -> Sorting:
+    ) -> Triage:
         """Run every reading of a message through the stages (first refusal wins)."""
         batch = self.decode(message) if isinstance(message, bytes) else message  # a Reject stays
         if isinstance(batch, Reject):
-            return Sorting(rejects=[batch])
+            return Triage(rejects=[batch])
         receipt = None
         if self._verify is not None:
             verification = self._verify(batch, now if now is not None else batch.sent_at)
             if verification.refusal is not None:
                 payload = message if isinstance(message, bytes) else encode_batch(batch)
                 refusal = verification.refusal
-                return Sorting(
+                return Triage(
                     rejects=[
                         Reject(refusal.code, refusal.reason, payload, batch.readings[0].meter_id)
                     ]
@@ -139,7 +140,7 @@ class Core:
         if now is not None:
             stages.append(NotAfter(now, self.limits.future))
         stages.append(Dedupe())
-        out = Sorting(receipt=receipt, batch_key=(batch.source_id, batch.batch_id))
+        out = Triage(receipt=receipt, batch_key=(batch.source_id, batch.batch_id))
         for reading in batch.readings:
             try:
                 decision = run_pipeline(stages, reading)

@@ -53,7 +53,7 @@ import structlog
 
 from pts.kafka_config import KafkaConnection
 from storage import energy_store
-from stream.core import Core, Reject, Sorting
+from stream.core import Core, Reject, Triage
 from stream.errors import StoreUnavailableError
 from stream.key_ring import RegistryKeys
 from stream.metrics import LAG_INTERVAL_S, WorkerMetrics
@@ -200,8 +200,8 @@ class FaustEngine:
                 ]
                 try:
                     stored, aconn = await self._store(aconn, core, directory, events, origins)
-                    for (sorting, origin), event in zip(stored, events, strict=True):
-                        await self._send_dead_letters(sorting.rejects, origin, event.key)
+                    for (triage, origin), event in zip(stored, events, strict=True):
+                        await self._send_dead_letters(triage.rejects, origin, event.key)
                 except Exception:  # any escape would let Faust acknowledge the events
                     log.exception("worker_crashed", topic=origins[0].topic)
                     os._exit(EXIT_CRASHED)
@@ -218,9 +218,9 @@ class FaustEngine:
         directory: RegistryDirectory,
         events: Sequence[Any],
         origins: Sequence[Origin],
-    ) -> tuple[list[tuple[Sorting, Origin]], psycopg.AsyncConnection[Any]]:
+    ) -> tuple[list[tuple[Triage, Origin]], psycopg.AsyncConnection[Any]]:
         """Persist events in one transaction, reconnecting with backoff (max 30 s) while the
-        database is down; return each event's sorting with its origin."""
+        database is down; return each event's triage with its origin."""
         delay = 0.5
         while True:
             began = time.perf_counter()
@@ -232,26 +232,26 @@ class FaustEngine:
                 await directory.refresh_for(aconn, meters)
                 await self._keys.refresh(aconn, None)
                 now = datetime.now(UTC)
-                sorted_ = [
-                    (core.sort(b, key=e.key, now=now), o)
+                triaged = [
+                    (core.triage(b, key=e.key, now=now), o)
                     for b, e, o in zip(decoded, events, origins, strict=True)
                 ]
                 done = await persist_isolating(
                     aconn,
                     directory,
-                    sorted_,
+                    triaged,
                     power_tolerance=self.limits.power_tolerance,
                     work=self.work,
                 )
                 outcome = done.outcome
-                sorted_ = [
+                triaged = [
                     (
                         replace(s, rejects=[*s.rejects, *done.parked[n]])
                         if n in done.parked
                         else s,
                         o,
                     )
-                    for n, (s, o) in enumerate(sorted_)
+                    for n, (s, o) in enumerate(triaged)
                 ]
                 stamp = time.time()
                 self.metrics.observe_batch(
@@ -259,7 +259,7 @@ class FaustEngine:
                     outcome.new,
                     outcome.duplicate,
                     outcome.conflict,
-                    [r for s, _ in sorted_ for r in s.rejects],
+                    [r for s, _ in triaged for r in s.rejects],
                     [
                         (b.source.value, b.source_id, stamp)
                         for b in decoded
@@ -274,7 +274,7 @@ class FaustEngine:
                     conflict=outcome.conflict,
                     rejected=len(outcome.rejects),
                 )
-                return sorted_, aconn
+                return triaged, aconn
             except (StoreUnavailableError, psycopg.OperationalError) as exc:
                 self.metrics.database_unavailable.inc()
                 log.warning("database_unavailable", error=str(exc), retry_in_s=delay)

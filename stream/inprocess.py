@@ -97,12 +97,12 @@ class InProcessEngine:
             await self._directory.refresh_for(self._aconn, {r.meter_id for r in batch.readings})
             signature = batch.signature
             await self._keys.refresh(self._aconn, signature.key_id if signature else None)
-        sorting = self._core.sort(batch, key=key, now=self._clock())
+        triage = self._core.triage(batch, key=key, now=self._clock())
         origin = Origin(self._label, None if offset is None else 0, offset)
         done = await persist_isolating(
             self._aconn,
             self._directory,
-            [(sorting, origin)],
+            [(triage, origin)],
             power_tolerance=self._core.limits.power_tolerance,
             work=self._work,
         )

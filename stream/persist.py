@@ -43,7 +43,7 @@ from schemas.reading import Reading
 from storage import energy_store, provenance_store, reading_points
 from storage.writer import write_readings_async
 from stream import batch_ids, batch_receipts, sequence
-from stream.core import Reject, Sorting
+from stream.core import Reject, Triage
 from stream.directory import MeterDirectory
 from stream.energy import DEFAULT_POWER_TOLERANCE
 from stream.errors import ReasonCode, StoreUnavailableError
@@ -115,7 +115,7 @@ class Outcome:
 async def persist(
     aconn: psycopg.AsyncConnection[Any],
     directory: MeterDirectory,
-    messages: Sequence[tuple[Sorting, Origin]],
+    messages: Sequence[tuple[Triage, Origin]],
     power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE,
 ) -> Outcome:
     """Store the sortings of one or more messages in one transaction and recompute the
@@ -123,11 +123,11 @@ async def persist(
     outcome = Outcome()
     to_write: list[Reading] = []
     async with aconn.transaction():
-        for sorting, origin in messages:
-            outcome.duplicate += sorting.duplicates
-            outcome.rejects += sorting.rejects
-            to_write += sorting.to_write
-            if sorting.rejects:
+        for triage, origin in messages:
+            outcome.duplicate += triage.duplicates
+            outcome.rejects += triage.rejects
+            to_write += triage.to_write
+            if triage.rejects:
                 await energy_store.record_dead_letters(
                     aconn,
                     [
@@ -139,7 +139,7 @@ async def persist(
                             r.payload_sha256,
                             r.payload_bytes,
                         )
-                        for n, r in enumerate(sorting.rejects)
+                        for n, r in enumerate(triage.rejects)
                     ],
                     origin.topic,
                     origin.partition,
@@ -162,8 +162,8 @@ async def persist(
             outcome.conflict = result.conflict
             await record_sequence_anomalies(aconn, result.new_readings)
             await recompute(aconn, directory, result.new_readings, power_tolerance)
-    for sorting, origin in messages:
-        for reject in sorting.rejects:
+    for triage, origin in messages:
+        for reject in triage.rejects:
             log.warning(
                 "reading_rejected",
                 reason_code=reject.code.value,
@@ -231,7 +231,7 @@ async def recompute(
 async def persist_with_retry(
     aconn: psycopg.AsyncConnection[Any],
     directory: MeterDirectory,
-    messages: Sequence[tuple[Sorting, Origin]],
+    messages: Sequence[tuple[Triage, Origin]],
     attempts: int = 5,
     first_delay: float = 0.2,
     power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE,
@@ -277,11 +277,11 @@ def _fails_the_message(aconn: psycopg.AsyncConnection[Any], exc: BaseException) 
 
 @dataclass(frozen=True, slots=True)
 class _Unit:
-    """Part of one message of a batch: its index in the batch, the sorting to store (some of
+    """Part of one message of a batch: its index in the batch, the triage to store (some of
     the message's readings) and the index of its first reading in the message."""
 
     index: int
-    sorting: Sorting
+    triage: Triage
     origin: Origin
     first: int = 0
 
@@ -303,7 +303,7 @@ class Isolated:
 async def persist_isolating(
     aconn: psycopg.AsyncConnection[Any],
     directory: MeterDirectory,
-    messages: Sequence[tuple[Sorting, Origin]],
+    messages: Sequence[tuple[Triage, Origin]],
     power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE,
     work: WorkLimits | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -319,7 +319,7 @@ async def persist_isolating(
     async def attempt(units: Sequence[_Unit]) -> Exception | None:
         try:
             outcome = await persist_with_retry(
-                aconn, directory, [(u.sorting, u.origin) for u in units],
+                aconn, directory, [(u.triage, u.origin) for u in units],
                 power_tolerance=power_tolerance,
             )  # fmt: skip
         except Exception as exc:
@@ -342,14 +342,14 @@ async def persist_isolating(
             await isolate(units[middle:])
             return
         unit = units[0]
-        readings = unit.sorting.to_write
+        readings = unit.triage.to_write
         if len(readings) > 1:
             middle = len(readings) // 2
-            head = replace(unit.sorting, to_write=readings[:middle])
-            tail = Sorting(to_write=readings[middle:])
+            head = replace(unit.triage, to_write=readings[:middle])
+            tail = Triage(to_write=readings[middle:])
             await isolate(
                 [
-                    replace(unit, sorting=head),
+                    replace(unit, triage=head),
                     _Unit(unit.index, tail, unit.origin, unit.first + middle),
                 ]
             )
@@ -377,14 +377,14 @@ async def persist_isolating(
                 reading.meter_id,
                 ordinal=PARKED_ORDINAL_BASE + unit.first + n,
             )
-            for n, reading in enumerate(unit.sorting.to_write)
+            for n, reading in enumerate(unit.triage.to_write)
         ]
         if not parked:  # a message without readings whose refusals could not be stored
             raise StoreUnavailableError(
                 f"could not record the dead letters of a message: {_describe(failure)}"
             )
-        sorting = replace(unit.sorting, to_write=[], rejects=[*unit.sorting.rejects, *parked])
-        failed_again = await attempt([replace(unit, sorting=sorting)])
+        triage = replace(unit.triage, to_write=[], rejects=[*unit.triage.rejects, *parked])
+        failed_again = await attempt([replace(unit, triage=triage)])
         if failed_again is not None:
             raise StoreUnavailableError(
                 f"could not park a failing reading: {_describe(failed_again)}"
@@ -399,7 +399,7 @@ async def persist_isolating(
             error=_describe(failure),
         )
 
-    await isolate([_Unit(n, sorting, origin) for n, (sorting, origin) in enumerate(messages)])
+    await isolate([_Unit(n, triage, origin) for n, (triage, origin) in enumerate(messages)])
     return done
 
 

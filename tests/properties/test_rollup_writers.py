@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from schemas.reading import QualityFlag, Reading, ReadingEvent, Source
 from stream.calendar import daily_energy, monthly_energy
-from stream.core import Sorting
+from stream.core import Triage
 from stream.directory import MeterInfo, StaticDirectory
 from stream.energy import PowerLimit, RegisterPoint, intervals
 from stream.persist import Origin, persist
@@ -113,7 +113,7 @@ async def through_the_stream(url: str, meter_id: str, batches: list[list[Reading
     )
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as aconn:
         for batch in batches:
-            await persist(aconn, directory, [(Sorting(to_write=batch), Origin("test"))])
+            await persist(aconn, directory, [(Triage(to_write=batch), Origin("test"))])
 
 
 @settings(

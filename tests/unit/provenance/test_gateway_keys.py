@@ -65,7 +65,7 @@ def test_the_agent_publishes_chained_signed_batches_the_stream_accepts(tmp_path:
         [MeterInfo("M1", "S1", "America/New_York", Decimal(50), None, "gw-3")]
     )
     keys = StaticKeys({signer.key_id: registered(signer, "gw-3")}, frozenset({"M1"}))
-    got = Core(directory, keys=keys).sort(payload, now=T0 + timedelta(hours=1))
+    got = Core(directory, keys=keys).triage(payload, now=T0 + timedelta(hours=1))
     assert got.rejects == []
     assert [r.seq for r in got.to_write] == [r.seq for r in m1]
     assert got.receipt is not None

@@ -29,7 +29,7 @@ def core(*keys: SigningKey, signed: frozenset[str] = frozenset({"M1"})) -> Core:
 
 
 def only_reject(payload: bytes, c: Core) -> tuple[ReasonCode, str]:
-    got = c.sort(payload, now=T0 + timedelta(hours=1))
+    got = c.triage(payload, now=T0 + timedelta(hours=1))
     assert got.to_write == []
     [reject] = got.rejects
     assert reject.payload == payload
@@ -39,7 +39,7 @@ def only_reject(payload: bytes, c: Core) -> tuple[ReasonCode, str]:
 def test_a_signed_batch_is_accepted_with_its_receipt() -> None:
     """A batch signed by the gateway's registered key: readings kept, receipt to store."""
     readings = chained("M1", "gw-1", 3)
-    got = core(registered(SIGNER, "gw-1")).sort(signed_payload(readings, SIGNER), now=T0)
+    got = core(registered(SIGNER, "gw-1")).triage(signed_payload(readings, SIGNER), now=T0)
     assert [r.seq for r in got.to_write] == [1, 2, 3]
     assert got.rejects == []
     assert got.receipt is not None
@@ -58,7 +58,7 @@ def test_an_unsigned_batch_of_a_signed_meter_is_refused() -> None:
 
 def test_an_unsigned_batch_of_an_unsigned_meter_passes() -> None:
     """Meters not registered as signed keep working unsigned (no receipt)."""
-    got = core().sort(signed_payload(chained("M2", "gw-1", 2), None), now=T0)
+    got = core().triage(signed_payload(chained("M2", "gw-1", 2), None), now=T0)
     assert (len(got.to_write), got.rejects, got.receipt) == (2, [], None)
 
 
@@ -88,7 +88,7 @@ def test_a_retired_key_still_verifies_what_it_signed_before() -> None:
     sent after is key_not_valid."""
     key = registered(SIGNER, "gw-1", valid_until=T0 + timedelta(minutes=30))
     readings = chained("M1", "gw-1", 2)
-    late = core(key).sort(signed_payload(readings, SIGNER), now=T0 + timedelta(days=2))
+    late = core(key).triage(signed_payload(readings, SIGNER), now=T0 + timedelta(days=2))
     assert len(late.to_write) == 2
     after = signed_payload(readings, SIGNER, sent_at=T0 + timedelta(minutes=31))
     code, _ = only_reject(after, core(key))
@@ -108,7 +108,7 @@ def test_a_gateway_signing_for_a_meter_not_its_own_is_refused() -> None:
     reporting-party stage refuses it (provider_mismatch)."""
     keys = (registered(SIGNER, "gw-1"), registered(OTHER, "gw-2"))
     payload = signed_payload(chained("M1", "gw-2", 2), OTHER)
-    got = core(*keys).sort(payload, now=T0 + timedelta(hours=1))
+    got = core(*keys).triage(payload, now=T0 + timedelta(hours=1))
     assert got.to_write == []
     assert [r.code for r in got.rejects] == [ReasonCode.PROVIDER_MISMATCH] * 2
 

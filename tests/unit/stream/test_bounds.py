@@ -50,12 +50,12 @@ def batch(*readings: Reading, source_id: str = "d") -> bytes:
 
 
 def codes(payload: bytes, core: Core = CORE) -> list[tuple[ReasonCode, str | None]]:
-    return [(x.code, x.meter_id) for x in core.sort(payload, now=T).rejects]
+    return [(x.code, x.meter_id) for x in core.triage(payload, now=T).rejects]
 
 
 def test_a_register_beyond_bigint_is_refused_before_any_database_work() -> None:
     """1e20 Wh cannot be a bigint: refused value_out_of_range, the good reading kept."""
-    got = CORE.sort(batch(reading(wh=10**20), reading(ts=T + timedelta(minutes=15))), now=T)
+    got = CORE.triage(batch(reading(wh=10**20), reading(ts=T + timedelta(minutes=15))), now=T)
     assert [(x.code, x.meter_id) for x in got.rejects] == [(ReasonCode.VALUE_OUT_OF_RANGE, "M1")]
     assert "100000000000000000000" in got.rejects[0].reason
     assert str(BIGINT) in got.rejects[0].reason
@@ -88,7 +88,7 @@ def test_a_modulus_or_sequence_beyond_bigint_is_refused() -> None:
 def test_readings_before_the_plausible_window_are_refused() -> None:
     """1900-01-01 is refused timestamp_out_of_range (no partition, no day walk)."""
     old = reading(ts=datetime(1900, 1, 1, tzinfo=UTC))
-    got = CORE.sort(batch(old), now=T)
+    got = CORE.triage(batch(old), now=T)
     assert [(x.code, x.meter_id) for x in got.rejects] == [
         (ReasonCode.TIMESTAMP_OUT_OF_RANGE, "M1")
     ]
@@ -118,7 +118,7 @@ def test_readings_after_the_future_tolerance_are_refused() -> None:
 def test_nul_in_a_source_id_is_refused() -> None:
     """PostgreSQL text cannot hold NUL: refused schema_invalid with a reason, not a crash."""
     bad = reading(source_id="d\x00x")
-    got = CORE.sort(batch(bad, source_id="d\x00x"), now=T)
+    got = CORE.triage(batch(bad, source_id="d\x00x"), now=T)
     assert [x.code for x in got.rejects] == [ReasonCode.SCHEMA_INVALID]
     assert "NUL" in got.rejects[0].reason
 
@@ -126,7 +126,7 @@ def test_nul_in_a_source_id_is_refused() -> None:
 def test_deep_nesting_is_malformed_json_not_a_recursion_error() -> None:
     """100,000 nested arrays are refused malformed_json."""
     deep = b"[" * 100_000 + b"]" * 100_000
-    got = CORE.sort(deep, now=T)
+    got = CORE.triage(deep, now=T)
     assert [x.code for x in got.rejects] == [ReasonCode.MALFORMED_JSON]
 
 
@@ -135,7 +135,7 @@ def test_an_oversized_message_is_refused_and_its_dead_letter_is_bounded() -> Non
     and the SHA-256 and size of the whole payload."""
     core = Core(StaticDirectory(METERS), limits=Limits(max_message_bytes=1_000))
     payload = batch(*(reading(ts=T + timedelta(minutes=i)) for i in range(20)))
-    got = core.sort(payload, now=T)
+    got = core.triage(payload, now=T)
     assert len(payload) > 1_000
     [reject] = got.rejects
     assert reject.code is ReasonCode.TOO_LARGE
@@ -164,7 +164,7 @@ def test_a_stage_that_fails_parks_that_reading_not_the_partition() -> None:
         return None
 
     core = Core(StaticDirectory(METERS), stages=[fragile])
-    got = core.sort(batch(reading(wh=13), reading(ts=T + timedelta(minutes=15))), now=T)
+    got = core.triage(batch(reading(wh=13), reading(ts=T + timedelta(minutes=15))), now=T)
     assert [(x.code, x.meter_id) for x in got.rejects] == [(ReasonCode.PROCESSING_FAILED, "M1")]
     assert "ArithmeticError: unlucky register" in got.rejects[0].reason
     assert [x.ts for x in got.to_write] == [T + timedelta(minutes=15)]
@@ -208,7 +208,7 @@ def test_fuzz_the_core_gives_readings_within_bounds_or_refusals_with_a_reason(
 ) -> None:
     """Whatever a Kafka message holds: readings that fit the database and the window, or
     refusals with a code and a reason; no other exception."""
-    got = CORE.sort(payload, now=T)
+    got = CORE.triage(payload, now=T)
     for reject in got.rejects:
         assert reject.reason
         assert isinstance(reject.code, ReasonCode)

@@ -40,7 +40,7 @@ def batch(*readings: Reading) -> bytes:
 def test_sort_keeps_conflicts_drops_duplicates_and_rejects_unknown_meters() -> None:
     """One message: a reading, its duplicate, a conflicting repeat and an unknown meter."""
     unknown = r("M9", 0, 5)
-    got = CORE.sort(batch(r("M1", 0, 10), r("M1", 0, 10), r("M1", 0, 11), unknown))
+    got = CORE.triage(batch(r("M1", 0, 10), r("M1", 0, 10), r("M1", 0, 11), unknown))
     assert [(x.meter_id, x.energy_wh) for x in got.to_write] == [("M1", 10), ("M1", 11)]
     assert got.duplicates == 1
     assert [(x.code, x.meter_id, x.payload) for x in got.rejects] == [
@@ -50,7 +50,7 @@ def test_sort_keeps_conflicts_drops_duplicates_and_rejects_unknown_meters() -> N
 
 def test_malformed_json_rejects_the_whole_message_with_its_bytes() -> None:
     """Bytes that are not JSON come back as one reject carrying the original payload."""
-    got = CORE.sort(b"\xff{")
+    got = CORE.triage(b"\xff{")
     assert got.to_write == []
     assert [(x.code, x.payload) for x in got.rejects] == [(ReasonCode.MALFORMED_JSON, b"\xff{")]
 
@@ -76,13 +76,13 @@ def test_negative_register_has_its_own_code() -> None:
 
 def test_future_readings_are_refused_against_the_engine_clock() -> None:
     """With `now`, a reading stamped 16 minutes later is refused."""
-    got = CORE.sort(batch(r("M1", 16, 10)), now=T)
+    got = CORE.triage(batch(r("M1", 16, 10)), now=T)
     assert [x.code for x in got.rejects] == [ReasonCode.FUTURE_TIMESTAMP]
 
 
 def test_key_mismatch_rejects_each_reading_of_another_meter() -> None:
     """The Kafka key M2 does not name M1's reading."""
-    got = CORE.sort(batch(r("M1", 0, 10)), key=b"M2")
+    got = CORE.triage(batch(r("M1", 0, 10)), key=b"M2")
     assert [x.code for x in got.rejects] == [ReasonCode.KEY_MISMATCH]
 
 
@@ -95,7 +95,7 @@ def test_limits_from_the_settings_reach_every_stage() -> None:
     )
     ahead = r("M1", 6, 10)
     late = r("M1", 0, 5).model_copy(update={"received_at": T + timedelta(minutes=6)})
-    got = core.sort(batch(late, ahead), now=T)
+    got = core.triage(batch(late, ahead), now=T)
     assert [(x.energy_wh, x.flags) for x in got.to_write] == [(5, frozenset())]
     assert [x.code for x in got.rejects] == [ReasonCode.FUTURE_TIMESTAMP]
-    assert [x.code for x in CORE.sort(batch(ahead), now=T).rejects] == []  # default: 15 min
+    assert [x.code for x in CORE.triage(batch(ahead), now=T).rejects] == []  # default: 15 min

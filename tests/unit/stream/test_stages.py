@@ -141,4 +141,4 @@ def test_pipeline_passes_the_flagged_reading_on() -> None:
     """A stage's changed reading is what the next stage and the caller see."""
     r = reading(received_at=T + timedelta(minutes=30))
     d = run_pipeline(default_pipeline(DIRECTORY), r)
-    assert (d.verdict, d.reading.flags) == (Verdict.ACCEPT, {QualityFlag.CLOCK_SKEW})
+    assert (d.verdict, d.reading.flags) == (Verdict.ACCEPT, frozenset({QualityFlag.CLOCK_SKEW}))
