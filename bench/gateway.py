@@ -39,9 +39,9 @@ from pts.logging import configure_logging
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.broker_accounts import (
     GATEWAY_USER,
-    TEST_USER,
     ensure_test_accounts,
 )
+from tests.integration.gateways.support import Recorder
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^(SIM-\d+) (\w+) ([\d.]+):(\d+) unit (\d+)\b")
@@ -78,20 +78,6 @@ async def polling_ceiling(meters: list[MeterConfig], ticks: int) -> tuple[float,
         done += len(await poller.poll_all(clock.now()))
     await poller.close()
     return time.perf_counter() - start, done
-
-
-def reader(port: int) -> mqtt.Client:
-    """A subscriber on the gateway's topics: the gateway deletes a reading only once the
-    broker delivered it to someone (MQTT 5 'No matching subscribers' keeps it spooled)."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-gw-reader")
-    client.username_pw_set(*TEST_USER)
-    subscribed = threading.Event()
-    client.on_subscribe = lambda c, u, mid, rcs, p: subscribed.set()
-    client.on_connect = lambda c, u, f, rc, p: c.subscribe("pts/v1/gw-test/#", qos=1)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    assert subscribed.wait(10), "the reader could not subscribe"
-    return client
 
 
 async def gateway_run(meters: list[MeterConfig], ticks: int, port: int) -> tuple[float, float, int]:
@@ -148,7 +134,8 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging(level="error")
     ensure_test_accounts(args.mqtt_port)
-    sink = reader(args.mqtt_port)
+    # the gateway deletes a reading only once the broker delivered it to someone
+    sink = Recorder("127.0.0.1", args.mqtt_port, topic="pts/v1/gw-test/#", keep=False)
     sim, meters = start_simulator(args.meters, args.sim_port)
     try:
         poll_s, polls = asyncio.run(polling_ceiling(meters, args.ticks))
@@ -160,8 +147,7 @@ def main() -> None:
     payloads = [(f"pts/v1/gw-test/SIM-{i % args.meters:04d}/readings",
                  batch_payload("gw-test", [body])) for i in range(readings)]  # fmt: skip
     pub_s = publish_ceiling(args.mqtt_port, payloads)
-    sink.loop_stop()
-    sink.disconnect()
+    sink.stop()
     print(f"{args.meters} simulated meters (own process), {args.ticks} ticks, one batch per "
           "meter per tick")  # fmt: skip
     print(f"{'path':<55} {'readings/s':>11}")

@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import threading
-import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -24,9 +23,14 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 class Recorder:
-    """Subscribes to every readings topic and keeps (meter_id, ts, energy_wh) received."""
+    """Subscribes to every readings topic and keeps (meter_id, ts, energy_wh) received; ready
+    once the broker acknowledged the subscription. With `keep=False` it only counts messages
+    (bench/gateway.py: a reader that costs the measured gateway no CPU). A gateway needs one:
+    with MQTT 5 it keeps every reading nobody received."""
 
-    def __init__(self, host: str, port: int, topic: str = "pts/v1/+/+/readings") -> None:
+    def __init__(
+        self, host: str, port: int, topic: str = "pts/v1/+/+/readings", keep: bool = True
+    ) -> None:
         self.received: dict[str, dict[str, int]] = defaultdict(dict)
         self.by_seq: dict[int, set[tuple[str, str]]] = defaultdict(set)  # seq -> readings
         self.replayed: set[tuple[str, str]] = set()  # (meter_id, ts) flagged REPLAYED
@@ -38,20 +42,28 @@ class Recorder:
         )
         self.client.username_pw_set(*TEST_USER)
         self._topic = topic
+        self._keep = keep
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.connect(host, port)
         self.client.loop_start()
-        assert self._ready.wait(10), "recorder could not connect"
-        time.sleep(0.2)
+        assert self._ready.wait(10), "recorder could not subscribe"
 
     def _on_connect(
         self, client: mqtt.Client, userdata: object, flags: object, rc: object, props: object
     ) -> None:
         client.subscribe(self._topic, qos=1)
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: object, mid: int, codes: object, props: object
+    ) -> None:
         self._ready.set()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if not self._keep:
+            self.messages += 1  # only this thread writes it
+            return
         batch = json.loads(message.payload)
         with self._lock:
             self.messages += 1
