@@ -39,7 +39,7 @@ from ingest.das.server import (
 from ingest.envelope import Outgoing
 from ingest.kafka_sink import KafkaSink, KafkaTarget, RecordSink
 from pts.kafka_config import kafka_connection
-from pts.settings import Settings
+from pts.settings import Settings, service_database_url
 from web.app import address_of
 from web.das_feedback import DeadLetter, RowFacts, decide, sort_dead_letters, summarise
 from web.das_store import PostgresDasStore, ReportHead
@@ -113,7 +113,9 @@ def das_service(
 ) -> DasService:
     """The intake on the settings' database (pool of PTS_DAS_POOL_MAX) and Kafka; the bounds
     from the settings unless `guards` are given."""
-    store = PostgresDasStore(settings.database_url, pool_max=settings.das_pool_max)
+    store = PostgresDasStore(
+        service_database_url(settings, "intake"), pool_max=settings.das_pool_max
+    )
     sink = LazyKafkaSink(
         KafkaTarget(
             settings.kafka_bootstrap,

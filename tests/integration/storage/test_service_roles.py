@@ -356,3 +356,25 @@ def test_service_database_url_falls_back_to_the_owner() -> None:
         "postgresql://pts@h/pts",
         "postgresql://w@h/pts",
     ]
+
+
+def test_das_intake_looks_keys_up_with_its_own_login(
+    fresh_db: str, login: Login, clock: Clock
+) -> None:
+    """The web service's DAS intake opens its pool with PTS_INTAKE_DATABASE_URL: with the
+    owner's URL pointing nowhere, a made-up key is still looked up and answered 401."""
+    seed(fresh_db)
+    nowhere = psycopg.conninfo.make_conninfo(fresh_db, dbname="no_such_database")
+    app = make_app(
+        nowhere,
+        clock,
+        web_database_url=on(fresh_db, login("pts_web")),
+        intake_database_url=on(fresh_db, login("pts_intake")),
+    )
+    with TestClient(app, follow_redirects=False) as client:
+        answer = client.post(
+            "/api/v1/das/reports",
+            content=b'{"systems": []}',
+            headers={"X-API-Key": "pts_made-up", "Content-Type": "application/json"},
+        )
+    assert (answer.status_code, answer.json()["code"]) == (401, "unknown_api_key")
