@@ -2,8 +2,9 @@
 
 `python -m pytest tests/faults` appends one line per run to .local/artifacts/faults.jsonl;
 this prints the latest run of each fault as a Markdown table: readings lost (expected minus
-kept: stored, or kept beside a stored one as a conflict), readings delivered again that the worker recognised and stored once (its duplicate
-counter, since its last start), conflicts, whether every month total equals ground truth."""
+kept: stored, or kept beside a stored one as a conflict), readings delivered again that the
+worker recognised and stored once (its duplicate counter, since its last start), conflicts,
+whether every month total equals ground truth."""
 
 from __future__ import annotations
 
