@@ -1,10 +1,11 @@
-"""SQL for derived energy: neighbours of new readings, day and month rows, dead letters.
+"""SQL for derived energy: neighbours of new readings, interval, day and month rows.
 
 The stream's writers are async (psycopg 3); the rollup statements also have sync twins
 (`*_sync`, the same SQL) for the writers that run on a sync connection inside their own
 transaction: manual reports, `pts db load`. All are idempotent: day rows are upserted with
-their recomputed value, month rows re-summed from their days, dead letters from Kafka keyed
-by their source (topic, partition, offset, ordinal) so a redelivered message adds nothing.
+their recomputed value, month rows re-summed from their days. Dead letters are
+storage.dead_letter_store's, sequence anomalies storage.sequence_store's, the meter directory
+storage.directory_store's.
 """
 
 from __future__ import annotations
@@ -23,10 +24,6 @@ from storage.writer import copy_unless_stored, copy_unless_stored_async
 DayRowTuple = tuple[date, int, int, Sequence[str]]
 # (interval_start, interval_end, energy_wh, flags)
 IntervalRowTuple = tuple[datetime, datetime, int, Sequence[str]]
-# (reason_code, reason, payload, ordinal, sha256 of the whole payload, its size): the last two
-# only when `payload` is a prefix of a larger original (None otherwise)
-DeadLetterRow = tuple[str, str, bytes, int, str | None, int | None]
-MAX_REASON_CHARS = 2_000  # a reason quoting an exception is cut here
 
 # (meter_id, lo, hi) per meter, passed as three parallel arrays
 _SPANS = "unnest(%(m)b::text[], %(lo)b::timestamptz[], %(hi)b::timestamptz[]) AS q(m, lo, hi)"
@@ -101,16 +98,6 @@ GROUP BY q.m, q.month
 ON CONFLICT (meter_id, month) DO UPDATE SET energy_wh = EXCLUDED.energy_wh,
     days = EXCLUDED.days, flags = EXCLUDED.flags, computed_at = now()
 """
-_DEAD_LETTER = """
-INSERT INTO dead_letters (reason_code, reason, payload, ordinal, source_topic, source_partition,
-                          source_offset, payload_sha256, payload_bytes, origin)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT DO NOTHING
-"""
-_DIRECTORY = (
-    "SELECT m.meter_id, m.system_id, s.timezone, s.capacity_kw_dc, m.register_modulus_wh, "
-    "s.das_provider_id FROM meters m JOIN systems s USING (system_id)"
-)
 
 
 def _spans(spans: Sequence[Span]) -> dict[str, list[Any]]:
@@ -242,122 +229,6 @@ def _month_params(pairs: Sequence[tuple[str, date]]) -> dict[str, list[Any]]:
     return {"m": [m for m, _ in pairs], "months": [d for _, d in pairs]}
 
 
-async def record_dead_letters(
-    aconn: psycopg.AsyncConnection[Any],
-    rows: Iterable[DeadLetterRow],
-    topic: str | None,
-    partition: int | None,
-    offset: int | None,
-    origin: str = "stream",
-) -> None:
-    """Store rejects; a redelivered Kafka message (same topic/partition/offset) adds nothing.
-
-    A reason is stored printable and bounded: NUL (which PostgreSQL text cannot hold) is
-    written as \\x00 and it is cut at MAX_REASON_CHARS.
-    """
-    async with aconn.cursor() as cur:
-        await cur.executemany(
-            _DEAD_LETTER,
-            [
-                (
-                    code,
-                    printable_reason(reason),
-                    payload,
-                    n,
-                    topic,
-                    partition,
-                    offset,
-                    sha256,
-                    size,
-                    origin,
-                )
-                for code, reason, payload, n, sha256, size in rows
-            ],
-        )
-
-
-def printable_reason(reason: str) -> str:
-    """A reason PostgreSQL text can hold, at most MAX_REASON_CHARS long."""
-    text = reason.replace("\x00", "\\x00")
-    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
-
-
-# (meter_id, ts, source, source_id, seq) of a new reading; the same + (previous_ts,
-# previous_seq) of an anomaly found among the new readings themselves
-SequenceRow = tuple[str, datetime, str, str, int]
-AnomalyRow = tuple[str, datetime, str, str, int, datetime, int]
-_SEQUENCE_FROM_STORE = """
-INSERT INTO reading_sequence_anomalies (meter_id, ts, source, source_id, seq, previous_ts,
-                                        previous_seq)
-SELECT q.m, q.ts, q.src, q.sid, q.seq, p.ts, p.seq
-FROM unnest(%(m)b::text[], %(ts)b::timestamptz[], %(src)b::text[], %(sid)b::text[],
-            %(seq)b::bigint[]) AS q(m, ts, src, sid, seq)
-CROSS JOIN LATERAL (
-    SELECT r.ts, r.seq, r.source, r.source_id FROM readings r
-    WHERE r.meter_id = q.m AND r.ts < q.ts ORDER BY r.ts DESC LIMIT 1
-) p
-WHERE p.source = q.src AND p.source_id = q.sid AND p.seq >= q.seq
-ON CONFLICT DO NOTHING
-"""
-_SEQUENCE_IN_BATCH = """
-INSERT INTO reading_sequence_anomalies (meter_id, ts, source, source_id, seq, previous_ts,
-                                        previous_seq)
-SELECT * FROM unnest(%(m)b::text[], %(ts)b::timestamptz[], %(src)b::text[], %(sid)b::text[],
-                     %(seq)b::bigint[], %(pts)b::timestamptz[], %(pseq)b::bigint[])
-ON CONFLICT DO NOTHING
-"""
-
-
-async def record_sequence_anomalies(
-    aconn: psycopg.AsyncConnection[Any],
-    firsts: Sequence[SequenceRow],
-    in_batch: Sequence[AnomalyRow],
-) -> None:
-    """Record new readings whose seq is not above their source's previous reading of the
-    meter: `firsts` are compared with the stored reading just before each (one index probe
-    each, whatever the source of that reading), `in_batch` were found among the new ones."""
-    if firsts:
-        columns = [list(c) for c in zip(*firsts, strict=True)]
-        names = ("m", "ts", "src", "sid", "seq")
-        await aconn.execute(_SEQUENCE_FROM_STORE, dict(zip(names, columns, strict=True)))
-    if in_batch:
-        columns = [list(c) for c in zip(*in_batch, strict=True)]
-        more = ("m", "ts", "src", "sid", "seq", "pts", "pseq")
-        await aconn.execute(_SEQUENCE_IN_BATCH, dict(zip(more, columns, strict=True)))
-
-
-async def dead_letters_to_redrive(
-    aconn: psycopg.AsyncConnection[Any], reason_code: str, limit: int
-) -> list[tuple[int, bytes, str]]:
-    """(id, payload, reason) of dead letters with this reason not re-driven yet, oldest
-    first: the stream's, and the bridge's `topic_invalid` (a batch the bridge could not
-    route). The DAS intake's hold report rows, not readings: they wait for the provider."""
-    cur = await aconn.execute(
-        "SELECT id, payload, reason FROM dead_letters WHERE reason_code = %s "
-        "AND redriven_at IS NULL "
-        "AND (origin = 'stream' OR (origin = 'bridge' AND reason_code = 'topic_invalid')) "
-        "ORDER BY id LIMIT %s",
-        (reason_code, limit),
-    )
-    return [(int(r[0]), bytes(r[1]), str(r[2])) for r in await cur.fetchall()]
-
-
-async def mark_redriven(
-    aconn: psycopg.AsyncConnection[Any], dead_letter_id: int, result: str
-) -> None:
-    """Record that a dead letter was re-driven, and what became of it."""
-    await aconn.execute(
-        "UPDATE dead_letters SET redriven_at = now(), redrive_result = %s WHERE id = %s",
-        (result, dead_letter_id),
-    )
-
-
-async def load_directory_rows(aconn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
-    """(meter_id, system_id, timezone, capacity_kw_dc, register_modulus_wh, das_provider_id)."""
-    cur = await aconn.execute(_DIRECTORY)
-    return list(await cur.fetchall())
-
-
 # -- sync twins of the rollup statements (same SQL, same order; see stream.rollup_refresh) --
 
 
@@ -405,15 +276,6 @@ def refresh_months_sync(conn: psycopg.Connection[Any], months: Iterable[tuple[st
     pairs = sorted(set(months))
     if pairs:
         conn.execute(_REFRESH_MONTHS, _month_params(pairs))
-
-
-def directory_rows_sync(
-    conn: psycopg.Connection[Any], meter_ids: Iterable[str]
-) -> list[tuple[Any, ...]]:
-    """`load_directory_rows` for the meters given, on a sync connection."""
-    return conn.execute(
-        _DIRECTORY + " WHERE m.meter_id = ANY(%s)", (sorted(set(meter_ids)),)
-    ).fetchall()
 
 
 def monthly_totals(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], int]:

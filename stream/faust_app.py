@@ -52,7 +52,7 @@ import psycopg
 import structlog
 
 from pts.kafka_config import KafkaConnection
-from storage import energy_store
+from storage import dead_letter_store
 from stream.core import Core, Reject, Triage
 from stream.errors import StoreUnavailableError
 from stream.key_ring import RegistryKeys
@@ -169,7 +169,7 @@ class FaustEngine:
                 delay = 0.5
                 while True:
                     try:
-                        await energy_store.record_dead_letters(
+                        await dead_letter_store.record_dead_letters(
                             aconn, [dead], message.topic, message.partition, message.offset,
                             origin,
                         )  # fmt: skip
@@ -316,7 +316,7 @@ class FaustEngine:
 
 def ingest_dead_letter_row(
     headers: Mapping[str, bytes] | Sequence[tuple[str, bytes]] | None, value: bytes
-) -> tuple[str, energy_store.DeadLetterRow] | None:
+) -> tuple[str, dead_letter_store.DeadLetterRow] | None:
     """(origin, row) of a dead-letter record the bridge or the DAS intake produced; None for
     the stream's own records (already in the table) and anything else."""
     found = dict(headers.items() if isinstance(headers, Mapping) else headers or ())

@@ -40,7 +40,13 @@ import psycopg
 import structlog
 
 from schemas.reading import Reading
-from storage import energy_store, provenance_store, reading_points
+from storage import (
+    dead_letter_store,
+    energy_store,
+    provenance_store,
+    reading_points,
+    sequence_store,
+)
 from storage.writer import write_readings_async
 from stream import batch_ids, batch_receipts, sequence
 from stream.core import Reject, Triage
@@ -128,7 +134,7 @@ async def persist(
             outcome.rejects += triage.rejects
             to_write += triage.to_write
             if triage.rejects:
-                await energy_store.record_dead_letters(
+                await dead_letter_store.record_dead_letters(
                     aconn,
                     [
                         (
@@ -190,7 +196,7 @@ async def record_sequence_anomalies(
     """Record the new readings whose sequence number did not increase (stream.sequence)."""
     if not new_readings:
         return
-    await energy_store.record_sequence_anomalies(
+    await sequence_store.record_sequence_anomalies(
         aconn,
         [
             (r.meter_id, r.ts, r.source.value, r.source_id, r.seq)

@@ -29,7 +29,7 @@ import psycopg
 from pydantic import ValidationError
 
 from schemas.reading import Reading, ReadingBatch
-from storage import energy_store
+from storage import dead_letter_store
 from stream.errors import REDRIVABLE, ReasonCode
 from stream.inprocess import InProcessEngine
 from stream.persist import Outcome, WorkLimits
@@ -116,7 +116,7 @@ async def redrive(
             database_url, label="redrive", clock=lambda: now, limits=limits, work=work
         ) as engine,
     ):
-        for dead_letter_id, payload, reason in await energy_store.dead_letters_to_redrive(
+        for dead_letter_id, payload, reason in await dead_letter_store.dead_letters_to_redrive(
             aconn, reason_code.value, limit
         ):
             batch = message_of(payload, dead_letter_id, now)
@@ -133,6 +133,6 @@ async def redrive(
                 meters = {r.meter_id for r in batch.readings}
                 key = batch.readings[0].meter_id.encode() if len(meters) == 1 else None
                 result = result_of(await engine.submit(batch, key=key, offset=dead_letter_id))
-            await energy_store.mark_redriven(aconn, dead_letter_id, result)
+            await dead_letter_store.mark_redriven(aconn, dead_letter_id, result)
             report.results[result] += 1
     return report

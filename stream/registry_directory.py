@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from storage import energy_store
+from storage import directory_store
 from stream.directory import MeterInfo, StaticDirectory, meter_infos
 
 __all__ = ["MeterInfo", "RegistryDirectory"]
@@ -34,7 +34,7 @@ class RegistryDirectory:
         return self._snapshot.get(meter_id)
 
     async def load(self, aconn: psycopg.AsyncConnection[Any]) -> None:
-        rows = await energy_store.load_directory_rows(aconn)
+        rows = await directory_store.load_directory_rows(aconn)
         self._snapshot = StaticDirectory(meter_infos(rows))
         self._loaded_at = self._clock()
 

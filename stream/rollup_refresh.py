@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from schemas.reading import Reading
-from storage import energy_store, reading_points
+from storage import directory_store, energy_store, reading_points
 from storage.energy_store import DayParts, DayRowTuple, IntervalRowTuple
 from storage.reading_points import PointRow, Span
 from storage.writer import WriteResult, write_readings
@@ -127,7 +127,7 @@ def refresh_rollups(
     `directory`, the registry facts of the meters concerned are read on `conn`."""
     if directory is None:
         ids = {r.meter_id for r in new_readings}
-        directory = StaticDirectory(meter_infos(energy_store.directory_rows_sync(conn, ids)))
+        directory = StaticDirectory(meter_infos(directory_store.directory_rows_sync(conn, ids)))
     spans = spans_of(directory, new_readings)
     if not spans:
         return

@@ -11,7 +11,8 @@ import psycopg
 import pytest
 
 from schemas.reading import Reading, ReadingBatch, Source
-from storage.energy_store import monthly_totals, record_dead_letters
+from storage.dead_letter_store import record_dead_letters
+from storage.energy_store import monthly_totals
 from stream.errors import ReasonCode
 from stream.inprocess import InProcessEngine
 from stream.persist import WorkLimits
