@@ -4,6 +4,8 @@ does its job and is refused what it must not do; only the owner is trusted witho
 
 from __future__ import annotations
 
+import os
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -378,3 +380,28 @@ def test_das_intake_looks_keys_up_with_its_own_login(
             headers={"X-API-Key": "pts_made-up", "Content-Type": "application/json"},
         )
     assert (answer.status_code, answer.json()["code"]) == (401, "unknown_api_key")
+
+
+@pytest.mark.parametrize("service", ["stream", "intake", "web", "certify"])
+def test_local_service_logins_connect_through_their_passfile(
+    pg_admin_url: str, service: str
+) -> None:
+    """deploy/local/postgres.sh made one login per service; `url SERVICE` names it with the
+    password file (no password in the URL), and it is a member of its group role only."""
+    root = Path(__file__).resolve().parents[3]
+    env = {
+        **os.environ,
+        "PTS_PG_PORT": str(psycopg.conninfo.conninfo_to_dict(pg_admin_url)["port"]),
+    }
+    url = subprocess.run(
+        ["bash", str(root / "deploy" / "local" / "postgres.sh"), "url", service],
+        capture_output=True, text=True, check=True, env=env,
+    ).stdout.strip()  # fmt: skip
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT current_user, array_agg(b.rolname ORDER BY b.rolname) FROM pg_auth_members m "
+            "JOIN pg_roles b ON b.oid = m.roleid JOIN pg_roles u ON u.oid = m.member "
+            "WHERE u.rolname = current_user GROUP BY 1"
+        ).fetchone()
+    assert "password" not in psycopg.conninfo.conninfo_to_dict(url)
+    assert row == (f"pts_{service}_login", [f"pts_{service}"])
