@@ -1,4 +1,4 @@
-"""The I/O edge of the core: store sorted messages in one database transaction.
+"""The I/O edge of the core: store triaged messages in one database transaction.
 
 Order, in one transaction, so a crash leaves either all of it or none of it:
 1. record the rejects in `dead_letters` (idempotent per Kafka source position);
@@ -42,9 +42,7 @@ import structlog
 from schemas.reading import Reading
 from storage import (
     dead_letter_store,
-    energy_store,
     provenance_store,
-    reading_points,
     sequence_store,
 )
 from storage.writer import write_readings_async
@@ -53,14 +51,7 @@ from stream.core import Reject, Triage
 from stream.directory import MeterDirectory
 from stream.energy import DEFAULT_POWER_TOLERANCE
 from stream.errors import ReasonCode, StoreUnavailableError
-from stream.rollup_refresh import (
-    day_rows,
-    edges_of,
-    months_of_rows,
-    plan_intervals,
-    point_spans,
-    spans_of,
-)
+from stream.rollup_refresh import refresh_rollups_async
 from stream.signatures import BatchReceipt
 
 log = structlog.get_logger(__name__)
@@ -167,7 +158,7 @@ async def persist(
             outcome.duplicate += result.duplicate
             outcome.conflict = result.conflict
             await record_sequence_anomalies(aconn, result.new_readings)
-            await recompute(aconn, directory, result.new_readings, power_tolerance)
+            await refresh_rollups_async(aconn, directory, result.new_readings, power_tolerance)
     for triage, origin in messages:
         for reject in triage.rejects:
             log.warning(
@@ -207,31 +198,6 @@ async def record_sequence_anomalies(
             for a in sequence.within_batch(new_readings)
         ],
     )
-
-
-async def recompute(
-    aconn: psycopg.AsyncConnection[Any],
-    directory: MeterDirectory,
-    new_readings: Sequence[Reading],
-    power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE,
-) -> None:
-    """Upsert the intervals new readings change, rebuild the local days they touch from the
-    stored intervals, re-sum those days' months (stream.rollup explains the windows; the
-    steps are stream.rollup_refresh's, which sync writers of readings run too).
-
-    Seven statements whatever the number of meters.
-    """
-    spans = spans_of(directory, new_readings)
-    if not spans:
-        return
-    await energy_store.lock_meters(aconn, [m for m, _, _ in spans])
-    edges = edges_of(spans, await energy_store.neighbours(aconn, spans))
-    stored = await reading_points.points_async(aconn, point_spans(spans, edges))
-    plan = plan_intervals(directory, spans, edges, stored, power_tolerance)
-    await energy_store.upsert_intervals(aconn, plan.interval_rows)
-    rows = day_rows(await energy_store.day_parts(aconn, plan.wanted_days), plan.zones)
-    await energy_store.upsert_days(aconn, rows)
-    await energy_store.refresh_months(aconn, months_of_rows(rows))
 
 
 async def persist_with_retry(

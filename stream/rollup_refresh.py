@@ -1,10 +1,10 @@
-"""Keeping the rollups current when readings are written: the planning steps of the
-refresh, pure, shared by every writer of readings.
+"""Keeping the rollups current when readings are written: the recomputation of interval, day
+and month rows, its planning steps pure, shared by every writer of readings.
 
-The stream runs them on its async connection (`stream.persist.recompute`); writers that run
-inside a sync transaction (manual reports, `pts db load`) store readings with
-`write_with_rollups`, which runs them with `refresh_rollups`: the same steps and the same
-SQL (storage.energy_store's `*_sync` twins) in the same order:
+The stream runs them on its async connection (`refresh_rollups_async`, from stream.persist);
+writers that run inside a sync transaction (manual reports, `pts db load`) store readings
+with `write_with_rollups`, which runs them with `refresh_rollups`: the same steps and the
+same SQL (storage.energy_store's `*_sync` twins) in the same order:
 
 1. `spans_of`: per meter with new readings (and known to the directory), the span they cover;
 2. lock those meters (advisory, sorted); find each span's stored neighbours;
@@ -153,3 +153,25 @@ def write_with_rollups(
         result = write_readings(conn, readings)
         refresh_rollups(conn, result.new_readings, directory, power_tolerance)
     return result
+
+
+async def refresh_rollups_async(
+    aconn: psycopg.AsyncConnection[Any],
+    directory: MeterDirectory,
+    new_readings: Sequence[Reading],
+    power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE,
+) -> None:
+    """`refresh_rollups` on the stream's async connection (stream.persist runs it inside
+    its transaction): the same steps, in the same order. Seven statements whatever the number
+    of meters."""
+    spans = spans_of(directory, new_readings)
+    if not spans:
+        return
+    await energy_store.lock_meters(aconn, [m for m, _, _ in spans])
+    edges = edges_of(spans, await energy_store.neighbours(aconn, spans))
+    stored = await reading_points.points_async(aconn, point_spans(spans, edges))
+    plan = plan_intervals(directory, spans, edges, stored, power_tolerance)
+    await energy_store.upsert_intervals(aconn, plan.interval_rows)
+    rows = day_rows(await energy_store.day_parts(aconn, plan.wanted_days), plan.zones)
+    await energy_store.upsert_days(aconn, rows)
+    await energy_store.refresh_months(aconn, months_of_rows(rows))
