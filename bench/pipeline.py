@@ -329,6 +329,7 @@ def measure_once(
     copy_url, e2e_url = fresh_database(meters), fresh_database(meters)
     try:
         mqtt_s = bb.raw_mqtt(root, messages)
+        asyncio.run(create_topic(topics + "raw", 4))  # the broker creates no topic on first use
         produce_s = asyncio.run(bb.raw_kafka(topics + "raw", messages))
         t0 = time.perf_counter()
         got = asyncio.run(bb.count_records(topics + "raw", len(messages), 120))
