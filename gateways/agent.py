@@ -133,7 +133,7 @@ class GatewayAgent:
         self.stats.poll_failures += len(results) - len(samples)
         # A full spool logs and refuses; registers are cumulative, energy carries forward.
         try:
-            self.spool.add(samples)
+            self.spool.store(samples)
         except SpoolFullError:
             self.stats.spool_refused += len(samples)
         else:

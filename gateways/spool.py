@@ -85,8 +85,9 @@ class Spool:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
         return int(row[0])
 
-    def add(self, samples: Sequence[MeterSample]) -> list[Reading]:
-        """Store samples as readings with the next sequence numbers; return them."""
+    def store(self, samples: Sequence[MeterSample]) -> list[Reading]:
+        """Store samples as readings with the next sequence numbers; return the readings
+        stored (each with its seq and chain link), or raise SpoolFullError storing none."""
         if not samples:
             return []
         first = self.last_seq() + 1

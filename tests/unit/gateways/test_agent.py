@@ -34,7 +34,7 @@ def test_batch_payload_is_a_reading_batch_of_the_spooled_readings(tmp_path: Path
         )
         for i in range(3)
     ]
-    readings = spool.add(samples)
+    readings = spool.store(samples)
     payload = batch_payload("gw-3", [body for _, _, body in spool.pending(10)])
     batch = ReadingBatch.model_validate_json(payload)
     assert batch.source is Source.GATEWAY
@@ -77,7 +77,7 @@ def test_a_replayed_reading_is_flagged_and_keeps_its_hash(tmp_path: Path) -> Non
         meter_id="M1", ts=T0, gateway_ts=T0, energy_wh=1_234, unit_id=1, scale_factor=0,
         raw_words=(0, 1_234), register_modulus_wh=2**32, flags=frozenset({QualityFlag.CLOCK_SKEW}),
     )  # fmt: skip
-    (stored,) = spool.add([sample])
+    (stored,) = spool.store([sample])
     ((_, _, body),) = spool.pending(10)
     once = mark_replayed(decode_wire_reading(body))
     again = Reading.model_validate_json(encode_wire_reading(mark_replayed(once)))

@@ -56,7 +56,7 @@ def test_the_fake_is_a_publisher(fake: InMemoryPublisher) -> None:
 def test_a_delivered_message_leaves_the_spool(agent: GatewayAgent, fake: InMemoryPublisher) -> None:
     """Sent while connected: not replayed; deleted only after the broker's delivered ack."""
     fake.connect()
-    agent.spool.add([sample(0), sample(1)])
+    agent.spool.store([sample(0), sample(1)])
     agent.flush()
     assert [(m.topic, len(batch(m.payload).readings)) for m in fake.sent] == [
         ("pts/v1/gw-1/M1/readings", 2)
@@ -77,7 +77,7 @@ def test_an_undelivered_message_stays_and_is_sent_again(
     now = [100.0]
     monkeypatch.setattr("gateways.agent.time.monotonic", lambda: now[0])
     fake.connect()
-    agent.spool.add([sample(0)])
+    agent.spool.store([sample(0)])
     agent.flush()
     fake.ack(fake.sent[0].mid, delivered=False)
     agent.flush()
@@ -96,7 +96,7 @@ def test_readings_spooled_while_disconnected_are_replayed(
 ) -> None:
     """Nothing goes out while disconnected; after connecting, those readings carry
     REPLAYED, a reading polled once connected does not."""
-    agent.spool.add([sample(0)])
+    agent.spool.store([sample(0)])
     agent._replay_upto = agent.spool.last_seq()  # what poll_once does while disconnected
     agent.flush()
     assert fake.sent == []
@@ -104,7 +104,7 @@ def test_readings_spooled_while_disconnected_are_replayed(
     agent.flush()
     fake.ack_all()
     agent.flush()
-    agent.spool.add([sample(1)])
+    agent.spool.store([sample(1)])
     agent.flush()
     assert replayed(fake) == [True, False]
 
@@ -115,7 +115,7 @@ def test_a_reconnect_replays_what_was_not_acknowledged(
     """Sent, then the connection drops before the ack: after the reconnect the same
     readings go out again, flagged REPLAYED (the stream keeps one copy)."""
     fake.connect()
-    agent.spool.add([sample(0), sample(1)])
+    agent.spool.store([sample(0), sample(1)])
     agent.flush()
     fake.disconnect()
     agent.flush()
@@ -130,7 +130,7 @@ def test_a_reconnect_replays_what_was_not_acknowledged(
 def test_in_flight_messages_are_bounded(agent: GatewayAgent, fake: InMemoryPublisher) -> None:
     """max_inflight=2, max_batch=2: six readings go out as two messages until one is acked."""
     fake.connect()
-    agent.spool.add([sample(i) for i in range(6)])
+    agent.spool.store([sample(i) for i in range(6)])
     agent.flush()
     assert len(fake.sent) == 2
     agent.flush()

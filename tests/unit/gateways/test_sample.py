@@ -39,7 +39,7 @@ def test_the_spool_stores_the_same_reading(tmp_path: Path) -> None:
     """The spool's reading equals the conversion's, with the spool's sequence number."""
     spool = Spool(tmp_path / "spool.sqlite", gateway_id="gw-1")
     try:
-        (stored,) = spool.add([SAMPLE])
+        (stored,) = spool.store([SAMPLE])
     finally:
         spool.close()
     expected = reading_from_sample(SAMPLE, "gw-1", stored.seq)

@@ -29,7 +29,7 @@ def sample(meter_id: str, minutes: int, energy_wh: int) -> MeterSample:
 
 def test_readings_carry_gateway_source_and_sequence(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db", "gw-7")
-    readings = spool.add([sample("M1", 0, 100), sample("M2", 0, 200)])
+    readings = spool.store([sample("M1", 0, 100), sample("M2", 0, 200)])
     assert [(r.meter_id, r.seq, r.energy_wh) for r in readings] == [("M1", 1, 100), ("M2", 2, 200)]
     assert readings[0].source is Source.GATEWAY
     assert readings[0].source_id == "gw-7"
@@ -43,19 +43,19 @@ def test_readings_carry_gateway_source_and_sequence(tmp_path: Path) -> None:
 
 def test_sequence_survives_reopen_even_when_the_spool_was_emptied(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db", "gw-7")
-    spool.add([sample("M1", 0, 100), sample("M1", 5, 150)])
+    spool.store([sample("M1", 0, 100), sample("M1", 5, 150)])
     spool.ack([1, 2])
     assert spool.count() == 0
     spool.close()
     again = Spool(tmp_path / "s.db", "gw-7")
     assert again.last_seq() == 2
-    assert [r.seq for r in again.add([sample("M1", 10, 190)])] == [3]
+    assert [r.seq for r in again.store([sample("M1", 10, 190)])] == [3]
     again.close()
 
 
 def test_pending_is_oldest_first_after_a_seq_and_ack_deletes_only_those(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db", "gw-7")
-    spool.add([sample("M1", i, 100 + i) for i in range(5)])
+    spool.store([sample("M1", i, 100 + i) for i in range(5)])
     assert [seq for seq, _, _ in spool.pending(2)] == [1, 2]
     assert [seq for seq, _, _ in spool.pending(10, after=3)] == [4, 5]
     spool.ack([2, 4])
@@ -67,11 +67,11 @@ def test_pending_is_oldest_first_after_a_seq_and_ack_deletes_only_those(tmp_path
 def test_warns_at_80_percent_once_and_refuses_when_full(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db", "gw-7", max_rows=10)
     with capture_logs() as logs:
-        spool.add([sample("M1", i, i) for i in range(7)])
-        spool.add([sample("M1", 7, 7)])
-        spool.add([sample("M1", 8, 8)])
+        spool.store([sample("M1", i, i) for i in range(7)])
+        spool.store([sample("M1", 7, 7)])
+        spool.store([sample("M1", 8, 8)])
         with pytest.raises(SpoolFullError):
-            spool.add([sample("M1", 9, 9), sample("M1", 10, 10)])
+            spool.store([sample("M1", 9, 9), sample("M1", 10, 10)])
     assert [(e["event"], e["log_level"]) for e in logs] == [
         ("spool_nearly_full", "warning"),
         ("spool_full", "error"),
@@ -79,7 +79,7 @@ def test_warns_at_80_percent_once_and_refuses_when_full(tmp_path: Path) -> None:
     assert logs[1]["refused"] == 2
     assert spool.count() == 9
     assert spool.last_seq() == 9  # refused readings took no sequence number
-    spool.add([sample("M1", 9, 9)])  # the last row still fits
+    spool.store([sample("M1", 9, 9)])  # the last row still fits
     assert spool.count() == 10
     spool.close()
 
@@ -93,7 +93,7 @@ def test_sequence_numbers_strictly_increase(
     seen: list[int] = []
     for size, acks in rounds:
         spool = Spool(path, "gw-7")
-        seen += [r.seq for r in spool.add([sample("M1", i, i) for i in range(size)])]
+        seen += [r.seq for r in spool.store([sample("M1", i, i) for i in range(size)])]
         spool.ack(sorted(acks))
         spool.close()
     assert seen == list(range(1, len(seen) + 1))
@@ -103,18 +103,18 @@ def test_bytes_bound_refuses_and_an_ack_makes_room_again(tmp_path: Path) -> None
     """A spool of three readings' worth of JSON: the fourth is refused; acking one frees its
     bytes; reopening the file counts what is held again."""
     probe = Spool(tmp_path / "probe.db", "gw-7")
-    (one,) = probe.add([sample("M1", 0, 100)])
+    (one,) = probe.store([sample("M1", 0, 100)])
     size = probe.size_bytes()
     probe.close()
     assert size == len(one.model_dump_json())
     spool = Spool(tmp_path / "s.db", "gw-7", max_bytes=3 * size + 2)
     # one meter each: every reading opens its meter's chain (no prev_hash), so all weigh alike
-    spool.add([sample(f"M{i + 1}", i, 100 + i) for i in range(3)])
+    spool.store([sample(f"M{i + 1}", i, 100 + i) for i in range(3)])
     with pytest.raises(SpoolFullError, match="bytes"):
-        spool.add([sample("M4", 3, 103)])
+        spool.store([sample("M4", 3, 103)])
     spool.ack([1])
     assert (spool.count(), spool.size_bytes()) == (2, 2 * size)
-    spool.add([sample("M4", 3, 103)])
+    spool.store([sample("M4", 3, 103)])
     spool.close()
     reopened = Spool(tmp_path / "s.db", "gw-7", max_bytes=3 * size + 2)
     assert (reopened.count(), reopened.size_bytes()) == (3, 3 * size)
@@ -126,17 +126,17 @@ def test_a_full_disk_refuses_like_a_full_spool_and_never_crashes(tmp_path: Path)
     readings with SpoolFullError; readings held stay, sequence numbers do not skip, and once
     there is room again storing goes on."""
     spool = Spool(tmp_path / "s.db", "gw-1")
-    spool.add([sample("M1", 0, 100)])
+    spool.store([sample("M1", 0, 100)])
     pages = int(spool._db.execute("PRAGMA page_count").fetchone()[0])
     spool._db.execute(f"PRAGMA max_page_count = {pages}")  # no page to grow into
     big = [sample("M1", 5 * i, 100 + i) for i in range(1, 400)]
     with capture_logs() as logs, pytest.raises(SpoolFullError, match="disk is full"):
-        spool.add(big)
+        spool.store(big)
     assert [e["event"] for e in logs] == ["spool_disk_full"]
     assert spool.count() == 1
     assert spool.last_seq() == 1
     spool._db.execute("PRAGMA max_page_count = 1073741823")
-    (stored,) = spool.add([sample("M1", 5 * 400, 500)])
+    (stored,) = spool.store([sample("M1", 5 * 400, 500)])
     assert stored.seq == 2
     assert [seq for seq, _, _ in spool.pending(10)] == [1, 2]
     spool.close()

@@ -54,7 +54,7 @@ def test_the_agent_publishes_chained_signed_batches_the_stream_accepts(tmp_path:
         for i in range(3)
         for meter in ("M1", "M2")
     ]  # fmt: skip
-    readings = spool.add(samples)
+    readings = spool.store(samples)
     m1 = [r for r in readings if r.meter_id == "M1"]
     assert m1[0].prev_hash is None
     assert [r.prev_hash for r in m1[1:]] == [reading_hash(r).hex() for r in m1[:-1]]
