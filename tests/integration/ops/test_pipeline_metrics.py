@@ -59,7 +59,9 @@ async def test_worker_metrics_count_what_it_stored_and_refused(
 
         def settled(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> bool:
             lag = [v for (n, _), v in samples.items() if n == "pts_stream_consumer_lag"]
-            return bool(lag) and sum(lag) == 0
+            waiting = ("pts_stream_dead_letters_waiting", (("reason", "unknown_meter"),))
+            # lag and dead letters are measured one after the other: wait for both
+            return bool(lag) and sum(lag) == 0 and waiting in samples
 
         samples = await asyncio.to_thread(wait_scrape, port, settled, 60)
     finally:
