@@ -175,14 +175,7 @@ class FaustEngine:
                         )  # fmt: skip
                         break
                     except psycopg.OperationalError as exc:
-                        log.warning("database_unavailable", error=str(exc), retry_in_s=delay)
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, 30.0)
-                        if aconn.closed or aconn.broken:
-                            try:
-                                aconn = await self._connect()
-                            except psycopg.OperationalError as again:
-                                log.warning("database_reconnect_failed", error=str(again))
+                        aconn, delay = await self._back_off(aconn, delay, exc)
         finally:
             await aconn.close()
 
@@ -277,14 +270,21 @@ class FaustEngine:
                 return triaged, aconn
             except (StoreUnavailableError, psycopg.OperationalError) as exc:
                 self.metrics.database_unavailable.inc()
-                log.warning("database_unavailable", error=str(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-                if aconn.closed or aconn.broken:
-                    try:
-                        aconn = await self._connect()
-                    except psycopg.OperationalError as again:
-                        log.warning("database_reconnect_failed", error=str(again))
+                aconn, delay = await self._back_off(aconn, delay, exc)
+
+    async def _back_off(
+        self, aconn: psycopg.AsyncConnection[Any], delay: float, exc: Exception
+    ) -> tuple[psycopg.AsyncConnection[Any], float]:
+        """After a database failure: wait `delay`, reconnect if the connection is gone; the
+        connection to go on with and the next delay (doubling up to 30 s)."""
+        log.warning("database_unavailable", error=str(exc), retry_in_s=delay)
+        await asyncio.sleep(delay)
+        if aconn.closed or aconn.broken:
+            try:
+                aconn = await self._connect()
+            except psycopg.OperationalError as again:
+                log.warning("database_reconnect_failed", error=str(again))
+        return aconn, min(delay * 2, 30.0)
 
     async def _send_dead_letters(
         self, rejects: list[Reject], origin: Origin, key: bytes | None
