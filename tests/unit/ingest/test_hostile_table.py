@@ -34,3 +34,17 @@ def test_every_row_of_the_hostile_input_table_is_backed_by_a_test() -> None:
         assert named, f"no test named in: {row}"
         for path, name in named:
             assert name in _functions(ROOT / path), f"{path}::{name} does not exist"
+
+
+def test_every_test_the_readme_and_docs_name_exists() -> None:
+    """README.md and docs/*.md name tests as `path::name` (the hostile-input table is in the
+    README too): a test moved or renamed must take its references with it."""
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    named = [(doc.name, *ref) for doc in documents for ref in _TEST.findall(doc.read_text())]
+    assert len(named) >= 25
+    missing = [
+        f"{doc}: {path}::{name}"
+        for doc, path, name in named
+        if not (ROOT / path).is_file() or name not in _functions(ROOT / path)
+    ]
+    assert missing == []
