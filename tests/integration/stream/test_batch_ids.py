@@ -43,7 +43,7 @@ def findings(db: str) -> list[tuple[str, str, str, str, datetime, datetime]]:
             "SELECT kind, source_id, batch_id, meter_id, first_ts, last_ts "
             "FROM provenance_findings ORDER BY id"
         ).fetchall()
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [tuple(r) for r in rows]
 
 
 async def test_a_batch_id_reused_with_other_readings_is_recorded(fresh_db: str) -> None:
