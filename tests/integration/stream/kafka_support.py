@@ -120,6 +120,20 @@ async def produce(
     return count
 
 
+async def produce_at(
+    bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]
+) -> list[tuple[int, int]]:
+    """Produce (key, value) messages with acks=all; return each one's (partition, offset)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value=v, key=k) for k, v in messages]
+        done = [await fut for fut in futures]
+    finally:
+        await producer.stop()
+    return [(meta.partition, meta.offset) for meta in done]
+
+
 def keyed(batches: Iterable[list[Reading]]) -> list[tuple[bytes | None, bytes]]:
     """Messages keyed by meter_id (one meter per batch)."""
     return [(b[0].meter_id.encode(), batch_bytes(b)) for b in batches]

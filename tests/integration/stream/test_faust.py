@@ -1,4 +1,5 @@
-"""The Faust engine on the real Kafka and PostgreSQL (`pts stream worker` processes)."""
+"""The Faust engine on the real Kafka and PostgreSQL (`pts stream worker` processes): what
+only it does. What both engines must do is in test_engine_contract.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 import random
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +88,9 @@ def assert_exact(db: str, series: list[MeterSeries]) -> None:
         assert totals[(s.meter_id, "2026-02")] == s.truth(START, MAR), s.meter_id
 
 
-async def test_month_exact_in_order(fleet: Fleet) -> None:
-    """Five meters over March (DST start) through Kafka and one worker: totals exact."""
+async def test_month_exact_and_stream_status_shows_nothing_waiting(fleet: Fleet) -> None:
+    """Five meters over March (DST start) through Kafka and one worker: totals exact, and
+    `pts stream status` shows every partition committed to its end, nothing waiting."""
     series = [solar_series(f"K{i}", START, END, seed=i) for i in range(5)]
     with psycopg.connect(fleet.db) as conn:
         register_fleet(conn, [s.meter_id for s in series])
@@ -114,49 +115,6 @@ async def test_month_exact_in_order(fleet: Fleet) -> None:
     assert [row[3] for row in rows] == ["0"] * len(rows)
     assert all(row[1] == row[2] or (row[1], row[2]) == ("-", "0") for row in rows)
     assert sum(int(row[2]) for row in rows) == sent
-
-
-async def test_month_exact_with_redelivery_shuffle_late_day_rollover_and_swap(
-    fleet: Fleet,
-) -> None:
-    """Each message twice, shuffled within the hour, a late day, a rollover, a meter swap;
-    the worker keeps two small batches in flight at once (they commit out of order)."""
-    rnd = random.Random(5)
-    series = [
-        solar_series("ROLL", START, END, seed=7, first_register=2**32 - 600_000),
-        solar_series("SWAP", START, END, seed=8, swap_at=datetime(2026, 3, 14, 15, tzinfo=UTC)),
-        *(solar_series(f"P{i}", START, END, seed=20 + i) for i in range(3)),
-    ]
-    late_day = datetime(2026, 3, 20, tzinfo=UTC)
-    deliveries: list[list[Any]] = []
-    late: list[list[Any]] = []
-    for s in series:
-        for batch in daily_batches(s, shuffle_within_hour=rnd):
-            target = late if batch[0].ts.replace(hour=0, minute=0) == late_day else deliveries
-            target += [batch, batch]
-    rnd.shuffle(deliveries)
-    noon = series[-1].readings[300]
-    altered = type(noon).model_validate(
-        noon.model_copy(update={"energy_wh": noon.energy_wh + 7, "content_hash": ""}).model_dump()
-    )
-    with psycopg.connect(fleet.db) as conn:
-        register_fleet(conn, [s.meter_id for s in series])
-    worker = fleet.start("w1", {"PTS_STREAM_CONCURRENCY": "2", "PTS_STREAM_MAX_BATCH": "16"})
-    await produce(fleet.bootstrap, fleet.raw, keyed([*deliveries, *late, [altered]]))
-    await wait_all_committed(fleet.bootstrap, fleet.group, fleet.raw, 120, [worker])
-    assert_exact(fleet.db, series)
-    with psycopg.connect(fleet.db) as conn:
-        stored = conn.execute("SELECT count(*) FROM readings").fetchone()
-        conflicts = conn.execute("SELECT meter_id, ts, energy_wh FROM reading_conflicts").fetchall()
-        flags = dict(
-            conn.execute(
-                "SELECT meter_id, array_agg(DISTINCT f ORDER BY f) FROM meter_month_energy, "
-                "unnest(flags) f GROUP BY meter_id"
-            ).fetchall()
-        )
-    assert stored == (sum(len(s.readings) for s in series),)
-    assert conflicts == [(noon.meter_id, noon.ts, noon.energy_wh + 7)]
-    assert flags == {"ROLL": ["rollover"], "SWAP": ["meter_replaced"]}
 
 
 async def test_two_workers_one_killed_mid_stream(fleet: Fleet) -> None:
