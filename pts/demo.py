@@ -84,9 +84,13 @@ def demo_faults(month_start: datetime) -> dict[int, Faults]:
     }
 
 
-def registry_records(fleet: MeterFleet, gateway_id: str = GATEWAY) -> list[Any]:
+def registry_records(
+    fleet: MeterFleet, gateway_id: str = GATEWAY, *, signed: bool = True
+) -> list[Any]:
     """The fleet's systems and meters, reported by `gateway_id` (the stream accepts a
-    gateway's readings only for systems whose reporting party of record it is)."""
+    gateway's readings only for systems whose reporting party of record it is); `signed`:
+    the meters are registered as signed (the demo gateway signs; the stream then refuses
+    unsigned batches of them)."""
     records: list[Any] = [
         DasProvider(provider_id=gateway_id, name="PTS demo gateway", approved=True)
     ]
@@ -115,7 +119,7 @@ def registry_records(fleet: MeterFleet, gateway_id: str = GATEWAY) -> list[Any]:
                 accuracy_class=AccuracyClass.PCT_0_5,
                 installed_on=date(2024, 1, 1),
                 register_modulus_wh=ACC32,
-                signed=True,  # the demo gateway signs: the stream refuses unsigned batches
+                signed=signed,
             )
         )
     return records

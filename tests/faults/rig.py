@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -34,7 +33,6 @@ from gateways.simulator.fleet import MeterFleet, make_fleet
 from ingest.broker_admin import BrokerAdmin
 from ingest.broker_roles import gateway_role
 from pts.demo import GATEWAY, registry_records
-from schemas.registry import Meter
 from storage import registry_store
 from storage.migrate import migrate
 from stream.calendar import month_bounds
@@ -268,7 +266,7 @@ class Pipeline:
         migrate(self.postgres.url)
         await self.fleet.start()
         with psycopg.connect(self.postgres.url) as conn:
-            registry_store.upsert(conn, unsigned(registry_records(self.fleet)))
+            registry_store.upsert(conn, registry_records(self.fleet, signed=False))
         base = {
             **os.environ,
             "PTS_DATABASE_URL": self.postgres.url,
@@ -412,12 +410,6 @@ class Pipeline:
             with contextlib.suppress(AssertionError):
                 await asyncio.to_thread(stop)
         shutil.rmtree(self.pg_folder, ignore_errors=True)
-
-
-def unsigned(records: list[Any]) -> list[Any]:
-    """The demo's registry with its meters unsigned: the demo's gateway signs its batches, this
-    rig's does not (its faults are of transport; signatures have their own tests)."""
-    return [r.model_copy(update={"signed": False}) if isinstance(r, Meter) else r for r in records]
 
 
 async def wait_until(check: Callable[[], bool], within_s: float, what: str) -> None:

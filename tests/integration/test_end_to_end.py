@@ -78,7 +78,9 @@ async def test_month_through_every_stage_equals_ground_truth(
     fleet.meters[2].start_register_wh = ACC32 - 2_000_000  # wraps early in the month
     await fleet.start()
     with psycopg.connect(fresh_db) as conn:
-        registry_store.upsert(conn, registry_records(fleet, GATEWAY_USER[0]))
+        # this gateway does not sign (signed batches have their own end-to-end tests in
+        # tests/integration/provenance)
+        registry_store.upsert(conn, registry_records(fleet, GATEWAY_USER[0], signed=False))
     bridge_log = (tmp_path / "bridge.log").open("wb")
     bridge = start_bridge(mqtt_port, kafka_bootstrap, raw, dead, bridge_log)
     worker = Worker("w1", fresh_db, kafka_bootstrap, raw, dead, f"e2e-{uuid.uuid4().hex[:6]}",
