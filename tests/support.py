@@ -24,6 +24,7 @@ from schemas import (
     System,
 )
 from storage import registry_store
+from storage.energy_store import monthly_totals
 
 NY = ZoneInfo("America/New_York")
 
@@ -168,3 +169,12 @@ def daily_batches(
             shuffle_within_hour.shuffle(hour)
         out.setdefault(hour[0].ts.replace(hour=0, minute=0), []).extend(hour)
     return list(out.values())
+
+
+def assert_exact(db: str, series: list[MeterSeries]) -> None:
+    """Every series' March and February totals in the database equal its truth to the Wh."""
+    with psycopg.connect(db) as conn:
+        totals = monthly_totals(conn)
+    for s in series:
+        assert totals[(s.meter_id, "2026-03")] == s.truth(MAR, APR), s.meter_id
+        assert totals[(s.meter_id, "2026-02")] == s.truth(START, MAR), s.meter_id

@@ -22,15 +22,13 @@ import psycopg
 import pytest
 
 from schemas.reading import Reading, Source
-from storage.energy_store import monthly_totals
 from tests.integration.stream.engines import Engine, Faust, InProcess, Message
 from tests.integration.stream.kafka_support import create_topics, delete_topics
 from tests.support import (
-    APR,
     END,
     MAR,
     START,
-    MeterSeries,
+    assert_exact,
     batch_bytes,
     daily_batches,
     hourly_batches,
@@ -63,14 +61,6 @@ async def engine(
 def keyed(batches: Iterable[list[Reading]], source_id: str = "das-a") -> list[Message]:
     """One message per batch, keyed by its meter id (one meter per batch)."""
     return [(b[0].meter_id.encode(), batch_bytes(b, source_id=source_id)) for b in batches]
-
-
-def assert_exact(db: str, series: list[MeterSeries]) -> None:
-    with psycopg.connect(db) as conn:
-        totals = monthly_totals(conn)
-    for s in series:
-        assert totals[(s.meter_id, "2026-03")] == s.truth(MAR, APR), s.meter_id
-        assert totals[(s.meter_id, "2026-02")] == s.truth(START, MAR), s.meter_id
 
 
 async def test_month_exact_in_order(engine: Engine) -> None:

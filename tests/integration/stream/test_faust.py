@@ -16,7 +16,6 @@ import pytest
 from click.testing import CliRunner
 
 from pts.cli import cli
-from storage.energy_store import monthly_totals
 from tests.integration.stream.kafka_support import (
     Worker,
     consume_all,
@@ -28,11 +27,10 @@ from tests.integration.stream.kafka_support import (
     wait_for_members,
 )
 from tests.support import (
-    APR,
     END,
     MAR,
     START,
-    MeterSeries,
+    assert_exact,
     batch_bytes,
     daily_batches,
     register_fleet,
@@ -78,14 +76,6 @@ async def fleet(
     yield f
     f.stop()
     await delete_topics(kafka_bootstrap, f"{f.group}-__assignor-__leader")
-
-
-def assert_exact(db: str, series: list[MeterSeries]) -> None:
-    with psycopg.connect(db) as conn:
-        totals = monthly_totals(conn)
-    for s in series:
-        assert totals[(s.meter_id, "2026-03")] == s.truth(MAR, APR), s.meter_id
-        assert totals[(s.meter_id, "2026-02")] == s.truth(START, MAR), s.meter_id
 
 
 async def test_month_exact_and_stream_status_shows_nothing_waiting(fleet: Fleet) -> None:
