@@ -513,10 +513,13 @@ def export(
     ctx: click.Context, quarter: str, out: Path, account_id: str | None, now_text: str | None
 ) -> None:
     """Write the NEPOOL GIS upload (unitID,MM/YYYY,MWh) for a quarter, e.g. 2026Q3."""
-    zone = get_settings(ctx).default_timezone
+    settings = get_settings(ctx)
+    zone, thresholds = settings.default_timezone, Thresholds.from_settings(settings)
     with _connection(ctx) as conn:
         admin = _acting(ctx, conn, account_id, "srec export")
-        content = _run(lambda: export_quarter(conn, quarter, admin, _now(now_text), zone))
+        content = _run(
+            lambda: export_quarter(conn, quarter, admin, _now(now_text), zone, thresholds)
+        )
     out.write_text(content)
     click.echo(f"{len(content.splitlines())} lines written to {out}")
 

@@ -124,6 +124,8 @@ class MeterMonth:
     # where counting stopped: the month's end when covered, else the last reading; the next
     # close resumes from here
     end_at: datetime | None = None
+    # readings in [first, last] (what a late-readings check counts again), None: no span
+    span_readings: int | None = None
     # how the energy was derived: interval flags (rollover, reset, ...), plus interpolated /
     # estimated when the month's boundary was split inside an interval
     flags: set[str] = field(default_factory=set)
@@ -243,6 +245,9 @@ def meter_month(
 
     result.first = (month_parts[0].start, wh_at(month_parts[0].start))
     result.last = (month_parts[-1].end, wh_at(month_parts[-1].end))
+    result.span_readings = bisect_right(stamps, result.last[0]) - bisect_left(
+        stamps, result.first[0]
+    )
     max_gap = thresholds.manual_max_gap if manual else thresholds.max_gap
     # one pass over the month's intervals; most carry no flag and fit every rule
     flagged, split, gaps = [], [], []

@@ -614,3 +614,54 @@ def ledger_of(conn: psycopg.Connection[Any], system_id: str) -> list[LedgerRow]:
 
 def exported_quarters(conn: psycopg.Connection[Any]) -> set[str]:
     return {r[0] for r in conn.execute("SELECT quarter FROM gis_exports").fetchall()}
+
+
+def count_readings_in(
+    conn: psycopg.Connection[Any], spans: list[tuple[str, datetime, datetime]]
+) -> list[int]:
+    """For each (meter_id, first, last): how many readings the meter has in [first, last]
+    (one query for all of them)."""
+    if not spans:
+        return []
+    rows = conn.execute(
+        "SELECT (SELECT count(*) FROM readings r WHERE r.meter_id = q.m AND r.ts >= q.lo "
+        "AND r.ts <= q.hi) FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) "
+        "WITH ORDINALITY AS q(m, lo, hi, n) ORDER BY q.n",
+        ([s[0] for s in spans], [s[1] for s in spans], [s[2] for s in spans]),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+class LateCheck(NamedTuple):
+    """What a late-readings check found for one meter of a closed month (migration 018)."""
+
+    system_id: str
+    month: str
+    meter_id: str
+    readings: int  # readings in the close's bounds [first, last]
+    energy_wh: int  # what they count
+    held: bool
+    checked_by: str
+    checked_at: datetime
+
+
+def late_baselines(
+    conn: psycopg.Connection[Any], system_ids: list[str]
+) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(system_id, month, meter_id) → (readings, energy_wh) of the latest check."""
+    rows = conn.execute(
+        "SELECT DISTINCT ON (system_id, month, meter_id) system_id, month, meter_id, readings, "
+        "energy_wh FROM late_reading_checks WHERE system_id = ANY(%s) "
+        "ORDER BY system_id, month, meter_id, check_id DESC",
+        (system_ids,),
+    ).fetchall()
+    return {(r[0], r[1], r[2]): (int(r[3]), int(r[4])) for r in rows}
+
+
+def add_late_checks(conn: psycopg.Connection[Any], checks: list[LateCheck]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO late_reading_checks (system_id, month, meter_id, readings, energy_wh, "
+            "held, checked_by, checked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            list(checks),
+        )

@@ -38,7 +38,7 @@ from certification.roles import Account, require_admin
 from certification.srec import mint, mwh_of
 from certification.window import require_closable
 from certification.workflows._common import amendments_of, register_point
-from certification.workflows.late_readings import check_previous_months
+from certification.workflows.late_readings import check_closed_months
 from schemas.registry import Meter, ReportingMethod, System
 from storage import certification_store as store
 from storage import reading_points, registry_store
@@ -177,7 +177,7 @@ def _ends(earlier: list[store.ClosedMonthRow], system_id: str, month: str) -> di
     }
 
 
-def _meter_json(m: MeterMonth) -> dict[str, Any]:
+def _meter_json(m: MeterMonth, limit: tuple[Decimal, Decimal]) -> dict[str, Any]:
     def point(p: tuple[datetime, int] | None) -> list[Any] | None:
         return None if p is None else [p[0].isoformat(), p[1]]
 
@@ -191,6 +191,9 @@ def _meter_json(m: MeterMonth) -> dict[str, Any]:
         "last": point(m.last),
         "end_at": None if m.end_at is None else m.end_at.isoformat(),
         "flags": sorted(m.flags),
+        # what a late-readings check compares and recounts with (certification.late_readings)
+        "span_readings": m.span_readings,
+        "power_limit": [str(limit[0]), str(limit[1])],
     }
 
 
@@ -270,12 +273,12 @@ def close_month(
                 if (o := _open(conn, s, month, now, month_end)) is not None
             ]
             points = _points(conn, opened, month)
-            late = check_previous_months(
-                conn, [(o.system, o.earlier) for o in opened], month, thresholds, now
+            late = check_closed_months(
+                conn, [(o.system, o.earlier) for o in opened], f"late:{month}", thresholds, now
             )
             for o in opened:
-                # advisory here: the month held is the earlier one
-                extra = [late[o.system.system_id]] if o.system.system_id in late else []
+                # advisory here: the months held are the earlier ones
+                extra = late.get(o.system.system_id, [])
                 report.systems.append(
                     _close_system(conn, o, points, month, admin, now, thresholds, contacts, extra)
                 )
@@ -357,7 +360,7 @@ def _close_system(
         energy,
         estimated,
         [{"code": c, "message": msg} for c, msg in result.findings],
-        [_meter_json(m) for m in meters],
+        [_meter_json(m, (system.capacity_kw_dc, thresholds.power_tolerance)) for m in meters],
         admin.account_id,
         now,
         certified,

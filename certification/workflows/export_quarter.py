@@ -27,8 +27,10 @@ from certification.gis_export import (
     render,
     require_exportable,
 )
+from certification.month_close import Thresholds
 from certification.roles import Account, require_admin
 from certification.workflows._common import amendments_of
+from certification.workflows.late_readings import check_closed_months
 from storage import certification_store as store
 from storage import registry_store
 
@@ -70,9 +72,12 @@ def export_quarter(
     admin: Account,
     now: datetime,
     timezone: str = "America/New_York",
+    thresholds: Thresholds | None = None,
 ) -> str:
     """The NEPOOL GIS upload for `quarter`: its closed, certifiable months, plus whatever
-    earlier months state beyond what earlier exports sent (see the module docstring)."""
+    earlier months state beyond what earlier exports sent (see the module docstring). Late
+    readings into any closed month are checked first: a month they changed is held
+    (`late:<quarter>`) and left out, never sent with energy its readings no longer count."""
     require_admin(admin, "export to NEPOOL GIS")
     require_exportable(quarter, now, timezone)
     months = quarter_months(quarter)
@@ -83,6 +88,13 @@ def export_quarter(
         for month in months:
             if month not in closed:
                 raise Refused("month_not_closed", f"{month} is not closed; close it first")
+        check_closed_months(
+            conn,
+            [(s, store.closes_of(conn, s.system_id)) for s in registry_store.list_systems(conn)],
+            f"late:{quarter}",
+            thresholds or Thresholds(),
+            now,
+        )
         pending = _pending(conn, quarter)
         content = render(p.line for p in pending)
         store.save_export(conn, quarter, content, admin.account_id, now)

@@ -1,118 +1,91 @@
-"""Late readings into a closed month: when a system's month closes, the previous month's
-counted span is checked against today's readings (certification.late_readings). A month whose
-count changed is held after its close (migration 017): its ledger credit is taken back
-(entry `late:<closing month>`), no export sends it, and the close lists `late_readings` for
-the owner's contact; an amendment states the month (the same energy confirms it) and books it.
+"""Late readings into closed months: when a system's month closes, and before a NEPOOL GIS
+export, every closed month of the system is checked against today's readings
+(certification.late_readings). A month whose count changed is held after its close
+(migration 017): its ledger credit is taken back (entry `late:<closing month>` or
+`late:<quarter>`), no export sends it, and the close lists `late_readings` for the owner's
+contact; an amendment states the month (the same energy confirms it) and books it. The check
+is recorded (`late_reading_checks`, migration 018) as the month's new baseline.
 
-Cost: one count query per batch and bound; a meter's span is re-read and recounted only when
-its reading count changed (or its span was not the whole month: a resumed or unfinished one).
-Only the previous month is checked; a late reading into an older month is not noticed.
+Cost: one count query per batch of systems (every metered meter-span of every closed month);
+a span is re-read and recounted only when its count differs from the baseline (or the close
+stored no count: closes made before 018 whose span was not the whole month).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 import structlog
 
-from certification.late_readings import expected_readings, late_finding, recount_wh
+from certification.late_readings import MeterSpan, closed_spans, late_finding, recount_wh
 from certification.month_close import Finding, Thresholds
 from certification.workflows._common import register_point
 from certification.workflows.accept_month import credit_month
 from schemas.registry import System
 from storage import certification_store as store
 from storage.reading_points import month_points
-from stream.calendar import month_bounds
 
 log = structlog.get_logger(__name__)
 
 
-def previous_month(month: str) -> str:
-    return (date.fromisoformat(f"{month}-01") - timedelta(days=1)).strftime("%Y-%m")
-
-
-@dataclass(frozen=True, slots=True)
-class _Span:
-    meter_id: str
-    lo: datetime  # where the close started counting the meter
-    hi: datetime  # where it stopped (end_at)
-    energy_wh: int
-    first: datetime  # the readings bounding what it counted
-    last: datetime
-    expected: int | None  # readings it had in [first, last]; None: recount anyway
-
-
-def _spans(
-    system: System, earlier: list[store.ClosedMonthRow], month: str
-) -> tuple[str, list[_Span]] | None:
-    """The previous month and what its close counted per metered meter, if it is closed."""
-    prev = previous_month(month)
-    if not earlier or earlier[-1].month != prev:
-        return None
-    start, end = month_bounds(prev, ZoneInfo(system.timezone))
-    before = {}
-    if len(earlier) > 1 and earlier[-2].month == previous_month(prev):
-        before = {
-            m["meter_id"]: datetime.fromisoformat(m["end_at"])
-            for m in earlier[-2].meters
-            if m.get("end_at")
-        }
-    out = []
-    for m in earlier[-1].meters:
-        if m.get("estimated") or not m.get("end_at") or not m.get("first") or not m.get("last"):
-            continue  # a silent meter: the next close resumes and counts its energy once
-        since = before.get(m["meter_id"])
-        lo = since if since is not None and since < start else start
-        hi = datetime.fromisoformat(m["end_at"])
-        first = datetime.fromisoformat(m["first"][0])
-        last = datetime.fromisoformat(m["last"][0])
-        whole = lo == start and hi == end
-        expected = expected_readings(int(m["readings"]), first, last, start, end) if whole else None
-        out.append(_Span(m["meter_id"], lo, hi, int(m["energy_wh"]), first, last, expected))
-    return prev, out
-
-
-def check_previous_months(
+def check_closed_months(
     conn: psycopg.Connection[Any],
-    systems: list[tuple[System, list[store.ClosedMonthRow]]],
-    month: str,
+    systems: Sequence[tuple[System, Sequence[store.ClosedMonthRow]]],
+    checked_by: str,
     thresholds: Thresholds,
     now: datetime,
-) -> dict[str, Finding]:
-    """system_id → the late_readings finding of each system whose previous closed month
-    counts differently today; that month is held after its close and its credit taken back."""
-    found: dict[str, Finding] = {}
-    for system, earlier in systems:
-        spans = _spans(system, earlier, month)
-        if spans is None:
+) -> dict[str, list[Finding]]:
+    """system_id → the late_readings findings of its closed months whose readings count
+    differently today; each such month is held after its close and its credit taken back.
+    `checked_by`: `late:<closing month>` or `late:<quarter>` (the ledger entry's name)."""
+    baselines = store.late_baselines(conn, [s.system_id for s, _ in systems])
+    spans: list[tuple[System, MeterSpan, bool]] = []
+    for system, closes in systems:
+        known = {(k[1], k[2]): v for k, v in baselines.items() if k[0] == system.system_id}
+        for span in closed_spans([(c.month, c.meters) for c in closes], system.timezone, known):
+            spans.append((system, span, (span.month, span.meter_id) in known))
+    counts = store.count_readings_in(conn, [(s.meter_id, s.first, s.last) for _, s, _ in spans])
+    # (system_id, month) → [(span, readings now, energy now)] of the spans that changed count
+    recounted: dict[tuple[str, str], list[tuple[MeterSpan, int, int]]] = {}
+    checked: dict[tuple[str, str], bool] = {}  # the month's baseline is an earlier check's
+    energy: dict[tuple[str, str], int] = {}  # the month's energy as known (close or check)
+    for (system, span, from_check), count in zip(spans, counts, strict=True):
+        key = (system.system_id, span.month)
+        checked[key] = checked.get(key, False) or from_check
+        energy[key] = energy.get(key, 0) + span.energy_wh
+        if span.readings is not None and span.readings == count:
             continue
-        prev, meters = spans
-        closed_wh = recounted_wh = 0
-        changed = False
-        for span in meters:
-            closed_wh += span.energy_wh
-            if span.expected is not None and span.expected == store.count_readings(
-                conn, span.meter_id, span.first, span.last
-            ):
-                recounted_wh += span.energy_wh
-                continue
-            rows = month_points(conn, [span.meter_id], span.lo, span.hi)[span.meter_id]
-            points = [register_point(r) for r in rows]
-            now_wh = recount_wh(points, span.lo, span.hi, system.capacity_kw_dc, thresholds)
-            recounted_wh += now_wh
-            changed |= now_wh != span.energy_wh
-        if not changed:
-            continue
-        finding = late_finding(prev, closed_wh, recounted_wh)
-        found[system.system_id] = finding
-        store.add_hold_after_close(
-            conn, system.system_id, prev, finding.code, finding.message, None, now
+        rows = month_points(conn, [span.meter_id], span.lo, span.hi)[span.meter_id]
+        points = [register_point(r) for r in rows]
+        now_wh = recount_wh(points, span.lo, span.hi, system.capacity_kw_dc, thresholds, span.limit)
+        recounted.setdefault(key, []).append((span, count, now_wh))
+    by_id = {s.system_id: s for s, _ in systems}
+    found: dict[str, list[Finding]] = {}
+    for (system_id, month), changed in sorted(recounted.items()):
+        system = by_id[system_id]
+        held = any(wh != span.energy_wh for span, _, wh in changed)
+        store.add_late_checks(
+            conn,
+            [
+                store.LateCheck(system_id, month, span.meter_id, count, wh, held, checked_by, now)
+                for span, count, wh in changed
+            ],
         )
-        if store.credited_mwh(conn, system.system_id, prev) != 0:
-            credit_month(conn, system, prev, 0, f"late:{month}")
-        log.warning("closed_month_held", system_id=system.system_id, month=prev, reason="late")
+        if not held:
+            continue  # only the count changed (a gap filled as it was interpolated)
+        was = energy[(system_id, month)]
+        finding = late_finding(
+            month,
+            was,
+            was + sum(wh - span.energy_wh for span, _, wh in changed),
+            checked[(system_id, month)],
+        )
+        found.setdefault(system_id, []).append(finding)
+        store.add_hold_after_close(conn, system_id, month, finding.code, finding.message, None, now)
+        if store.credited_mwh(conn, system_id, month) != 0:
+            credit_month(conn, system, month, 0, checked_by)
+        log.warning("closed_month_held", system_id=system_id, month=month, reason="late")
     return found
