@@ -9,8 +9,9 @@ process (tests). `pts gateway run` serves them on `/metrics` when the gateway's 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,9 @@ class GatewayStats:
     published: int = 0  # readings sent in a QoS 1 message (re-sends count again)
     acknowledged: int = 0  # readings whose message the broker delivered (then deleted)
     undelivered: int = 0  # readings whose message nobody took (no subscriber, refused): resent
-    last_poll_unix: float = 0.0  # when the last poll round finished (wall clock)
+    # when the last poll round finished (wall clock); the start until the first poll ends, so
+    # a gateway just (re)started is not taken for silent (alert PtsGatewaySilent)
+    last_poll_unix: float = field(default_factory=time.time)
 
 
 class GatewayCollector(Collector):
@@ -83,7 +86,9 @@ class GatewayCollector(Collector):
         )
         yield gauge("poll_interval_seconds", "configured poll interval", agent.config.interval_s)
         yield gauge(
-            "last_poll_timestamp_seconds", "when the last poll round ended", stats.last_poll_unix
+            "last_poll_timestamp_seconds",
+            "when the last poll round ended (the start, before the first)",
+            stats.last_poll_unix,
         )
 
 

@@ -76,6 +76,11 @@ class OwnPrometheus:
             time.sleep(0.3)
         raise AssertionError(f"{expr}: {last!r} != {expected!r}")
 
+    def alerts(self, name: str) -> list[dict[str, Any]]:
+        """The active alerts named `name` (pending or firing) from /api/v1/alerts."""
+        found = self._get("/api/v1/alerts")["data"]["alerts"]
+        return [a for a in found if a["labels"].get("alertname") == name]
+
     def rule_groups(self) -> list[str]:
         groups = self._get("/api/v1/rules")["data"]["groups"]
         return [str(g["name"]) for g in groups]
