@@ -665,3 +665,12 @@ def add_late_checks(conn: psycopg.Connection[Any], checks: list[LateCheck]) -> N
             "held, checked_by, checked_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             list(checks),
         )
+
+
+def month_factor(conn: psycopg.Connection[Any], system_id: str, month: str) -> Decimal | None:
+    """The SREC factor of a system-month's first ledger entry (None: never credited)."""
+    row = conn.execute(
+        "SELECT factor FROM srec_ledger WHERE system_id = %s AND month = %s ORDER BY seq LIMIT 1",
+        (system_id, month),
+    ).fetchone()
+    return None if row is None else Decimal(row[0])

@@ -77,20 +77,25 @@ def credit_month(
 ) -> int:
     """Bring the ledger's credit for a system-month to `energy_wh` (in MWh as exported): the
     entry books what the ledger has not credited the month yet (all of it after an estimate
-    or a hold, which minted nothing). Systems whose REC terms are not accepted, or with no
+    or a hold, which minted nothing), at the factor of the month's first entry (else the
+    system's today). Systems whose REC terms are not accepted, or with no
     NEPOOL GIS unit, get no credit. Returns the certificates minted."""
     if not system.rec_terms_accepted or not system.gis_unit_id:
         return 0
     booked = mwh_of(energy_wh) - store.credited_mwh(conn, system.system_id, month)
     carry = store.last_carry(conn, system.system_id)
-    minted = mint(month, booked, system.srec_factor, carry)
+    # a month keeps the factor it was first credited at: a take-back returns exactly what
+    # was credited, whatever the system's factor is today
+    factor = store.month_factor(conn, system.system_id, month)
+    factor = system.srec_factor if factor is None else factor
+    minted = mint(month, booked, factor, carry)
     store.add_ledger(
         conn,
         system.system_id,
         month,
         entry,
         booked,
-        system.srec_factor,
+        factor,
         carry,
         minted.minted,
         minted.carry_out,

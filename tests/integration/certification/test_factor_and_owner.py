@@ -1,0 +1,59 @@
+"""The system's SREC factor and REC Owner over time (certificates engineer's hunt, session 5):
+a month keeps the factor it was minted at, so taking its credit back and booking it again
+after the factor changed never mints a certificate its energy does not carry."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from certification.roles import Account, Role
+from certification.workflows.amend_month import amend
+from certification.workflows.close_month import close_month
+from certification.workflows.load_registry import load_registry
+from storage import certification_store
+from storage.writer import write_readings
+from tests.integration.certification.test_amend_estimates import (
+    NY,
+    daily,
+    reading,
+    registry,
+    system,
+    utc,
+)
+
+pytestmark = pytest.mark.integration
+
+ADMIN = Account("staff-1", Role.ADMIN)
+D = Decimal
+
+
+def test_a_month_keeps_the_factor_it_was_minted_at(fresh_db: str) -> None:
+    """S (factor 1.0) mints July 1.240 MWh: 1 certificate, carry 0.240. The registry is
+    reloaded with factor 0.8; a late reading holds July at August's close: the take-back is
+    −1.240 × 1.0 (what July was credited), carry −1.000; August 1.240 × 0.8 = 0.992, carry
+    −0.008; July amended to 1,000,000 Wh books 1.000 × 1.0, carry 0.992. In all 1.992 credits
+    and 1 certificate (not 2: at today's factor the take-back would return only 0.992)."""
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(conn, registry(system("S", "10", "automatic")), D(10))
+        write_readings(conn, daily("S", date(2026, 6, 30), date(2026, 9, 2), 40_000))
+        close_month(conn, "2026-07", ADMIN, utc("2026-08-06T12:00"))
+        load_registry(
+            conn, registry({**system("S", "10", "automatic"), "srec_factor": "0.8"}), D(10)
+        )
+        write_readings(conn, [reading("S", datetime(2026, 7, 16, 12, tzinfo=NY), 1_060_000)])
+        close_month(conn, "2026-08", ADMIN, utc("2026-09-06T12:00"))
+        amend(conn, ADMIN, "S", "2026-07", 1_000_000, "glitch", "log.csv", utc("2026-09-08T12:00"))
+        ledger = [
+            (r.month, r.entry, r.mwh, r.factor, r.minted, r.carry_out)
+            for r in certification_store.ledger(conn)
+        ]
+    assert ledger == [
+        ("2026-07", "close", D("1.240"), D("1.0"), 1, D("0.240")),
+        ("2026-07", "late:2026-08", D("-1.240"), D("1.0"), 0, D("-1.000")),
+        ("2026-08", "close", D("1.240"), D("0.8"), 0, D("-0.008")),
+        ("2026-07", "amendment:1", D("1.000"), D("1.0"), 0, D("0.992")),
+    ]
