@@ -280,6 +280,12 @@ class Settings(BaseSettings):
     web_pool_size: int = Field(
         default=8, ge=1, le=100, description="web: most database connections the server holds"
     )
+    web_support_contact: str = Field(
+        default="",
+        max_length=200,
+        description="web: how people reach PTS staff (an e-mail address or phone), shown where "
+        "the portal tells them to ask staff",
+    )
     token: str = Field(
         default="",
         description="CLI: your personal API token (Account page of the portal); commands that "
