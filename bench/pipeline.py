@@ -1,6 +1,7 @@
 """Pipeline benchmark: MQTT in → rows committed, beside each stage's own ceiling.
 
     python bench/pipeline.py [--messages 10000] [--readings 10] [--meters 50] [--rounds 3]
+        [--workers 1,2,3] [--bridges 1,2] [--metrics on,off] [--pipeline-only]
 
 Same payloads (ReadingBatch JSON, `--readings` readings of one meter each) in every run, on
 the real Mosquitto, Kafka and PostgreSQL, measured in this one run:
@@ -16,10 +17,19 @@ the real Mosquitto, Kafka and PostgreSQL, measured in this one run:
 4. end to end: the QoS 1 publisher here → `pts bridge run` (own process) → Kafka →
    `pts stream worker` (own process: core, idempotent writer, interval/day/month rollups)
    → PostgreSQL; done when every reading is committed. `--workers` stream workers share
-   one consumer group on a 4-partition topic.
-Every measurement is repeated `--rounds` times (fresh databases and topics each round; the
-machine is shared and single figures swing by a third): prints the median, min and max
-readings/s of each and the pipeline's median as a share of the slowest ceiling's median.
+   one consumer group on a 4-partition topic, `--bridges` bridges one shared subscription.
+   Both take lists: every combination of workers × bridges × `--metrics` is a
+   configuration, run once per round (fresh database, topics and topic root each run), in
+   an order reversed every other round so that a drifting machine load spreads evenly.
+   With metrics on, every process serves /metrics on its own port and a scraper process
+   reads them all every `--scrape-every` s (Prometheus's usual 15 s is far gentler); off is
+   port 0 (the bridge then does not watch the broker's $SYS either).
+Every measurement is repeated `--rounds` times (the machine is shared and single figures
+swing by a third): prints the median, min and max readings/s of each, every pipeline
+configuration's CPU per committed reading by process, and the pipeline's median as a share
+of the slowest ceiling's median. With `--metrics on,off`: metrics' own cost, from the paired
+on/off runs of each round (median of the per-round ratios), in throughput and in CPU per
+reading, and the in-process counting that stays on at port 0, measured alone.
 MQTT, Kafka and COPY helpers come from bench/bridge.py and storage.writer, so the ceilings
 are measured the same way as there.
 """
@@ -31,12 +41,14 @@ import asyncio
 import importlib.util
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -218,7 +230,53 @@ async def create_topic(topic: str, partitions: int) -> None:
         await admin.close()
 
 
-ROLES = ("stream worker", "bridge", "publisher (this process)", "PostgreSQL", "Mosquitto", "Kafka")
+ROLES = (
+    "stream workers",
+    "bridges",
+    "publisher (this process)",
+    "PostgreSQL",
+    "Mosquitto",
+    "Kafka",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """One pipeline configuration of the matrix."""
+
+    workers: int
+    bridges: int
+    metrics: bool
+
+    def __str__(self) -> str:
+        return (
+            f"{self.workers} worker{'s' if self.workers > 1 else ''}, "
+            f"{self.bridges} bridge{'s' if self.bridges > 1 else ''}, "
+            f"metrics {'on' if self.metrics else 'off'}"
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# Reads every /metrics port given, every EVERY seconds, until killed; prints one line per
+# successful scrape (the bench checks every port was read while it measured).
+SCRAPER = """
+import sys, time, urllib.request
+ports, every = sys.argv[1].split(","), float(sys.argv[2])
+while True:
+    for port in ports:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                r.read()
+            print(port, flush=True)
+        except OSError:
+            pass
+    time.sleep(every)
+"""
 
 
 def cpu_by_pid() -> dict[int, tuple[str, float]]:
@@ -241,7 +299,7 @@ def cpu_per_role(
     before: dict[int, tuple[str, float]],
     after: dict[int, tuple[str, float]],
     workers: set[int],
-    bridge: int,
+    bridges: set[int],
 ) -> dict[str, float]:
     """CPU seconds each part of the pipeline spent between two snapshots (processes that
     started meanwhile count from zero; short-lived ones that ended are missed)."""
@@ -249,9 +307,9 @@ def cpu_per_role(
     for pid, (cmdline, cpu) in after.items():
         used = cpu - before.get(pid, (cmdline, 0.0))[1]
         if pid in workers:
-            spent["stream worker"] += used
-        elif pid == bridge:
-            spent["bridge"] += used
+            spent["stream workers"] += used
+        elif pid in bridges:
+            spent["bridges"] += used
         elif pid == os.getpid():
             spent["publisher (this process)"] += used
         elif cmdline.startswith("postgres") or "/postgres " in cmdline:
@@ -265,68 +323,103 @@ def cpu_per_role(
 
 def end_to_end(
     bb: ModuleType,
-    root: str,
-    topic: str,
-    messages: list[tuple[str, bytes]],
-    url: str,
-    expected: int,
+    args: argparse.Namespace,
+    setup: Setup,
     logs: Path,
-    workers: int,
 ) -> tuple[float, dict[str, float]]:
-    """Seconds from the first publish to the last reading committed, and the CPU seconds
-    each part spent meanwhile."""
+    """One pipeline run on a fresh database, topic and topic root: seconds from the first
+    publish to the last reading committed, and the CPU seconds each part spent meanwhile."""
+    run_id = uuid.uuid4().hex[:8]
+    root, topic = f"test/bench-{run_id}", f"bench.{run_id}.pipeline"
+    messages = make_messages(root, args.messages, args.readings, args.meters)
+    expected = args.messages * args.readings
+    url = fresh_database([f"bm-{m}" for m in range(args.meters)])
+    logs = logs / f"{setup.workers}w{setup.bridges}b-{'on' if setup.metrics else 'off'}"
+    logs.mkdir()
     env = bb.bridge_env(topic) | {"PTS_DATABASE_URL": url, "PTS_LOCAL_DIR": str(logs)}
-    asyncio.run(bb.make_topics(topic))  # readings (4 partitions) and dead letters
-    bridge = start(bb.PTS, bb.bridge_args(root), env, logs / "bridge.log")
-    app_id = f"{topic}.stream"  # Faust's internal topics then share the bench prefix
-    procs = [
-        start(
-            bb.PTS,
-            ["stream", "worker", "--app-id", app_id, "--loglevel", "warning"],
-            env,
-            logs / f"worker-{n}.log",
-        )
-        for n in range(workers)
-    ]
+    ports: list[int] = []
+
+    def port() -> str:
+        if not setup.metrics:
+            return "0"
+        ports.append(free_port())
+        return str(ports[-1])
+
+    procs: list[subprocess.Popen[bytes]] = []
+    scraper: subprocess.Popen[bytes] | None = None
     try:
-        time.sleep(8 + 4 * workers)  # the bridge subscribes, the workers join their group
+        asyncio.run(bb.make_topics(topic))  # readings (4 partitions) and dead letters
+        bridges = [
+            start(bb.PTS, bb.bridge_args(root), env | {"PTS_BRIDGE_METRICS_PORT": port()},
+                  logs / f"bridge-{n}.log")
+            for n in range(setup.bridges)
+        ]  # fmt: skip
+        app_id = f"{topic}.stream"  # Faust's internal topics then share the bench prefix
+        workers = [
+            start(bb.PTS, ["stream", "worker", "--app-id", app_id, "--loglevel", "warning"],
+                  env | {"PTS_STREAM_METRICS_PORT": port()}, logs / f"worker-{n}.log")
+            for n in range(setup.workers)
+        ]  # fmt: skip
+        procs = [*bridges, *workers]
+        if ports:
+            scraper = subprocess.Popen(
+                [sys.executable, "-c", SCRAPER, ",".join(map(str, ports)), str(args.scrape_every)],
+                stdout=(logs / "scrapes.log").open("wb"), stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        # the bridges subscribe, the workers join their group
+        time.sleep(8 + 4 * setup.workers + 2 * (setup.bridges - 1))
         cpu_before = cpu_by_pid()
+        scraped_before = scrapes(logs)
         start_t = time.perf_counter()
         publisher = threading.Thread(target=bb.publish, args=(messages,))
         publisher.start()
         deadline = time.monotonic() + 300
         while committed(url) < expected:
-            if time.monotonic() > deadline or any(w.poll() is not None for w in procs):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
                 raise RuntimeError(
                     f"pipeline stalled at {committed(url)} of {expected} (logs in {logs})"
                 )
             time.sleep(0.2)
         elapsed = time.perf_counter() - start_t
         publisher.join()
-        spent = cpu_per_role(cpu_before, cpu_by_pid(), {p.pid for p in procs}, bridge.pid)
+        spent = cpu_per_role(
+            cpu_before, cpu_by_pid(), {p.pid for p in workers}, {p.pid for p in bridges}
+        )
+        scraped = scrapes(logs)
+        unread = [p for p in ports if scraped.get(p, 0) <= scraped_before.get(p, 0)]
+        if unread:  # "metrics on" must mean served and read while measured
+            raise RuntimeError(f"/metrics on ports {unread} not scraped (logs in {logs})")
         return elapsed, spent
     finally:
-        for proc in (bridge, *procs):
+        if scraper is not None:
+            scraper.kill()
+            scraper.wait(10)
+        for proc in procs:
             proc.terminate()
-        for proc in (bridge, *procs):
+        for proc in procs:
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        asyncio.run(bb.delete_topics(f"bench.{run_id}."))
+        drop_database(url)
 
 
-def measure_once(
-    bb: ModuleType,
-    args: argparse.Namespace,
-    messages: list[tuple[str, bytes]],
-    root: str,
-    topics: str,
-    logs: Path,
+def scrapes(logs: Path) -> dict[int, int]:
+    """Successful scrapes so far, by port (the scraper's log)."""
+    path = logs / "scrapes.log"
+    lines = path.read_text().split() if path.exists() else []
+    return {int(p): lines.count(p) for p in set(lines)}
+
+
+def measure_ceilings(
+    bb: ModuleType, args: argparse.Namespace, root: str, topics: str, logs: Path
 ) -> dict[str, float]:
-    """One round of every measurement: seconds per figure (fresh databases and topics)."""
+    """One round of every stage's ceiling: seconds per figure (fresh databases and topics)."""
+    messages = make_messages(root, args.messages, args.readings, args.meters)
     readings = args.messages * args.readings
     meters = [f"bm-{m}" for m in range(args.meters)]
-    copy_url, e2e_url = fresh_database(meters), fresh_database(meters)
+    copy_url = fresh_database(meters)
     try:
         mqtt_s = bb.raw_mqtt(root, messages)
         asyncio.run(create_topic(topics + "raw", 4))  # the broker creates no topic on first use
@@ -341,13 +434,9 @@ def measure_once(
         copy_url = reset_readings(copy_url)
         copy_many_s, copied = raw_copy(copy_url, [p for _, p in messages], 200)
         assert copied == readings
-        e2e_s, spent = end_to_end(
-            bb, root, topics + "pipeline", messages, e2e_url, readings, logs, args.workers
-        )
     finally:
         asyncio.run(bb.delete_topics(topics))
         drop_database(copy_url)
-        drop_database(e2e_url)
     return {
         MQTT: mqtt_s,
         PRODUCE: produce_s,
@@ -355,8 +444,21 @@ def measure_once(
         FAUST: faust_s,
         COPY_MANY: copy_many_s,
         COPY_ONE: copy_one_s,
-        PIPELINE: e2e_s,
-    } | {f"cpu:{role}": seconds for role, seconds in spent.items()}
+    }
+
+
+def counting_cost(readings_per_batch: int, calls: int = 20_000) -> float:
+    """CPU µs per reading of the stream worker's in-process counting (WorkerMetrics.
+    observe_batch), which stays on when /metrics is off, at `readings_per_batch` readings
+    per committed batch (one message per batch: the most calls per reading)."""
+    from stream.metrics import WorkerMetrics
+
+    metrics = WorkerMetrics()
+    sources = [("gateway", "gw-bench", time.time())]
+    start_cpu = time.process_time()
+    for _ in range(calls):
+        metrics.observe_batch(0.01, readings_per_batch, 0, 0, [], sources)
+    return (time.process_time() - start_cpu) / calls / readings_per_batch * 1e6
 
 
 MQTT = "raw MQTT pub/sub (QoS 1)"
@@ -369,62 +471,156 @@ PIPELINE = "pipeline MQTT → rows committed"
 CEILINGS = (MQTT, PRODUCE, CONSUME, COPY_MANY)
 
 
+def int_list(text: str) -> list[int]:
+    values = [int(v) for v in text.split(",")]
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: counts of 1 or more, comma separated")
+    return values
+
+
+def switch_list(text: str) -> list[bool]:
+    if not set(text.split(",")) <= {"on", "off"}:
+        raise argparse.ArgumentTypeError(f"{text!r}: on, off or on,off")
+    return [v == "on" for v in text.split(",")]
+
+
+def pipeline_report(
+    runs: dict[Setup, list[tuple[float, dict[str, float]]]],
+    readings: int,
+    slowest: tuple[str, float] | None,
+) -> list[str]:
+    """Throughput and CPU per committed reading of every configuration (medians of rounds)."""
+    head = f"  {'pipeline MQTT → rows committed, readings/s':52s} {'median':>11s} {'min':>9s}"
+    lines = [f"{head} {'max':>9s}" + ("  share of the slowest ceiling" if slowest else "")]
+    for setup, done in runs.items():
+        rates = sorted(readings / s for s, _ in done)
+        median = statistics.median(rates)
+        share = f"  {median / slowest[1]:.0%}" if slowest else ""
+        lines.append(f"  {setup!s:52s} {median:11,.0f} {rates[0]:9,.0f} {rates[-1]:9,.0f}{share}")
+    short = ("workers", "bridges", "publisher", "PostgreSQL", "Mosquitto", "Kafka", "all")
+    lines.append(f"  {'CPU µs per reading committed (median of rounds)':52s} "
+                 + " ".join(f"{h:>10s}" for h in short))  # fmt: skip
+    # PostgreSQL, Mosquitto and Kafka may be shared: their CPU then includes others' work
+    for setup, done in runs.items():
+        cells = [statistics.median(cpu[role] / readings * 1e6 for _, cpu in done) for role in ROLES]
+        cells.append(statistics.median(sum(cpu.values()) / readings * 1e6 for _, cpu in done))
+        lines.append(f"  {setup!s:52s} " + " ".join(f"{c:10.1f}" for c in cells))
+    return lines
+
+
+def metrics_cost_report(
+    runs: dict[Setup, list[tuple[float, dict[str, float]]]], readings: int, per_batch: int
+) -> list[str]:
+    """Metrics on against off, paired within each round: median of the per-round ratios."""
+    lines = ["  metrics' own cost, on against off in the same round (median of the rounds' ratios;"
+             " the bar: 5%)"]  # fmt: skip
+    worker_cpu: list[float] = []
+    for setup in runs:
+        off = Setup(setup.workers, setup.bridges, False)
+        if not setup.metrics or off not in runs:
+            continue
+        pairs = list(zip(runs[setup], runs[off], strict=True))
+        throughput = statistics.median(off_s / on_s - 1 for (on_s, _), (off_s, _) in pairs)
+        cpu = statistics.median(
+            sum(on.values()) / sum(of.values()) - 1 for (_, on), (_, of) in pairs
+        )
+        pipeline = statistics.median(
+            (on[ROLES[0]] + on[ROLES[1]]) / (of[ROLES[0]] + of[ROLES[1]]) - 1
+            for (_, on), (_, of) in pairs
+        )
+        worker_cpu += [of[ROLES[0]] / readings * 1e6 for _, of in runs[off]]
+        lines.append(
+            f"  {setup.workers} worker(s), {setup.bridges} bridge(s): "
+            f"throughput {throughput:+.1%}, CPU per reading {pipeline:+.1%} (workers and "
+            f"bridges, where the metrics run), {cpu:+.1%} (all processes)"
+        )
+    if not worker_cpu:
+        return []  # no configuration ran both on and off
+    counting = counting_cost(per_batch)
+    share = counting / statistics.median(worker_cpu)
+    lines.append(
+        f"  counting that port 0 leaves on (worker observe_batch, {per_batch} readings per "
+        f"batch, alone): {counting:.2f} µs per reading = {share:.1%} of the worker's CPU"
+    )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--readings", type=int, default=10, help="readings per message")
     parser.add_argument("--meters", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=1, help="stream workers (one group)")
+    parser.add_argument(
+        "--workers", type=int_list, default=[1], help="stream workers in one group, e.g. 1,2,3"
+    )
+    parser.add_argument(
+        "--bridges", type=int_list, default=[1], help="bridges on one shared subscription, e.g. 1,2"
+    )
+    parser.add_argument(
+        "--metrics", type=switch_list, default=[True], help="/metrics served and scraped: on,off"
+    )
+    parser.add_argument(
+        "--scrape-every", type=float, default=1.0, help="seconds between scrapes (metrics on)"
+    )
     parser.add_argument(
         "--rounds", type=int, default=3, help="rounds of every measurement; medians are shown"
     )
     parser.add_argument(
         "--signing-only", action="store_true", help="only the signing on/off figures (no services)"
     )
+    parser.add_argument(
+        "--pipeline-only", action="store_true", help="no signing figures, no ceilings"
+    )
     args = parser.parse_args()
-    # signing on and off, same run: CPU per reading at the gateway and the worker
-    signing = load_bench_module("provenance")
-    print(signing.report(signing.measure(2_000, args.readings, args.rounds), args.readings))
-    if args.signing_only:
-        return
+    began = time.monotonic()
+    if not args.pipeline_only:
+        # signing on and off, same run: CPU per reading at the gateway and the worker
+        signing = load_bench_module("provenance")
+        print(signing.report(signing.measure(2_000, args.readings, args.rounds), args.readings))
+        if args.signing_only:
+            return
     bb = load_bridge_bench()
     bb.ensure_test_accounts(bb.PORT)
     readings = args.messages * args.readings
-    rounds: list[dict[str, float]] = []
+    setups = [Setup(w, b, m) for w in args.workers for b in args.bridges for m in args.metrics]
+    ceilings: list[dict[str, float]] = []
+    runs: dict[Setup, list[tuple[float, dict[str, float]]]] = {s: [] for s in setups}
+    size = len(make_messages("x", 1, args.readings, 1)[0][1])
+    print(
+        f"{args.messages} messages x {args.readings} readings ({size} B each), "
+        f"{args.meters} meters, {len(setups)} pipeline configuration(s), {args.rounds} round(s)"
+    )
     for n in range(args.rounds):
         run_id = uuid.uuid4().hex[:8]
-        root, topics = f"test/bench-{run_id}", f"bench.{run_id}."
-        messages = make_messages(root, args.messages, args.readings, args.meters)
         logs = Path(os.environ.get("TMPDIR", "/tmp")) / f"pts-bench-{run_id}"
         logs.mkdir(parents=True)
-        if n == 0:
-            size = sum(len(p) for _, p in messages) / len(messages)
-            print(
-                f"{args.messages} messages x {args.readings} readings ({size:.0f} B each), "
-                f"{args.meters} meters, {args.workers} stream worker(s), {args.rounds} round(s)"
+        if not args.pipeline_only:
+            ceilings.append(
+                measure_ceilings(bb, args, f"test/bench-{run_id}", f"bench.{run_id}.", logs)
             )
-        rounds.append(measure_once(bb, args, messages, root, topics, logs))
-        print(f"  round {n + 1}: pipeline {readings / rounds[-1][PIPELINE]:,.0f} readings/s")
-    rates = {
-        name: sorted(readings / r[name] for r in rounds)
-        for name in rounds[0]
-        if not name.startswith("cpu:")
-    }
-    print(f"  {'readings/s':52s} {'median':>11s} {'min':>9s} {'max':>9s}")
-    for name, values in rates.items():
-        print(
-            f"  {name:52s} {statistics.median(values):11,.0f} {values[0]:9,.0f} {values[-1]:9,.0f}"
-        )
-    print(f"  {'CPU per reading committed, end to end (µs)':52s} {'median':>11s}")
-    total = 0.0
-    for role in ROLES:
-        micros = statistics.median(r[f"cpu:{role}"] / readings * 1e6 for r in rounds)
-        total += micros
-        print(f"  {role:52s} {micros:11.1f}")
-    print(f"  {'all of them':52s} {total:11.1f}")
-    slowest = min(CEILINGS, key=lambda k: statistics.median(rates[k]))
-    share = statistics.median(rates[PIPELINE]) / statistics.median(rates[slowest])
-    print(f"  pipeline median = {share:.0%} of the slowest ceiling's median ({slowest})")
+        for setup in setups if n % 2 == 0 else reversed(setups):
+            runs[setup].append(end_to_end(bb, args, setup, logs))
+            print(
+                f"  round {n + 1}, {setup}: {readings / runs[setup][-1][0]:,.0f} readings/s",
+                flush=True,
+            )
+    slowest: tuple[str, float] | None = None
+    if ceilings:
+        rates = {name: sorted(readings / r[name] for r in ceilings) for name in ceilings[0]}
+        print(f"  {'ceilings, readings/s':52s} {'median':>11s} {'min':>9s} {'max':>9s}")
+        for name, values in rates.items():
+            print(
+                f"  {name:52s} {statistics.median(values):11,.0f} {values[0]:9,.0f} "
+                f"{values[-1]:9,.0f}"
+            )
+        name = min(CEILINGS, key=lambda k: statistics.median(rates[k]))
+        slowest = (name, statistics.median(rates[name]))
+        print(f"  slowest ceiling: {name}")
+    for line in pipeline_report(runs, readings, slowest):
+        print(line)
+    for line in metrics_cost_report(runs, readings, args.readings):
+        print(line)
+    print(f"  took {(time.monotonic() - began) / 60:.1f} minutes")
 
 
 if __name__ == "__main__":
