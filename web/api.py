@@ -53,7 +53,7 @@ from web.api_models import (
     WindowOut,
     WriteOut,
 )
-from web.app import address_of, context
+from web.context import address_of, context
 from web.deps import Caller, Conn
 from web.identity import Identity
 

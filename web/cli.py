@@ -16,7 +16,7 @@ import psycopg
 from certification.errors import Refused
 from pts.settings import Settings, get_settings
 from web.accounts import create_admin
-from web.app import utc_now
+from web.context import utc_now
 
 PASSWORD_ENV = "PTS_ADMIN_PASSWORD"
 

@@ -40,7 +40,7 @@ from ingest.envelope import Outgoing
 from ingest.kafka_sink import KafkaSink, KafkaTarget, RecordSink
 from pts.kafka_config import kafka_connection
 from pts.settings import Settings, service_database_url
-from web.app import address_of
+from web.context import address_of
 from web.das_feedback import DeadLetter, RowFacts, decide, sort_dead_letters, summarise
 from web.das_store import PostgresDasStore, ReportHead
 from web.deps import api_identity

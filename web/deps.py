@@ -9,7 +9,7 @@ import psycopg
 from fastapi import Depends, Request
 
 from web import csrf
-from web.app import context
+from web.context import context
 from web.errors import sign_in_required
 from web.identity import SESSION_COOKIE, ApiToken, Identity, SessionCookie
 from web.request_log import WRITE_METHODS

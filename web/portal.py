@@ -26,8 +26,8 @@ from schemas.registry import ReportingMethod
 from web import accounts, csrf, read_store, views
 from web import credential_store as store
 from web.api_models import MONTH_PATTERN
-from web.app import address_of, context
 from web.chart import monthly_svg
+from web.context import address_of, context
 from web.deps import Conn, Me
 from web.render import page
 from web.report_form import parse_report

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from web import csrf
 from web.accounts import SignedIn
-from web.app import WebContext, context
+from web.context import WebContext, context
 from web.credentials import new_secret
 from web.identity import SESSION_COOKIE, Identity
 

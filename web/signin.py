@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from certification.errors import Refused
 from web import accounts, csrf
 from web import credential_store as store
-from web.app import address_of, context
+from web.context import address_of, context
 from web.deps import Conn, MaybeMe, Me
 from web.render import clear_session_cookie, page, set_session_cookie
 
