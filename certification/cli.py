@@ -402,8 +402,11 @@ def accept(
     """Release a held month with its energy as reported (admin; recorded with the reason)."""
     with _connection(ctx) as conn:
         admin = _acting(ctx, conn, account_id, "month accept")
+        thresholds = Thresholds.from_settings(get_settings(ctx))
         release = _run(
-            lambda: accept_month(conn, admin, system_id, month_text, reason, _now(now_text))
+            lambda: accept_month(
+                conn, admin, system_id, month_text, reason, _now(now_text), thresholds
+            )
         )
     click.echo(
         f"{system_id} {month_text} accepted as reported by {release.released_by}: "

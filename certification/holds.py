@@ -10,7 +10,8 @@ missing_month, ...) are advisory: listed for the owner's contact, no effect on m
 A held month is released once, by one of:
 - an amendment (certification.amendments): the amended energy is certified;
 - an explicit "accept as reported" by an admin with a reason: the energy as closed (its
-  metered part) is certified.
+  metered part) is certified; never above what the system can produce in the month (the
+  over_capacity bound at the registry's capacity: correct an outdated capacity, or amend).
 Either way the ledger then mints for the month and it enters the next NEPOOL GIS export.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from certification.errors import Refused
@@ -63,8 +65,11 @@ def accept_as_reported(
     released: bool,
     reason: str,
     now: datetime,
+    most_wh: Decimal | None = None,
 ) -> Release:
-    """Release a held month with its energy as closed, or a refusal that says why."""
+    """Release a held month with its energy as closed, or a refusal that says why. `most_wh`:
+    the most the system can produce in the month (month close's over_capacity bound, at the
+    registry's capacity today): above it, accepting would mint energy close calls impossible."""
     require_admin(account, "accept a held month as reported")
     if not reason.strip():
         raise Refused(
@@ -78,6 +83,14 @@ def accept_as_reported(
         raise Refused(
             "month_released",
             f"{month} of {system_id} was already released; change it with an amendment",
+        )
+    if most_wh is not None and certified_wh > most_wh:
+        raise Refused(
+            "accept_implausible",
+            f"{month} of {system_id}: {certified_wh} Wh is more than the system can produce in "
+            f"the month ({most_wh:.0f} Wh: capacity × hours × the over-capacity factor), and "
+            "accepting it would mint it; correct the registry's capacity if it is outdated, "
+            "or amend the month with the energy the meter supports",
         )
     return Release(
         system_id,

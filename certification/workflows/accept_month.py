@@ -12,6 +12,7 @@ import structlog
 
 from certification.errors import Refused
 from certification.holds import Release, accept_as_reported
+from certification.month_close import Thresholds, most_plausible_wh
 from certification.roles import Account
 from certification.srec import mint, mwh_of
 from schemas.registry import System
@@ -28,8 +29,10 @@ def accept_month(
     month: str,
     reason: str,
     now: datetime,
+    thresholds: Thresholds | None = None,
 ) -> Release:
-    """Release a held system-month with its energy as closed, and mint it."""
+    """Release a held system-month with its energy as closed, and mint it; refused above
+    what the system can produce in the month (month close's over_capacity bound)."""
     with conn.transaction():
         system = registry_store.get_system(conn, system_id)
         closed = store.month_close(conn, system_id, month)
@@ -47,8 +50,19 @@ def accept_month(
                 "(an amendment stating the same energy confirms it)",
             )
         released = store.release_of(conn, system_id, month) is not None
+        most = most_plausible_wh(
+            system.capacity_kw_dc, month, system.timezone, thresholds or Thresholds()
+        )
         release = accept_as_reported(
-            admin, system_id, month, closed.held_by, closed.certified_wh, released, reason, now
+            admin,
+            system_id,
+            month,
+            closed.held_by,
+            closed.certified_wh,
+            released,
+            reason,
+            now,
+            most,
         )
         store.add_release(
             conn,

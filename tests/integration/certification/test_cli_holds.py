@@ -41,8 +41,9 @@ def reading(ts: datetime, wh: int) -> Reading:
 
 
 def test_close_shows_the_hold_and_accept_releases_it(fresh_db: str, tmp_path: Path) -> None:
-    """400 kWh in July from 1 kW DC is over capacity: held, nothing minted; accepted as
-    reported it mints 0 certificates and carries 0.4 (recorded with who and why)."""
+    """400 kWh in July from 1 kW DC is over capacity: held, nothing minted; accepting it as
+    reported is refused until the registry's capacity is corrected (5 kW), then it mints 0
+    certificates and carries 0.4 (recorded with who and why)."""
     registry_file = tmp_path / "registry.yaml"
     registry_file.write_text(REGISTRY_YAML)
     bootstrap_admin(fresh_db, "staff-1")
@@ -57,6 +58,10 @@ def test_close_shows_the_hold_and_accept_releases_it(fresh_db: str, tmp_path: Pa
     closed = run(fresh_db, "month", "close", "2026-07", "--as", "staff-1", *now)
     again = run(fresh_db, "month", "close", "2026-07", "--as", "staff-1", *now)
     no_reason = run(fresh_db, "month", "accept", "S1", "2026-07", "--as", "staff-1", *now)
+    outdated = run(fresh_db, "month", "accept", "S1", "2026-07", "--as", "staff-1",
+                   "--reason", "panels replaced in June: 1 kW is outdated", *now)  # fmt: skip
+    registry_file.write_text(REGISTRY_YAML.replace('capacity_kw_dc: "1"', 'capacity_kw_dc: "5"'))
+    assert run(fresh_db, "registry", "load", str(registry_file), "--as", "staff-1")[0] == 0
     accepted = run(fresh_db, "month", "accept", "S1", "2026-07", "--as", "staff-1",
                    "--reason", "panels replaced in June: 1 kW is outdated", *now)  # fmt: skip
     twice = run(fresh_db, "month", "accept", "S1", "2026-07", "--as", "staff-1",
@@ -74,6 +79,10 @@ def test_close_shows_the_hold_and_accept_releases_it(fresh_db: str, tmp_path: Pa
     assert again[0] == 2
     assert "refused: month_closed:" in again[2]
     assert no_reason[0] == 2  # --reason is required
+    # 400,000 Wh > 1 kW × 744 h × 0.30: accepting would mint what close calls impossible;
+    # once the registry says 5 kW (panels replaced) it is accepted
+    assert outdated[0] == 2
+    assert "refused: accept_implausible:" in outdated[2]
     assert accepted[:2] == (0, "S1 2026-07 accepted as reported by staff-1: 400000 Wh certified\n")
     assert twice[0] == 2
     assert "refused: month_released:" in twice[2]

@@ -10,7 +10,9 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from certification.errors import Refused
 from certification.roles import Account, Role
+from certification.workflows.accept_month import accept_month
 from certification.workflows.amend_month import amend
 from certification.workflows.close_month import close_month
 from certification.workflows.load_registry import load_registry
@@ -57,3 +59,25 @@ def test_a_month_keeps_the_factor_it_was_minted_at(fresh_db: str) -> None:
         ("2026-08", "close", D("1.240"), D("0.8"), 0, D("-0.008")),
         ("2026-07", "amendment:1", D("1.000"), D("1.0"), 0, D("0.992")),
     ]
+
+
+def test_energy_above_capacity_cannot_be_accepted_as_reported(fresh_db: str) -> None:
+    """10 kW reporting 100,000 Wh a day: July 3,100,000 Wh is above 10 kW × 744 h × 0.30 =
+    2,232,000 Wh (over_capacity holds it). Accepting it as reported would mint 3 certificates
+    from energy close calls impossible: refused (`accept_implausible`), nothing minted; an
+    amendment (bounded by the same limit) releases it."""
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(conn, registry(system("S", "10", "automatic")), D(10))
+        write_readings(conn, daily("S", date(2026, 6, 30), date(2026, 8, 2), 100_000))
+        july = close_month(conn, "2026-07", ADMIN, utc("2026-08-06T12:00")).systems[0]
+        with pytest.raises(Refused) as accepted:
+            accept_month(conn, ADMIN, "S", "2026-07", "owner says so", utc("2026-08-07T12:00"))
+        before = certification_store.ledger(conn)
+        amend(
+            conn, ADMIN, "S", "2026-07", 1_240_000, "meter read", "p.jpg", utc("2026-08-08T12:00")
+        )
+        after = [(r.entry, r.mwh, r.minted) for r in certification_store.ledger(conn)]
+    assert (july.energy_wh, july.held_by) == (3_100_000, ("over_capacity",))
+    assert accepted.value.code == "accept_implausible"
+    assert before == []
+    assert after == [("amendment:1", D("1.240"), 1)]
