@@ -94,8 +94,10 @@ def solar_series(
     modulus: int | None = 2**32,
     swap_at: datetime | None = None,
     source_id: str = "das-a",
+    source: Source = Source.DAS,
 ) -> MeterSeries:
-    """Readings on a UTC grid with daytime production (random but seeded) and optional swap.
+    """Readings on a UTC grid with daytime production (random but seeded) and optional swap,
+    from `source` (a DAS provider unless told: a gateway's, for the MQTT tests).
 
     With `swap_at`, the reading at that instant is the old meter's CLOSING read and the next
     one the new meter's OPENING read at register 50; nothing is produced across the swap.
@@ -123,7 +125,7 @@ def solar_series(
                 meter_id=meter_id,
                 ts=ts,
                 energy_wh=stored,
-                source=Source.DAS,
+                source=source,
                 source_id=source_id,
                 seq=seq,
                 received_at=ts,

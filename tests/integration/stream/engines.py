@@ -177,16 +177,20 @@ class Faust:
 
     async def counts(self) -> Counts:
         self._running()
-        url = f"http://127.0.0.1:{self._metrics_port}/metrics"
-        text = await asyncio.to_thread(_fetch, url)
-        counts = Counts()
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == "pts_stream_readings_total":
-                    setattr(counts, _OUTCOMES[sample.labels["outcome"]], int(sample.value))
-                elif sample.name == "pts_stream_readings_refused_total" and sample.value:
-                    counts.refused[sample.labels["reason"]] = int(sample.value)
-        return counts
+        return await worker_counts(self._metrics_port)
+
+
+async def worker_counts(metrics_port: int) -> Counts:
+    """What one `pts stream worker` counted since it started, read from its /metrics."""
+    text = await asyncio.to_thread(_fetch, f"http://127.0.0.1:{metrics_port}/metrics")
+    counts = Counts()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "pts_stream_readings_total":
+                setattr(counts, _OUTCOMES[sample.labels["outcome"]], int(sample.value))
+            elif sample.name == "pts_stream_readings_refused_total" and sample.value:
+                counts.refused[sample.labels["reason"]] = int(sample.value)
+    return counts
 
 
 def _fetch(url: str) -> str:

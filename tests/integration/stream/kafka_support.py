@@ -167,6 +167,22 @@ async def wait_all_committed(
     raise AssertionError(f"group {group} did not commit {ends} within {within_s}s")
 
 
+async def stream_status(db: str, bootstrap: str, topic: str, group: str) -> list[str]:
+    """The lines `pts stream status --app-id GROUP` prints to an operator (it must succeed)."""
+    from click.testing import CliRunner
+
+    from pts.cli import cli
+
+    status = await asyncio.to_thread(  # the command runs its own event loop
+        CliRunner().invoke, cli, ["stream", "status", "--app-id", group],
+        env={"PTS_DATABASE_URL": db, "PTS_KAFKA_BOOTSTRAP": bootstrap,
+             "PTS_KAFKA_READINGS_TOPIC": topic},
+    )  # fmt: skip
+    assert status.exit_code == 0, status.output
+    lines: list[str] = status.output.splitlines()
+    return lines
+
+
 async def consume_all(bootstrap: str, topic: str, expected: int, within_s: float) -> list[object]:
     """Read `expected` records from the start of a topic."""
     from aiokafka import AIOKafkaConsumer
