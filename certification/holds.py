@@ -52,8 +52,9 @@ class Release:
 def holding_codes(
     codes: Iterable[str], holding: frozenset[str] = HOLDING_FINDINGS
 ) -> tuple[str, ...]:
-    """The finding codes among `codes` that hold a month, sorted, each once."""
-    return tuple(sorted(set(codes) & holding))
+    """The finding codes among `codes` that hold a month, sorted, each once: those in
+    `holding` and always the defaults (no setting makes implausible energy advisory)."""
+    return tuple(sorted(set(codes) & (holding | HOLDING_FINDINGS)))
 
 
 def accept_as_reported(

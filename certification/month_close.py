@@ -28,6 +28,7 @@ from schemas.registry import Meter
 from stream.calendar import DayEnergy, daily_energy, local_day, local_midnight, month_bounds
 from stream.energy import (
     DEFAULT_POWER_TOLERANCE,
+    ROLLOVER_MIN_SPAN,
     Interval,
     PowerLimit,
     RegisterPoint,
@@ -98,7 +99,9 @@ class Thresholds:
             if max_capacity_factor is not None
             else Decimal(str(settings.erratic_max_capacity_factor)),
             power_tolerance=settings.stream_power_tolerance,
-            holding=settings.month_close_holding_findings,
+            # the setting adds holding findings; the defaults always hold (they question
+            # the energy itself: made advisory, flagged energy would mint)
+            holding=settings.month_close_holding_findings | HOLDING_FINDINGS,
             max_interpolation=timedelta(hours=settings.month_close_max_interpolation_h),
         )
 
@@ -284,16 +287,12 @@ def meter_month(
                 + f" is interpolated across more than {thresholds.max_interpolation}: an estimate",
             )
         )
-    for i in flagged:
-        # the stream's flag, confirmed over at least ROLLOVER_MIN_SPAN (register resolution
-        # on a fast poll is not a finding)
-        if QualityFlag.IMPLAUSIBLE_POWER in i.flags and not limit.allows(
-            i.energy_wh, i.start, i.end
-        ):
+    if flagged:
+        for wh, a, b in _implausible_power(month_parts, limit):
             result.findings.append(
                 Finding(
                     "implausible_power",
-                    f"{i.energy_wh} Wh from {i.start.isoformat()} to {i.end.isoformat()} is "
+                    f"{wh} Wh from {a.isoformat()} to {b.isoformat()} is "
                     f"above {capacity_kw_dc} kW DC × {thresholds.power_tolerance}",
                 )
             )
@@ -344,6 +343,37 @@ def meter_month(
 
 
 _BACKWARDS = frozenset({QualityFlag.RESET, QualityFlag.NON_MONOTONIC})
+
+
+def _implausible_power(
+    parts: list[Interval], limit: PowerLimit
+) -> list[tuple[int, datetime, datetime]]:
+    """(energy, start, end) of each stretch where the stream's IMPLAUSIBLE_POWER flag is
+    confirmed: from a flagged interval's start over at least ROLLOVER_MIN_SPAN (the
+    intervals that follow it added, flagged or not), the energy is above the power limit.
+    Register resolution on a fast poll (one step in a few seconds) is no finding; a run of
+    short steps, each under the floor alone, is (a burst of 833 Wh every 3 s is 1,000 kW)."""
+    out: list[tuple[int, datetime, datetime]] = []
+    reported_until: datetime | None = None
+    for k, first in enumerate(parts):
+        if QualityFlag.IMPLAUSIBLE_POWER not in first.flags:
+            continue
+        if reported_until is not None and first.start < reported_until:
+            continue  # inside a stretch already reported
+        energy, j = 0, k
+        while True:
+            energy += parts[j].energy_wh
+            if parts[j].end - first.start >= ROLLOVER_MIN_SPAN or j + 1 == len(parts):
+                break
+            j += 1
+        if not limit.allows(energy, first.start, parts[j].end):
+            if out and out[-1][2] == first.start:  # the stretch goes on: one finding
+                energy, start = out[-1][0] + energy, out.pop()[1]
+            else:
+                start = first.start
+            out.append((energy, start, parts[j].end))
+            reported_until = parts[j].end
+    return out
 
 
 def _ts(point: RegisterPoint) -> datetime:

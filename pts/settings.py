@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     kafka_dead_letter_retention_hours: int = Field(
         default=720, ge=1, description="`pts kafka topics`: how long dead letters are kept"
     )
+    batch_receipt_retention_days: int = Field(
+        default=35,
+        ge=1,
+        description="`pts db prune-receipts`: a batch receipt goes once every month it covers "
+        "was closed (and not held) this many days ago, and it was received as long ago",
+    )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT",
         description="how every Kafka client connects (pts/kafka_config.py); production: SASL_SSL",
@@ -240,7 +246,8 @@ class Settings(BaseSettings):
     month_close_holding_findings: frozenset[str] = Field(
         default=HOLDING_FINDINGS,
         description="month close: findings that hold a month from minting and export until "
-        "staff amend it or accept it as reported (JSON list; the others are advisory). Codes: "
+        "staff amend it or accept it as reported (JSON list, added to the defaults, which "
+        "always hold; the others are advisory). Codes: "
         "over_capacity, implausible_power, backwards_register, register_mismatch, "
         "night_production, audit_mismatch, gap, flat_line, zero_month, missing_month, "
         "replacement_unread, "

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from certification.month_close import Thresholds
 from pts.settings import Settings
+from schemas.findings import HOLDING_FINDINGS
 
 
 def test_thresholds_come_from_the_settings() -> None:
@@ -23,12 +24,12 @@ def test_thresholds_come_from_the_settings() -> None:
     assert built == Thresholds(
         max_capacity_factor=Decimal("0.25"),
         power_tolerance=Decimal("1.5"),
-        holding=frozenset({"over_capacity", "gap"}),
+        holding=HOLDING_FINDINGS | {"gap"},  # the defaults always hold
         max_interpolation=timedelta(hours=2.5),
     )
     assert overridden == Thresholds(
         max_capacity_factor=Decimal("0.4"),
         power_tolerance=Decimal("1.5"),
-        holding=frozenset({"over_capacity", "gap"}),
+        holding=HOLDING_FINDINGS | {"gap"},  # the defaults always hold
         max_interpolation=timedelta(hours=2.5),
     )
