@@ -105,7 +105,7 @@ class Bridge:
         self.source = source
         self.stats = BridgeStats()
         self.subscribed = threading.Event()
-        self._sink = sink
+        self.sink = sink  # a KafkaSink's produce latency and errors are in the metrics
         self._max_value_bytes = max_value_bytes
         self._slots = threading.Semaphore(source.capacity)
         self._closing = threading.Event()
@@ -231,7 +231,7 @@ class Bridge:
             for record in route_message(
                 self.source.scheme, received.topic, received.payload, self._max_value_bytes
             ):
-                entry.deliveries.append(await self._sink.send(record))
+                entry.deliveries.append(await self.sink.send(record))
                 entry.readings += record.readings
                 entry.records += 0 if record.dead_letter else 1
                 if record.dead_letter:

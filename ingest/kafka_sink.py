@@ -7,6 +7,7 @@ source (MQTT PUBACK, HTTP answer) only after that future resolved: Kafka has the
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,6 +18,7 @@ from aiokafka.errors import KafkaError
 
 from ingest.envelope import Outgoing
 from ingest.errors import KafkaUnavailableError
+from ingest.produce_stats import ProduceStats
 from pts.kafka_config import KafkaConnection
 
 log = structlog.get_logger(__name__)
@@ -54,6 +56,7 @@ class KafkaSink:
 
     def __init__(self, target: KafkaTarget) -> None:
         self.target = target
+        self.produce = ProduceStats()  # latency and errors, for the metrics (ingest.metrics)
         self._producer = AIOKafkaProducer(
             **target.connection.client_kwargs(),
             client_id="pts-ingest",
@@ -81,12 +84,15 @@ class KafkaSink:
 
     async def send(self, record: Outgoing) -> asyncio.Future[Any]:
         topic = self.target.dead_letter_topic if record.dead_letter else self.target.readings_topic
+        started = time.perf_counter()  # waiting for room in the producer's buffer counts too
         try:
             future: asyncio.Future[Any] = await self._producer.send(
                 topic, value=record.value, key=record.key, headers=list(record.headers)
             )
         except KafkaError as exc:
+            self.produce.errors += 1
             raise KafkaUnavailableError(f"Kafka refused a record for {topic}: {exc}") from exc
+        self.produce.track(future, started)
         return future
 
     async def flush(self) -> None:

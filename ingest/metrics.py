@@ -1,8 +1,9 @@
 """The bridge's Prometheus metrics, read from the running bridge at scrape time: messages,
 readings, Kafka records and dead letters it forwarded (each acknowledged to MQTT only after
 Kafka acknowledged it), redeliveries, when it last forwarded one, whether it is connected and
-subscribed, and what the broker holds for away sessions (ingest.broker_watch). `pts das pull`
-serves the same counts as `pts_das_pull_*` with the provider id.
+subscribed, how long Kafka took to acknowledge each record and how many it refused
+(ingest.produce_stats), and what the broker holds for away sessions (ingest.broker_watch).
+`pts das pull` serves the same counts as `pts_das_pull_*` with the provider id.
 
 One registry per bridge (nothing global); `pts bridge run` serves it on
 PTS_BRIDGE_METRICS_PORT (0: off). Alert rules: deploy/prometheus/pts-alerts.yml.
@@ -13,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from ingest.bridge import Bridge
 from ingest.broker_watch import BrokerCollector, BrokerWatch
+from ingest.produce_stats import ProduceStats
 
 
 class BridgeCollector(Collector):
@@ -31,7 +33,9 @@ class BridgeCollector(Collector):
         self.prefix = prefix
         self.labels = labels or {"client_id": bridge.source.client_id}
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(
+        self,
+    ) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
         stats = self.bridge.stats
         names, values = list(self.labels), list(self.labels.values())
         for name, doc, value in (
@@ -60,6 +64,22 @@ class BridgeCollector(Collector):
             gauge = GaugeMetricFamily(f"{self.prefix}_{name}", doc, labels=names)
             gauge.add_metric(values, number)
             yield gauge
+        produce = getattr(self.bridge.sink, "produce", None)  # a KafkaSink's; fakes: none
+        if isinstance(produce, ProduceStats):
+            latency = HistogramMetricFamily(
+                f"{self.prefix}_kafka_produce_seconds",
+                "time from sending a record to Kafka's acknowledgement (acks=all)",
+                labels=names,
+            )
+            latency.add_metric(values, produce.cumulative(), produce.total_seconds)
+            yield latency
+            errors = CounterMetricFamily(
+                f"{self.prefix}_kafka_produce_errors",
+                "records Kafka refused or did not acknowledge (the process then stops)",
+                labels=names,
+            )
+            errors.add_metric(values, produce.errors)
+            yield errors
 
 
 def bridge_registry(bridge: Bridge, watch: BrokerWatch | None = None) -> CollectorRegistry:

@@ -88,7 +88,8 @@ async def test_bridge_metrics_count_what_it_forwarded(
     mqtt_broker: tuple[str, int], kafka_bootstrap: str, kafka_target: KafkaTarget, tmp_path: Path
 ) -> None:
     """Five batches through `pts bridge run`: /metrics says 5 messages, their readings and
-    records, no dead letter, connected and subscribed."""
+    records (5 produce latencies), no dead letter, no produce error, connected and
+    subscribed."""
     host, port = mqtt_broker
     metrics_port = free_port()
     root = f"test/{unique('metrics')}"
@@ -127,6 +128,8 @@ async def test_bridge_metrics_count_what_it_forwarded(
     assert _value(samples, "pts_bridge_records_total") == 5
     assert _value(samples, "pts_bridge_dead_letters_total") == 0
     assert _value(samples, "pts_bridge_mqtt_connected") == 1
+    assert _value(samples, "pts_bridge_kafka_produce_seconds_count") == 5  # each record timed
+    assert _value(samples, "pts_bridge_kafka_produce_errors_total") == 0
 
 
 def _value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str) -> float:

@@ -24,6 +24,7 @@ from ingest.bridge import Bridge, MqttSource
 from ingest.broker_watch import BrokerWatch
 from ingest.envelope import Outgoing
 from ingest.metrics import bridge_registry, das_pull_registry
+from ingest.produce_stats import ProduceStats
 from ingest.topics import OurTopics
 from pts.settings import PROJECT_ROOT
 from stream.metrics import WorkerMetrics
@@ -33,7 +34,10 @@ METRIC = re.compile(r"\bpts_[a-z0-9_]+\b")
 
 
 class NoSink:
-    """A RecordSink that is never called: the bridge only has to exist to be collected."""
+    """A RecordSink that is never called: the bridge only has to exist to be collected
+    (with a KafkaSink's produce counts, so the produce latency and errors are exported)."""
+
+    produce = ProduceStats()
 
     async def send(self, record: Outgoing) -> Any:
         raise AssertionError("not used")
