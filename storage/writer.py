@@ -27,7 +27,8 @@ from typing import Any
 import psycopg
 import psycopg.errors
 
-from schemas.reading import Reading
+from schemas.reading import Reading, Source
+from storage.manual_readings import write_manual_rows
 
 COLUMNS = (
     "meter_id",
@@ -198,8 +199,13 @@ def write_rows(
 
 
 def write_readings(conn: psycopg.Connection[Any], readings: Sequence[Reading]) -> WriteResult:
-    """Write a batch of readings idempotently (see the module docstring for the order)."""
+    """Write a batch of readings idempotently (see the module docstring for the order); an
+    all-manual batch through the owner's function (storage.manual_readings, migration 019)."""
     rows = [reading_to_row(r) for r in readings]
+    if readings and all(r.source is Source.MANUAL for r in readings):
+        named = [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+        new, conflict, keys = write_manual_rows(conn, named)
+        return _result(readings, new, conflict, keys)
     new, conflict, keys = write_rows(conn, rows)
     return _result(readings, new, conflict, keys)
 

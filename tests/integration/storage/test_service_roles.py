@@ -4,12 +4,14 @@ does its job and is refused what it must not do; only the owner is trusted witho
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import psycopg.errors
@@ -21,7 +23,9 @@ from ingest.das.credentials import add_api_key
 from ingest.das.registry import PostgresIntakeRegistry
 from pts.cli import cli
 from pts.settings import Settings, service_database_url
+from schemas.reading import Reading, Source
 from storage.energy_store import monthly_totals
+from storage.writer import COLUMNS, reading_to_row, write_readings
 from tests.integration.certification.test_cli import REGISTRY_YAML
 from tests.integration.web.support import (
     IN_WINDOW,
@@ -307,6 +311,87 @@ def test_certify_role_runs_the_monthly_cycle(fresh_db: str, login: Login, tmp_pa
                 "SELECT * FROM web_sessions",
                 "SELECT * FROM api_tokens",
                 "SELECT * FROM das_api_keys",
+            ],
+        )
+        == []
+    )
+
+
+def _reading(source: Source, wh: int, hour: int = 12) -> Reading:
+    at = datetime(2026, 3, 2, hour, tzinfo=UTC)
+    return Reading(
+        meter_id="M1", ts=at, energy_wh=wh, source=source, source_id="rep-1", seq=wh,
+        received_at=at,
+    )  # fmt: skip
+
+
+def _compress_readings(conn: psycopg.Connection[Any], storage_mode: str) -> None:
+    """Timescale mode: compress every readings chunk (what the 30-day policy does), so later
+    writes meet a compressed hypertable, where row-level security is refused."""
+    if storage_mode == "timescale":
+        conn.execute("SELECT compress_chunk(c, if_not_compressed => true) "
+                     "FROM show_chunks('readings') c")  # fmt: skip
+
+
+@pytest.mark.parametrize("group", ["pts_web", "pts_certify"])
+def test_portal_and_certify_roles_write_manual_readings_only(
+    fresh_db: str, storage_mode: str, login: Login, group: str
+) -> None:
+    """The web and certification logins store manual readings (new, duplicate, conflict as
+    for any writer, on a compressed hypertable too) through the owner's
+    pts_write_manual_readings (019); a gateway or DAS reading is refused, written directly or
+    handed to that function, and nothing of it is stored."""
+    seed(fresh_db)
+    url = on(fresh_db, login(group))
+    refusals: list[str] = []
+    with psycopg.connect(url) as conn:
+        first = write_readings(conn, [_reading(Source.MANUAL, 2_000_000)])
+        conn.commit()
+        with psycopg.connect(fresh_db, autocommit=True) as owner:
+            _compress_readings(owner, storage_mode)
+        again = write_readings(conn, [_reading(Source.MANUAL, 2_000_000)])
+        other = write_readings(conn, [_reading(Source.MANUAL, 2_100_000)])
+        conn.commit()
+        for source in (Source.GATEWAY, Source.DAS):
+            try:
+                write_readings(conn, [_reading(source, 5_000_000, hour=13)])
+            except psycopg.errors.InsufficientPrivilege as exc:
+                refusals.append(str(exc.diag.message_primary))
+            conn.rollback()
+        row = reading_to_row(_reading(Source.GATEWAY, 5_000_000, hour=14))
+        forged = json.dumps([dict(zip(COLUMNS, row, strict=True))], default=str)
+        try:
+            conn.execute("SELECT * FROM pts_write_manual_readings(%s::jsonb)", (forged,))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            refusals.append(f"{exc.diag.message_primary} | {exc.diag.message_hint}")
+        conn.rollback()
+    with psycopg.connect(fresh_db) as conn:
+        stored = conn.execute("SELECT meter_id, energy_wh, source FROM readings").fetchall()
+        conflicts = conn.execute("SELECT energy_wh, source FROM reading_conflicts").fetchall()
+    assert [(r.new, r.duplicate, r.conflict) for r in (first, again, other)] == [
+        (1, 0, 0),
+        (0, 1, 0),
+        (0, 0, 1),
+    ]
+    assert (stored, conflicts) == ([("M1", 2_000_000, "manual")], [(2_100_000, "manual")])
+    assert refusals == [
+        "permission denied for table readings",
+        "permission denied for table readings",
+        "only manual readings may be written through pts_write_manual_readings: meter M1 "
+        "at 2026-03-02 14:00:00+00 has source 'gateway'"
+        " | gateway and DAS readings are written by the stream worker's login (pts_stream)",
+    ]
+    assert (
+        refused(
+            url,
+            [
+                "INSERT INTO readings (meter_id, ts, energy_wh, source, source_id, seq, "
+                "received_at, content_hash) VALUES ('M1', now(), 1, 'manual', 'rep-1', 1, "
+                "now(), 'x')",
+                "INSERT INTO reading_conflicts (meter_id, ts, energy_wh, source, source_id, "
+                "seq, received_at, content_hash, existing_hash) VALUES ('M1', now(), 1, "
+                "'gateway', 'g', 1, now(), 'x', 'y')",
+                "INSERT INTO reading_sequence_anomalies SELECT * FROM reading_sequence_anomalies",
             ],
         )
         == []
