@@ -3,6 +3,7 @@ which also keeps the rollups, is wired in pts/commands/db_load.py)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ import psycopg
 from pts.settings import Settings, get_settings
 from storage.errors import StorageError
 from storage.migrate import database_info, migrate
+from storage.receipt_retention import prune_batch_receipts
 
 
 @click.group()
@@ -52,6 +54,31 @@ def info_cmd(ctx: click.Context) -> None:
     click.echo(f"timescaledb extension available: {'yes' if info.timescale_available else 'no'}")
     click.echo(f"migrations applied: {', '.join(info.applied) or 'none'}")
     click.echo(f"migrations pending: {', '.join(info.pending) or 'none'}")
+
+
+@db.command("prune-receipts")
+@click.option("--dry-run", is_flag=True, help="count what would go, remove nothing")
+@click.option(
+    "--now",
+    type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z"]),
+    default=None,
+    help="the instant to prune as of (default: now; for tests and replays)",
+)
+@click.pass_context
+def prune_receipts_cmd(ctx: click.Context, dry_run: bool, now: datetime | None) -> None:
+    """Remove batch receipts whose months are settled (storage/receipt_retention.py): every
+    month they cover was closed, and not held, PTS_BATCH_RECEIPT_RETENTION_DAYS ago."""
+    settings = get_settings(ctx)
+    at = now.astimezone(UTC) if now else datetime.now(UTC)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        pruned = prune_batch_receipts(
+            conn, at, settings.batch_receipt_retention_days, dry_run=dry_run
+        )
+    verb = "would be removed" if dry_run else "removed"
+    click.echo(
+        f"{pruned.removed} batch receipts {verb} (months settled before "
+        f"{pruned.cutoff.isoformat()}), {pruned.kept} kept"
+    )
 
 
 _PASSWORD_FILE = click.option(
