@@ -161,6 +161,45 @@ def run(
     _run(source, settings, max_value_bytes, settings.bridge_metrics_port, watch=watch)
 
 
+@bridge.command("retire")
+@click.argument("client_id")
+@click.option("--share-group", default="bridge", show_default=True, help="as the bridge ran")
+@click.option("--topic-root", default="pts/v1", show_default=True, help="as the bridge ran")
+@click.option("--max-value-bytes", default=DEFAULT_MAX_VALUE_BYTES, show_default=True)
+@click.pass_context
+def retire(
+    ctx: click.Context, client_id: str, share_group: str, topic_root: str, max_value_bytes: int
+) -> None:
+    """Remove a stopped bridge from the shared subscription without losing its share: take
+    over its session, unsubscribe, forward to Kafka what the broker queued for it, then end
+    the session (docs/operations.md, "Scale-out"). Stop the bridge's process first."""
+    from ingest.bridge_retire import retire_bridge
+
+    settings = get_settings(ctx)
+    source = MqttSource(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        client_id=client_id,
+        scheme=OurTopics(topic_root),
+        username=settings.mqtt_username,
+        password=_secret(lambda: mqtt_password(settings)),
+        share_group=share_group or None,
+        tls=_bridge_tls(settings),
+    )
+    try:
+        done = asyncio.run(retire_bridge(source, _target(settings), max_value_bytes))
+    except IngestError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"forwarded {done.messages} messages ({done.readings} readings) queued for "
+               f"{client_id}")  # fmt: skip
+    if not done.session_ended:
+        raise click.ClickException(
+            f"a message reached {client_id} while it was closing; its session is kept so "
+            "nothing is lost: run this command again"
+        )
+    click.echo(f"ended the session of {client_id}: it is out of the share group")
+
+
 @bridge.command("forget-session")
 @click.argument("client_id")
 @click.pass_context

@@ -11,7 +11,7 @@ import structlog
 
 from ingest.bridge import Bridge, BridgeStats, MqttSource
 from ingest.errors import ConfigError
-from ingest.kafka_sink import KafkaSink, KafkaTarget
+from ingest.kafka_sink import KafkaSink, KafkaTarget, RecordSink
 from pts.kafka_topics import TopicsError, require_topics
 
 log = structlog.get_logger(__name__)
@@ -22,9 +22,11 @@ async def run_bridge(
     target: KafkaTarget,
     max_value_bytes: int,
     on_bridge: Callable[[Bridge], None] | None = None,
+    make_bridge: Callable[[MqttSource, RecordSink, int], Bridge] = Bridge,
 ) -> BridgeStats:
     """Start the producer, bridge until a stop signal, stop the producer; `on_bridge` sees
-    the bridge before it runs (the command serves its metrics)."""
+    the bridge before it runs (the command serves its metrics); `make_bridge` makes it
+    (ingest.bridge_retire's retiring bridge stops by itself)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -36,7 +38,7 @@ async def run_bridge(
     sink = KafkaSink(target)
     await sink.start()
     try:
-        bridge = Bridge(source, sink, max_value_bytes)
+        bridge = make_bridge(source, sink, max_value_bytes)
         if on_bridge is not None:
             on_bridge(bridge)
         log.info(
