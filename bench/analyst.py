@@ -25,6 +25,7 @@ from pathlib import Path
 # bench/storage.py beside this file would shadow the storage package: drop this folder from
 # the import path before importing (the imports below therefore come after code).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for bench.bench_fleet
 
 import argparse  # noqa: E402
 import time  # noqa: E402
@@ -34,6 +35,7 @@ from typing import Any  # noqa: E402
 
 import psycopg  # noqa: E402
 
+from bench.bench_fleet import load_readings, load_registry, meter_id  # noqa: E402
 from certification.roles import Account, Role  # noqa: E402
 from certification.workflows.close_month import close_month  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
@@ -44,38 +46,6 @@ MONTH = "2025-06"  # the month of (b) and (c)
 ADMIN = Account("bench-admin", Role.ADMIN)
 Answer = list[tuple[Any, ...]]
 
-_REGISTRY = (
-    "INSERT INTO das_providers (provider_id, name, approved) VALUES ('bench', 'bench', true)",
-    """
-INSERT INTO systems (system_id, owner_id, capacity_kw_dc, program, reporting_method,
-                     das_provider_id, timezone)
-SELECT format('S-%%s', lpad(m::text, 4, '0')), 'owner', 50, 'srec_ii', 'automatic', 'bench', %(tz)s
-FROM generate_series(1, %(meters)s) m
-""",
-    """
-INSERT INTO meters (meter_id, system_id, serial, model, accuracy_class, installed_on,
-                    register_modulus_wh)
-SELECT format('M-%%s', lpad(m::text, 4, '0')), format('S-%%s', lpad(m::text, 4, '0')),
-       format('SN-%%s', m), 'SIM-203', '0.5', '2024-01-01', 4294967296
-FROM generate_series(1, %(meters)s) m
-""",
-)
-# Daytime production, pseudo-random per meter and slot (cheap integer hashing); the register
-# is its running sum; a 64-hex content hash per row like the real one (it does not compress).
-_READINGS = """
-INSERT INTO readings (meter_id, ts, energy_wh, source, source_id, seq, received_at,
-                      content_hash)
-SELECT %(meter)s, ts, 1000000 + sum(inc) OVER (ORDER BY ts), 'das', 'bench',
-       row_number() OVER (ORDER BY ts), ts, md5(%(meter)s || ts::text) || md5(ts::text)
-FROM (
-    SELECT ts,
-           CASE WHEN extract(hour FROM ts AT TIME ZONE %(tz)s) BETWEEN 7 AND 17
-                THEN ((extract(epoch FROM ts)::bigint / 900 * 2654435761 + %(m)s * 40503)
-                      %% 8191)::integer
-                ELSE 0 END AS inc
-    FROM generate_series(%(lo)s::timestamptz, %(hi)s::timestamptz, interval '15 minutes') ts
-) g
-"""
 _INTERVALS = """
 INSERT INTO meter_interval_energy (meter_id, interval_start, interval_end, energy_wh)
 SELECT meter_id, prev_ts, ts, energy_wh - prev_wh
@@ -150,8 +120,7 @@ def load(url: str, mode: str, meters: int, days: int) -> None:
     migrate(url, mode, schedule_jobs=False)
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
-        for statement in _REGISTRY:
-            conn.execute(statement, {"meters": meters, "tz": TZ} if "%(" in statement else None)
+        load_registry(conn, meters, TZ)
         span = conn.execute(
             "SELECT (%(d)s::date)::timestamp AT TIME ZONE %(tz)s, "
             "(%(d)s::date + %(n)s)::timestamp AT TIME ZONE %(tz)s",
@@ -165,9 +134,8 @@ def load(url: str, mode: str, meters: int, days: int) -> None:
         )
         conn.execute("SELECT pts_ensure_reading_partition(%s)", (span[1],))
         for m in range(1, meters + 1):
-            params = {"m": m, "meter": f"M-{m:04d}", "lo": span[0], "hi": span[1], "tz": TZ}
-            conn.execute(_READINGS, params)
-            conn.execute(_INTERVALS, {"meter": f"M-{m:04d}"})
+            load_readings(conn, m, span[0], span[1], TZ)
+            conn.execute(_INTERVALS, {"meter": meter_id(m)})
             if m % 50 == 0:
                 print(f"  {mode}: {m}/{meters} meters loaded", flush=True)
         conn.execute(_DAYS, {"tz": TZ})

@@ -19,6 +19,7 @@ from pathlib import Path
 # bench/storage.py beside this file would shadow the storage package: drop this folder from
 # the import path before importing (the imports below therefore come after code).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for bench.bench_fleet
 
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
@@ -31,6 +32,7 @@ from zoneinfo import ZoneInfo  # noqa: E402
 
 import psycopg  # noqa: E402
 
+from bench.bench_fleet import load_readings, load_registry, meter_id  # noqa: E402
 from certification.roles import Account, Role  # noqa: E402
 from certification.workflows.close_month import close_month  # noqa: E402
 from storage import reading_points  # noqa: E402
@@ -40,38 +42,6 @@ from stream.calendar import month_bounds  # noqa: E402
 TZ = "America/New_York"
 MONTH = "2025-06"
 ADMIN = Account("bench-admin", Role.ADMIN)
-
-_REGISTRY = (
-    "INSERT INTO das_providers (provider_id, name, approved) VALUES ('bench', 'bench', true)",
-    """
-INSERT INTO systems (system_id, owner_id, capacity_kw_dc, program, reporting_method,
-                     das_provider_id, timezone)
-SELECT format('S-%%s', lpad(m::text, 4, '0')), 'owner', 50, 'srec_ii', 'automatic', 'bench', %(tz)s
-FROM generate_series(1, %(systems)s) m
-""",
-    """
-INSERT INTO meters (meter_id, system_id, serial, model, accuracy_class, installed_on,
-                    register_modulus_wh)
-SELECT format('M-%%s', lpad(m::text, 4, '0')), format('S-%%s', lpad(m::text, 4, '0')),
-       format('SN-%%s', m), 'SIM-203', '0.5', '2024-01-01', 4294967296
-FROM generate_series(1, %(systems)s) m
-""",
-)
-_READINGS = """
-INSERT INTO readings (meter_id, ts, energy_wh, source, source_id, seq, received_at,
-                      content_hash, register_modulus_wh)
-SELECT %(meter)s, ts, 1000000 + sum(inc) OVER (ORDER BY ts), 'das', 'bench',
-       row_number() OVER (ORDER BY ts), ts, md5(%(meter)s || ts::text) || md5(ts::text),
-       4294967296
-FROM (
-    SELECT ts,
-           CASE WHEN extract(hour FROM ts AT TIME ZONE %(tz)s) BETWEEN 7 AND 17
-                THEN ((extract(epoch FROM ts)::bigint / 900 * 2654435761 + %(m)s * 40503)
-                      %% 8191)::integer
-                ELSE 0 END AS inc
-    FROM generate_series(%(lo)s::timestamptz, %(hi)s::timestamptz, interval '15 minutes') ts
-) g
-"""
 
 
 def database_url(admin_url: str, systems: int, reload: bool) -> str:
@@ -91,15 +61,14 @@ def database_url(admin_url: str, systems: int, reload: bool) -> str:
     lo = datetime(2025, 5, 31, tzinfo=ZoneInfo(TZ))
     hi = datetime(2025, 7, 2, tzinfo=ZoneInfo(TZ))
     with psycopg.connect(url, autocommit=True) as conn:
-        for statement in _REGISTRY:
-            conn.execute(statement, {"systems": systems, "tz": TZ} if "%(" in statement else None)
+        load_registry(conn, systems, TZ)
         conn.execute("SELECT pts_ensure_reading_partition(%s)", (lo,))
         conn.execute(
             "SELECT pts_ensure_reading_partition(%s)", (datetime(2025, 6, 15, tzinfo=UTC),)
         )
         conn.execute("SELECT pts_ensure_reading_partition(%s)", (hi,))
         for m in range(1, systems + 1):
-            conn.execute(_READINGS, {"m": m, "meter": f"M-{m:04d}", "lo": lo, "hi": hi, "tz": TZ})
+            load_readings(conn, m, lo, hi, TZ, register_modulus_wh=2**32)
         conn.execute("VACUUM ANALYZE")
     print(f"loaded {systems} meters in {time.perf_counter() - started:.0f} s", flush=True)
     return url
@@ -127,7 +96,7 @@ def close_all(conn: psycopg.Connection[Any]) -> list[tuple[str, int]]:
 def fetch_only(conn: psycopg.Connection[Any], systems: int) -> int:
     """The ceiling: the readings month close reads (same query, batches of 50), no rules."""
     start, end = month_bounds(MONTH, ZoneInfo(TZ))
-    ids = [f"M-{m:04d}" for m in range(1, systems + 1)]
+    ids = [meter_id(m) for m in range(1, systems + 1)]
     rows = 0
     for first in range(0, len(ids), 50):
         found = reading_points.month_points(conn, ids[first : first + 50], start, end)
