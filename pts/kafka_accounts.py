@@ -15,19 +15,27 @@ and writes the ACLs for the topics in the settings; it must itself connect as a 
 either request, so the two Kafka requests (AlterUserScramCredentials v0, CreateAcls v1) are
 built here from aiokafka's protocol types; the salted password is computed here (RFC 5802),
 so the password itself never leaves this process.
+
+It converges: after writing the wanted ACLs it lists the ACLs of the components' principals
+(pts-bridge, pts-das-intake, pts-worker: `MANAGED`) and deletes the ones the settings no
+longer want (a renamed topic, a changed prefix), `stale_acls`. Only the kind it writes is
+removed: ALLOW rules for any host (`*`) of those three principals. Any other principal's
+ACLs, a DENY rule, or a rule for one host are never touched (pts-admin is a super user and
+needs none).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from aiokafka.protocol.admin import DeleteAclsRequest, DescribeAclsRequest
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import (
     Array,
@@ -46,6 +54,7 @@ from pts.kafka_config import KafkaConnection
 
 BRIDGE, DAS_INTAKE, WORKER, ADMIN = "pts-bridge", "pts-das-intake", "pts-worker", "pts-admin"
 PRINCIPALS = (ADMIN, BRIDGE, DAS_INTAKE, WORKER)
+MANAGED = (BRIDGE, DAS_INTAKE, WORKER)  # whose ACLs `pts kafka accounts` writes and prunes
 WORKER_PREFIX = "pts-stream"  # the worker's app id (consumer group) and Faust's own topics
 SCRAM_ITERATIONS = 8192
 SCRAM_SHA_512 = 2  # Kafka's ScramMechanism id
@@ -56,25 +65,46 @@ class KafkaAccountsError(Exception):
 
 
 class Resource(IntEnum):
+    """Kafka's ResourceType ids (every one, so any ACL the broker lists reads back)."""
+
+    UNKNOWN = 0
+    ANY = 1  # in a filter only
     TOPIC = 2
     GROUP = 3
     CLUSTER = 4
+    TRANSACTIONAL_ID = 5
+    DELEGATION_TOKEN = 6
+    USER = 7
 
 
 class Pattern(IntEnum):
+    UNKNOWN = 0
+    ANY = 1  # in a filter only
+    MATCH = 2  # in a filter only
     LITERAL = 3
     PREFIXED = 4
 
 
 class Operation(IntEnum):
+    UNKNOWN = 0
+    ANY = 1  # in a filter only
+    ALL = 2
     READ = 3
     WRITE = 4
     CREATE = 5
+    DELETE = 6
+    ALTER = 7
     DESCRIBE = 8
+    CLUSTER_ACTION = 9
+    DESCRIBE_CONFIGS = 10
+    ALTER_CONFIGS = 11
     IDEMPOTENT_WRITE = 12
+    CREATE_TOKENS = 13
+    DESCRIBE_TOKENS = 14
 
 
-ALLOW = 3
+ANY_PERMISSION, ALLOW = 1, 3
+ANY_HOST = "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +148,15 @@ def component_acls(readings_topic: str, dead_letter_topic: str) -> list[Acl]:
     for operation in (Operation.READ, Operation.WRITE, Operation.CREATE, Operation.DESCRIBE):
         acls.append(Acl(WORKER, Resource.TOPIC, WORKER_PREFIX, operation, Pattern.PREFIXED))
     return acls
+
+
+def stale_acls(existing: Iterable[Acl], wanted: Iterable[Acl]) -> list[Acl]:
+    """The ACLs of the managed principals that are not wanted any more (pure); `existing`
+    holds only ALLOW rules for any host, the kind `apply_accounts` writes."""
+    keep = set(wanted)
+    return sorted(
+        {a for a in existing if a.principal in MANAGED and a not in keep}, key=Acl.describe
+    )
 
 
 def salted_password(password: str, salt: bytes, iterations: int) -> bytes:
@@ -229,11 +268,49 @@ class _CreateAcls(Request[_CreateAclsStruct]):  # type: ignore[misc]  # aiokafka
         )
 
 
+async def describe_acls(admin: AIOKafkaAdminClient, principal: str) -> list[Acl]:
+    """The ALLOW rules for any host the broker holds for `principal`."""
+    response = await admin._send_request(
+        DescribeAclsRequest(
+            Resource.ANY, None, Pattern.ANY, f"User:{principal}", None, Operation.ANY, ALLOW
+        )
+    )
+    if response.error_code != 0:
+        raise KafkaAccountsError(
+            f"Kafka refused to list the ACLs of {principal} "
+            f"(error {response.error_code}: {response.error_message})"
+        )
+    found = []
+    for resource, name, pattern, rules in response.resources:
+        for who, host, operation, permission in rules:
+            if who == f"User:{principal}" and host == ANY_HOST and permission == ALLOW:
+                found.append(
+                    Acl(principal, Resource(resource), name, Operation(operation), Pattern(pattern))
+                )
+    return found
+
+
+async def delete_acl(admin: AIOKafkaAdminClient, acl: Acl) -> None:
+    """Delete exactly this ALLOW rule for any host (the filter names every field)."""
+    response = await admin._send_request(
+        DeleteAclsRequest(
+            acl.resource, acl.name, acl.pattern, f"User:{acl.principal}", ANY_HOST,
+            acl.operation, ALLOW,
+        )
+    )  # fmt: skip
+    for code, message, _matching in response.filter_responses:
+        if code != 0:
+            raise KafkaAccountsError(
+                f"Kafka refused to delete the ACL {acl.describe()} (error {code}: {message})"
+            )
+
+
 async def apply_accounts(
     connection: KafkaConnection, passwords: Mapping[str, str], acls: Sequence[Acl]
 ) -> list[str]:
-    """Set each principal's SCRAM-SHA-512 credential and create the ACLs (both idempotent);
-    one line per principal and per ACL."""
+    """Set each principal's SCRAM-SHA-512 credential, create the ACLs (both idempotent) and
+    delete the managed principals' ACLs that `acls` no longer holds; one line per principal
+    and per ACL."""
     upsertions: list[tuple[Any, ...]] = []
     for name, password in sorted(passwords.items()):
         salt = secrets.token_bytes(32)
@@ -267,6 +344,10 @@ async def apply_accounts(
                         f"Kafka refused the ACL {acl.describe()} (error {code}: {message})"
                     )
             lines += [f"allowed {acl.describe()}" for acl in acls]
+        existing = [a for principal in MANAGED for a in await describe_acls(admin, principal)]
+        for acl in stale_acls(existing, acls):
+            await delete_acl(admin, acl)
+            lines.append(f"removed {acl.describe()} (not in the settings any more)")
     except KafkaError as exc:
         raise KafkaAccountsError(
             f"Kafka at {connection.describe()} refused the accounts request ({exc!r}); "

@@ -50,7 +50,8 @@ def topics(ctx: click.Context, check: bool) -> None:
 @click.pass_context
 def accounts(ctx: click.Context, secrets_dir: Path | None) -> None:
     """Set the components' SCRAM credentials from their password files and write their ACLs
-    for the topics in the settings (connect as a super user: pts-admin)."""
+    for the topics in the settings; remove their ACLs the settings no longer want (a renamed
+    topic), never another principal's (connect as a super user: pts-admin)."""
     from pts.kafka_accounts import PRINCIPALS, KafkaAccountsError, apply_accounts, component_acls
     from pts.kafka_config import kafka_connection
     from pts.settings import read_secret

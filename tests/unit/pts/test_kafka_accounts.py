@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from pts.kafka_accounts import BRIDGE, DAS_INTAKE, WORKER, component_acls
+from pts.kafka_accounts import (
+    ADMIN,
+    BRIDGE,
+    DAS_INTAKE,
+    WORKER,
+    Acl,
+    Operation,
+    Resource,
+    component_acls,
+    stale_acls,
+)
 from pts.kafka_config import KafkaConfigError, KafkaConnection, kafka_connection
 from pts.settings import Settings
 
@@ -86,3 +96,19 @@ def test_plaintext_has_no_security_arguments() -> None:
         "bootstrap_servers": "h:1",
         "security_protocol": "PLAINTEXT",
     }
+
+
+def test_stale_acls_are_the_managed_principals_rules_no_longer_wanted() -> None:
+    """A renamed topic's rules go; the cluster and prefix rules both lists hold stay; rules of
+    pts-admin and of principals not ours are never stale."""
+    old = component_acls("old.raw", "old.dead")
+    new = component_acls("readings.raw", "readings.dead-letter")
+    foreign = [
+        Acl("someone", Resource.TOPIC, "old.raw", Operation.READ),
+        Acl(ADMIN, Resource.TOPIC, "old.raw", Operation.WRITE),
+    ]
+    stale = stale_acls([*old, *new, *foreign], new)
+    assert stale == sorted(set(old) - set(new), key=Acl.describe)
+    assert {a.name for a in stale} == {"old.raw", "old.dead"}
+    assert {a.principal for a in stale} == {BRIDGE, DAS_INTAKE, WORKER}
+    assert stale_acls(new, new) == []
