@@ -3,6 +3,7 @@ a system the caller holds no role on answers 404. Each route: load → one workf
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -56,6 +57,7 @@ from web.api_models import (
 from web.context import address_of, context
 from web.deps import Caller, Conn
 from web.identity import Identity
+from web.metrics import observe_month_close
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut} for status in (401, 403, 404, 409, 422, 429)
@@ -462,7 +464,9 @@ def month_close(
     """Admins: close a month for every system (production, findings, SRECs minted)."""
     ctx = context(request)
     request.state.write_target = body.month
+    began = time.perf_counter()
     done = close_month(conn, body.month, caller.account, ctx.clock(), ctx.thresholds)
+    observe_month_close(request, time.perf_counter() - began, done)
     return [
         ClosedSystemOut(
             system_id=s.system.system_id,

@@ -1,5 +1,6 @@
 """The web service's Prometheus metrics: requests by route template, method and status, their
-latency, sign-in failures by reason, and DAS readings the intake accepted or refused.
+latency, sign-in failures by reason, DAS readings the intake accepted or refused, and month
+closes (their duration, and their findings by code).
 
 One registry per application (nothing global), filled by the request log (web.request_log),
 the sign-in route and the DAS routes; `pts web serve` serves it on its own port
@@ -11,7 +12,15 @@ one-time link reaches the metrics.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+    from certification.workflows.close_month import CloseReport
 
 SIGNIN_REASONS = ("bad_credentials", "too_many_attempts", "account_disabled", "csrf_failed")
 
@@ -46,6 +55,18 @@ class WebMetrics:
         )
         for outcome in ("accepted", "refused"):
             self.das_readings.labels(outcome)  # present from the start, at 0
+        self.month_close_seconds = Histogram(
+            "pts_month_close_seconds",
+            "time to close a month for every system (admin page or API)",
+            buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+            registry=self.registry,
+        )
+        self.month_close_findings = Counter(
+            "pts_month_close_findings",
+            "findings the month closes raised, by code (docs/certification.md)",
+            ["code"],
+            registry=self.registry,
+        )
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
@@ -57,3 +78,15 @@ class WebMetrics:
     def das_report(self, accepted: int, refused: int) -> None:
         self.das_readings.labels("accepted").inc(accepted)
         self.das_readings.labels("refused").inc(refused)
+
+    def month_closed(self, seconds: float, codes: Iterable[str]) -> None:
+        self.month_close_seconds.observe(seconds)
+        for code in codes:
+            self.month_close_findings.labels(code).inc()
+
+
+def observe_month_close(request: Request, seconds: float, report: CloseReport) -> None:
+    """Record a month close the web service ran (its app's metrics, when it has them)."""
+    metrics = getattr(request.app.state, "metrics", None)
+    if isinstance(metrics, WebMetrics):
+        metrics.month_closed(seconds, [c for s in report.systems for c, _ in s.findings])
