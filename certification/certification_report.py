@@ -30,6 +30,7 @@ class LedgerEntry:
     carry_in: Decimal
     minted: int
     carry_out: Decimal
+    rec_owner_id: str | None = None  # whose certificates (the month's REC Owner)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,8 @@ def render(
     by_month = {c.month: c for c in closes}
     released = {r.month: r for r in releases}
     lines = [f"system {system_id} (unit {unit})"]
+    # after a REC Owner change each entry names whose certificates it mints or takes back
+    owners = len({e.rec_owner_id for e in entries}) > 1
     for certs in certificate_ranges(entries):
         e = certs.entry
         serials = (
@@ -119,6 +122,7 @@ def render(
             f"  {e.month} {e.entry}: {e.mwh:.3f} MWh × {plain_decimal(e.factor)} + carry "
             f"{plain_decimal(e.carry_in)} → {e.minted} minted, "
             f"carry {plain_decimal(e.carry_out)}; {serials}"
+            + (f"; REC Owner {e.rec_owner_id}" if owners else "")
         )
         closed = by_month.get(e.month)
         release = released.get(e.month)

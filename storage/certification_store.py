@@ -89,6 +89,7 @@ class LedgerRow(NamedTuple):
     carry_in: Decimal
     minted: int
     carry_out: Decimal
+    rec_owner_id: str | None = None  # whose certificates (migration 018)
 
 
 class AmendmentRow(NamedTuple):
@@ -236,12 +237,24 @@ def add_amendment(
     return int(row[0])
 
 
-def last_carry(conn: psycopg.Connection[Any], system_id: str) -> Decimal:
+def last_carry(conn: psycopg.Connection[Any], system_id: str, rec_owner_id: str) -> Decimal:
+    """The fraction carried for the system's REC Owner `rec_owner_id` (its latest entry's)."""
     row = conn.execute(
-        "SELECT carry_out FROM srec_ledger WHERE system_id = %s ORDER BY seq DESC LIMIT 1",
-        (system_id,),
+        "SELECT carry_out FROM srec_ledger WHERE system_id = %s AND rec_owner_id = %s "
+        "ORDER BY seq DESC LIMIT 1",
+        (system_id, rec_owner_id),
     ).fetchone()
     return Decimal(row[0]) if row else Decimal(0)
+
+
+def month_owner(conn: psycopg.Connection[Any], system_id: str, month: str) -> str | None:
+    """The REC Owner of a system-month's first ledger entry (None: never credited)."""
+    row = conn.execute(
+        "SELECT rec_owner_id FROM srec_ledger WHERE system_id = %s AND month = %s "
+        "ORDER BY seq LIMIT 1",
+        (system_id, month),
+    ).fetchone()
+    return None if row is None else str(row[0])
 
 
 def add_ledger(
@@ -254,23 +267,32 @@ def add_ledger(
     carry_in: Decimal,
     minted: int,
     carry_out: Decimal,
+    rec_owner_id: str,
 ) -> None:
     conn.execute(
         "INSERT INTO srec_ledger (system_id, month, entry, mwh, factor, carry_in, minted, "
-        "carry_out) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        (system_id, month, entry, mwh, factor, carry_in, minted, carry_out),
+        "carry_out, rec_owner_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (system_id, month, entry, mwh, factor, carry_in, minted, carry_out, rec_owner_id),
     )
 
 
 def _ledger_row(r: tuple[Any, ...]) -> LedgerRow:
     return LedgerRow(
-        r[0], r[1], r[2], Decimal(r[3]), Decimal(r[4]), Decimal(r[5]), int(r[6]), Decimal(r[7])
+        r[0],
+        r[1],
+        r[2],
+        Decimal(r[3]),
+        Decimal(r[4]),
+        Decimal(r[5]),
+        int(r[6]),
+        Decimal(r[7]),
+        r[8],
     )
 
 
 def ledger(conn: psycopg.Connection[Any]) -> list[LedgerRow]:
     rows = conn.execute(
-        "SELECT system_id, month, entry, mwh, factor, carry_in, minted, carry_out "
+        "SELECT system_id, month, entry, mwh, factor, carry_in, minted, carry_out, rec_owner_id "
         "FROM srec_ledger ORDER BY system_id, seq"
     ).fetchall()
     return [_ledger_row(r) for r in rows]
@@ -605,7 +627,7 @@ def history(conn: psycopg.Connection[Any], system_id: str, month: str) -> list[i
 
 def ledger_of(conn: psycopg.Connection[Any], system_id: str) -> list[LedgerRow]:
     rows = conn.execute(
-        "SELECT system_id, month, entry, mwh, factor, carry_in, minted, carry_out "
+        "SELECT system_id, month, entry, mwh, factor, carry_in, minted, carry_out, rec_owner_id "
         "FROM srec_ledger WHERE system_id = %s ORDER BY seq",
         (system_id,),
     ).fetchall()

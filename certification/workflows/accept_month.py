@@ -97,9 +97,11 @@ def credit_month(
     if not system.rec_terms_accepted or not system.gis_unit_id:
         return 0
     booked = mwh_of(energy_wh) - store.credited_mwh(conn, system.system_id, month)
-    carry = store.last_carry(conn, system.system_id)
-    # a month keeps the factor it was first credited at: a take-back returns exactly what
-    # was credited, whatever the system's factor is today
+    # a month keeps the REC Owner and the factor it was first credited at: a take-back
+    # returns exactly what was credited, to whom it was credited, whatever the registry
+    # says today; each owner's fraction carries on its own
+    owner = store.month_owner(conn, system.system_id, month) or system.effective_rec_owner_id
+    carry = store.last_carry(conn, system.system_id, owner)
     factor = store.month_factor(conn, system.system_id, month)
     factor = system.srec_factor if factor is None else factor
     minted = mint(month, booked, factor, carry)
@@ -113,5 +115,6 @@ def credit_month(
         carry,
         minted.minted,
         minted.carry_out,
+        owner,
     )
     return minted.minted

@@ -369,7 +369,8 @@ def _close_system(
     metered = certified > 0 or not estimated  # a whole-month estimate mints nothing
     if metered and not result.held_by and system.rec_terms_accepted and system.gis_unit_id:
         # neither held months nor systems whose REC terms are not accepted mint
-        carry = store.last_carry(conn, system.system_id)
+        owner = system.effective_rec_owner_id  # the month's certificates are theirs
+        carry = store.last_carry(conn, system.system_id, owner)
         minted = mint(month, mwh_of(certified), system.srec_factor, carry)
         store.add_ledger(
             conn,
@@ -381,6 +382,7 @@ def _close_system(
             carry,
             minted.minted,
             minted.carry_out,
+            owner,
         )
         result.minted, result.carry_out = minted.minted, minted.carry_out
     return result

@@ -1,5 +1,5 @@
 -- 018 certificates: late readings into any closed month (certification.workflows
--- .late_readings), and the sequence grant 017 left out.
+-- .late_readings), the sequence grant 017 left out, and the REC Owner of each ledger entry.
 
 -- Append-only: what a late-readings check found for one meter of a closed system-month: the
 -- readings in the span's bounds [first, last] of its close and the energy they counted then.
@@ -36,3 +36,16 @@ BEGIN
     END IF;
 END
 $$;
+
+-- The REC Owner each ledger entry credits (or takes back from): a month's certificates belong
+-- to the REC Owner of its first entry (at its close, normally), its later entries too, and
+-- the fraction carried is per system and REC Owner, so one owner's take-back never offsets
+-- another's certificates. Entries made before 018: the system's REC Owner now (the ledger is
+-- append-only: its no-update rule is lifted for this one backfill).
+ALTER TABLE srec_ledger ADD COLUMN rec_owner_id text;
+ALTER TABLE srec_ledger DISABLE RULE srec_ledger_no_update;
+UPDATE srec_ledger l SET rec_owner_id = coalesce(s.rec_owner_id, s.owner_id)
+FROM systems s WHERE s.system_id = l.system_id;
+ALTER TABLE srec_ledger ENABLE RULE srec_ledger_no_update;
+ALTER TABLE srec_ledger ALTER COLUMN rec_owner_id SET NOT NULL;
+CREATE INDEX srec_ledger_owner_idx ON srec_ledger (system_id, rec_owner_id, seq);

@@ -10,12 +10,18 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from certification.change_requests import Status
 from certification.errors import Refused
 from certification.roles import Account, Role
 from certification.workflows.accept_month import accept_month
 from certification.workflows.amend_month import amend
+from certification.workflows.change_requests import (
+    decide_change_request,
+    request_rec_owner_change,
+)
 from certification.workflows.close_month import close_month
 from certification.workflows.load_registry import load_registry
+from certification.workflows.trace_certificates import certification_report
 from storage import certification_store
 from storage.writer import write_readings
 from tests.integration.certification.test_amend_estimates import (
@@ -81,3 +87,40 @@ def test_energy_above_capacity_cannot_be_accepted_as_reported(fresh_db: str) -> 
     assert accepted.value.code == "accept_implausible"
     assert before == []
     assert after == [("amendment:1", D("1.240"), 1)]
+
+
+def test_a_rec_owner_change_keeps_each_owners_months_and_carry(fresh_db: str) -> None:
+    """S's REC Owner is owner-1 (its System Owner). July mints 1 certificate to owner-1
+    (carry 0.240). On Aug 15 the change to buyer-9 is approved: August mints to buyer-9 from
+    buyer-9's own carry (0): 1 certificate, carry 0.240. A late July reading holds July at
+    September's close: the take-back is owner-1's (owner-1's carry 0.240 − 1.240 = −1.000,
+    a debt against owner-1's certificates), so September mints buyer-9's 1.200 + 0.240 =
+    1.440: 1 certificate (owner-1's take-back would otherwise have cost buyer-9 it)."""
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(conn, registry(system("S", "10", "automatic")), D(10))
+        write_readings(conn, daily("S", date(2026, 6, 30), date(2026, 10, 2), 40_000))
+        close_month(conn, "2026-07", ADMIN, utc("2026-08-06T12:00"))
+        request_rec_owner_change(
+            conn, "owner-1", "S", "r1", "buyer-9", "doc://transfer.pdf", utc("2026-08-10T12:00")
+        )
+        decide_change_request(conn, "staff-1", "S", "r1", Status.APPROVED, utc("2026-08-15T12:00"))
+        close_month(conn, "2026-08", ADMIN, utc("2026-09-06T12:00"))
+        write_readings(conn, [reading("S", datetime(2026, 7, 16, 12, tzinfo=NY), 1_060_000)])
+        close_month(conn, "2026-09", ADMIN, utc("2026-10-06T12:00"))
+        ledger = [
+            (r.month, r.entry, r.rec_owner_id, r.mwh, r.minted, r.carry_out)
+            for r in certification_store.ledger(conn)
+        ]
+        report = certification_report(conn, "S").splitlines()
+    assert ledger == [
+        ("2026-07", "close", "owner-1", D("1.240"), 1, D("0.240")),
+        ("2026-08", "close", "buyer-9", D("1.240"), 1, D("0.240")),
+        ("2026-07", "late:2026-09", "owner-1", D("-1.240"), 0, D("-1.000")),
+        ("2026-09", "close", "buyer-9", D("1.200"), 1, D("0.440")),
+    ]
+    assert [line for line in report if " close: " in line][:2] == [
+        "  2026-07 close: 1.240 MWh × 1 + carry 0 → 1 minted, carry 0.24; certificates "
+        "NON-S-000001..NON-S-000001; REC Owner owner-1",
+        "  2026-08 close: 1.240 MWh × 1 + carry 0 → 1 minted, carry 0.24; certificates "
+        "NON-S-000002..NON-S-000002; REC Owner buyer-9",
+    ]
