@@ -5,6 +5,7 @@ calls one workflow (certification/workflows or web.views/web.accounts) and rende
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
@@ -25,40 +26,26 @@ from certification.workflows.submit_report import submit_manual_report
 from schemas.registry import ReportingMethod
 from web import accounts, csrf, read_store, views
 from web import credential_store as store
+from web import report_wording as wording
 from web.api_models import MONTH_PATTERN
 from web.chart import monthly_svg
 from web.context import address_of, context
 from web.deps import Conn, Me
 from web.render import page
-from web.report_form import parse_report
+from web.report_form import parse_report, register_wh
 
 router = APIRouter(include_in_schema=False)
 
 FormText = Annotated[str, Form(max_length=2048)]
 CsrfField = Annotated[str, Form()]
 
-# what a homeowner can do about a refused report, by refusal code (the rules say what is wrong)
-HINTS = {
-    "outside_reporting_window": "reports are taken only while the window is open; come back "
-    "on the date shown above.",
-    "reading_outside_window": "enter the date you actually read the meter; it must be inside "
-    "the window shown above.",
-    "register_went_backwards": "check the number on the meter display; if the meter was "
-    "replaced, contact PTS staff.",
-    "not_after_last_reading": "a later reading is already recorded; check the date you entered.",
-    "implausible_for_capacity": "the number is more than the system can produce since the last "
-    "reading; check for a typo (the meter shows kWh).",
-    "reading_in_future": "the date and time you read the meter cannot be later than now.",
-    "not_the_representative": "only the System Representative of this system reports readings; "
-    "ask PTS staff if the Representative should change.",
-}
-
 
 @router.get("/")
 def home(request: Request, conn: Conn, me: Me) -> Response:
     systems = views.my_systems(conn, me.account)
     if len(systems) == 1 and not is_admin(me.account):
-        return RedirectResponse(f"/systems/{systems[0].system_id}", status_code=303)
+        welcome = "?welcome=1" if request.query_params.get("welcome") else ""
+        return RedirectResponse(f"/systems/{systems[0].system_id}{welcome}", status_code=303)
     now = context(request).clock()
     windows = {
         s.system_id: views.window_state(s, now)
@@ -82,8 +69,14 @@ def _report_form(
     extra: dict[str, object] | None = None,
     status: int = 200,
 ) -> Response:
-    shown = views.report_page(conn, me.account, system_id, context(request).clock())
-    values = {"p": shown, "hints": HINTS, **(extra or {})}
+    ctx = context(request)
+    shown = views.report_page(conn, me.account, system_id, ctx.clock())
+    values = {
+        "p": shown,
+        "ask": wording.whom_to_ask(ctx.settings.web_support_contact),
+        "summary": wording.summary,
+        **(extra or {}),
+    }
     return page(request, "report.html", me, values, status)
 
 
@@ -105,37 +98,57 @@ def report_submit(
     csrf_token: CsrfField = "",
 ) -> Response:
     """A manual monthly report: the register in kWh (as the meter shows it), the local date
-    and time it was read (noon when not given)."""
+    and time it was read (noon when not given). A refusal is said in plain words next to the
+    field it concerns (web.report_wording); someone who is not the System Representative gets
+    the page without the form and 403."""
     ctx = context(request)
     csrf.require(me.csrf_token, csrf_token)
     request.state.write_action = views.MANUAL_REPORT
     request.state.write_target = system_id
     shown = views.report_page(conn, me.account, system_id, ctx.clock())  # 404 if not theirs
+    ask = wording.whom_to_ask(ctx.settings.web_support_contact)
+    if not shown.can_report:
+        request.state.refusal = Refused(
+            "not_the_representative",
+            f"only the System Representative of {system_id} may submit production "
+            f"(account {me.account.account_id} is {me.account.role.value})",
+        )
+        return _report_form(request, conn, me, system_id, {"not_yours": True}, 403)
+    entered_wh: int | None = None
+    entered_at: datetime | None = None
+    earlier = None
     try:
+        entered_wh = register_wh(register_kwh)
         report = parse_report(meter_id, register_kwh, read_on, read_time, shown.system.timezone)
+        entered_at = report.read_at
         if report.meter_id not in {m.meter_id for m in shown.meters}:
             raise Refused("meter_not_on_system", f"meter {meter_id} is not on {system_id}")
+        earlier = views.last_reading(conn, report.meter_id)
         reading = submit_manual_report(
             conn, me.account.account_id, report, ctx.clock(), ctx.manual_max_kw_dc
         )
     except Refused as refusal:
         request.state.refusal = refusal
-        return _report_form(
-            request,
-            conn,
-            me,
-            system_id,
-            {
-                "refusal": refusal,
-                "entered": {
-                    "register_kwh": register_kwh,
-                    "read_on": read_on,
-                    "read_time": read_time,
-                },
-            },
-            422,
+        situation = wording.Situation(
+            shown.system.timezone,
+            shown.system.capacity_kw_dc,
+            shown.window,
+            earlier,
+            entered_wh,
+            entered_at,
+            ask,
         )
-    return _report_form(request, conn, me, system_id, {"accepted": reading})
+        entered = {"register_kwh": register_kwh, "read_on": read_on, "read_time": read_time}
+        values = {"advice": wording.advise(refusal, situation), "entered": entered}
+        return _report_form(request, conn, me, system_id, values, 422)
+    gain = wording.earned(
+        reading.reading.energy_wh,
+        earlier,
+        shown.system.srec_factor,
+        reading.month,
+        shown.system.timezone,
+    )
+    return _report_form(request, conn, me, system_id, {"accepted": reading, "earned": gain})
 
 
 @router.post("/systems/{system_id}/change-requests")

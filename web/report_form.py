@@ -24,14 +24,14 @@ def register_wh(text: str) -> int:
         kwh = Decimal(cleaned)
     except InvalidOperation as exc:
         raise Refused(
-            "bad_report",
+            "bad_number",
             f"{text!r} is not a number of kWh; type it as the meter shows it, for example 12345.6",
         ) from exc
     if not kwh.is_finite() or kwh < 0 or kwh >= MAX_KWH:
-        raise Refused("bad_report", "the register reading must be a positive number of kWh")
+        raise Refused("bad_number", "the register reading must be a positive number of kWh")
     wh = kwh * 1000
     if wh != wh.to_integral_value():
-        raise Refused("bad_report", "type the reading with at most 3 decimals (kWh)")
+        raise Refused("bad_number", "type the reading with at most 3 decimals (kWh)")
     return int(wh)
 
 
@@ -43,7 +43,7 @@ def parse_report(
         clock = datetime.strptime(read_time.strip() or "12:00", "%H:%M").time()
     except ValueError as exc:
         raise Refused(
-            "bad_report", "enter the date as YYYY-MM-DD and the time as HH:MM (or leave it out)"
+            "bad_date", "enter the date as YYYY-MM-DD and the time as HH:MM (or leave it out)"
         ) from exc
     read_at = datetime.combine(day, clock, tzinfo=ZoneInfo(timezone))
     return ManualReport(meter_id.strip(), register_wh(register_kwh), read_at)

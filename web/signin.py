@@ -14,6 +14,7 @@ from web import credential_store as store
 from web.context import address_of, context
 from web.deps import Conn, MaybeMe, Me
 from web.render import clear_session_cookie, page, set_session_cookie
+from web.report_wording import whom_to_ask
 
 router = APIRouter(include_in_schema=False)
 
@@ -162,8 +163,18 @@ def password_change(
 @router.get("/link/{secret}")
 def link_form(request: Request, conn: Conn, secret: str) -> Response:
     ctx = context(request)
-    account = accounts.link_account(conn, secret, ctx.clock())
+    try:
+        account = accounts.link_account(conn, secret, ctx.clock())
+    except Refused as refusal:
+        return _link_unusable(request, refusal)
     return page(request, "link.html", None, {"account": account, "secret": secret})
+
+
+def _link_unusable(request: Request, refusal: Refused) -> Response:
+    """A used, expired or unknown link: say so and whom to ask for a new one."""
+    request.state.refusal = refusal
+    ask = whom_to_ask(context(request).settings.web_support_contact)
+    return page(request, "link.html", None, {"unusable": True, "ask": ask}, 404)
 
 
 @router.post("/link/{secret}")
@@ -174,13 +185,17 @@ def link_submit(
     password: FormText,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    """Set the password with a one-time link, then sign in with it: the person lands on
+    their systems (the link proved who they are; the password is theirs now)."""
     ctx = context(request)
     csrf.require(request.cookies.get(csrf.PRE_SESSION_COOKIE, ""), csrf_token)
     try:
-        accounts.set_password_with_link(conn, secret, password, ctx.clock(), address_of(request))
+        account = accounts.set_password_with_link(
+            conn, secret, password, ctx.clock(), address_of(request)
+        )
     except Refused as refusal:
         if refusal.code == "link_invalid":
-            raise
+            return _link_unusable(request, refusal)
         account = accounts.link_account(conn, secret, ctx.clock())
         return page(
             request,
@@ -189,4 +204,9 @@ def link_submit(
             {"account": account, "secret": secret, "refusal": refusal},
             422,
         )
-    return RedirectResponse("/signin?welcome=1", status_code=303)
+    signed = accounts.sign_in(
+        conn, account.account_id, password, ctx.clock(), address_of(request), ctx.policy
+    )
+    response = RedirectResponse("/?welcome=1", status_code=303)
+    set_session_cookie(response, ctx, signed)
+    return response

@@ -14,13 +14,21 @@ import psycopg
 from certification.amendments import stated_wh
 from certification.errors import Refused
 from certification.month_close import active_meters
-from certification.roles import Account, Role, can_read, require_admin, require_read, roles_on
+from certification.roles import (
+    Account,
+    Role,
+    can_read,
+    require_admin,
+    require_read,
+    require_submit,
+    roles_on,
+)
 from certification.window import month_reported_at, window_for
 from certification.workflows._common import amendments_of
 from schemas.registry import Meter, ReportingMethod, System
 from storage import certification_store as cstore
 from storage import registry_store
-from web import read_store
+from web import credential_store, read_store
 from web.errors import not_found
 
 MANUAL_REPORT = "manual_report"  # write_log action of a manual report
@@ -70,6 +78,14 @@ class SystemPage:
         return sum(e.minted for e in self.ledger)
 
 
+@dataclass(frozen=True, slots=True)
+class Earlier:
+    """A meter's last reading (before the one being sent)."""
+
+    ts: datetime
+    energy_wh: int
+
+
 @dataclass(slots=True)
 class ReportPage:
     system: System
@@ -77,6 +93,12 @@ class ReportPage:
     window: WindowState
     readings: list[read_store.ReadingRow]
     refusals: list[read_store.WriteRow] = field(default_factory=list)
+    can_report: bool = False  # the viewer is the System Representative (the rules say so)
+    representative: str = ""  # "Rita Rep (rep-1)", or "" when the system has none
+
+    @property
+    def system_name(self) -> str:
+        return self.system.name or self.system.system_id
 
 
 def visible_system(conn: psycopg.Connection[Any], account: Account, system_id: str) -> System:
@@ -173,6 +195,11 @@ def report_page(
     three_months_ago = local - timedelta(days=92)
     month = local.strftime("%Y-%m")
     meters = active_meters(registry_store.list_meters(conn, system.system_id), month)
+    try:
+        require_submit(account, system)
+        can_report = True
+    except Refused:
+        can_report = False
     return ReportPage(
         system=system,
         meters=meters,
@@ -183,7 +210,22 @@ def report_page(
             for w in read_store.writes_on(conn, system.system_id, MANUAL_REPORT, three_months_ago)
             if w.outcome != "done"
         ],
+        can_report=can_report,
+        representative=_person(conn, system.representative_id),
     )
+
+
+def _person(conn: psycopg.Connection[Any], account_id: str | None) -> str:
+    """'Rita Rep (rep-1)' (or the id alone), '' for nobody."""
+    if not account_id:
+        return ""
+    row = credential_store.get_account(conn, account_id)
+    return f"{row.name} ({account_id})" if row is not None and row.name else account_id
+
+
+def last_reading(conn: psycopg.Connection[Any], meter_id: str) -> Earlier | None:
+    found = cstore.last_reading(conn, meter_id)
+    return None if found is None else Earlier(found.ts, found.energy_wh)
 
 
 def readings(

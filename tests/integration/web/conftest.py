@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.integration.web.browser import browser, module_driver  # noqa: F401 (fixtures)
 from tests.integration.web.support import IN_WINDOW, Clock, make_app, seed
 
 

@@ -41,7 +41,7 @@ def test_invitation_link_works_once(client: TestClient, seeded_db: str, clock: C
     newcomer = TestClient(client.app, follow_redirects=False)  # the pool is the outer's
     form = newcomer.get(f"/link/{secret}")
     assert form.status_code == 200
-    assert "Account <strong>hana</strong>" in form.text
+    assert 'Your account id is <strong id="your-account">hana</strong>' in form.text
     short = newcomer.post(
         f"/link/{secret}", data={"password": "short", "csrf_token": csrf_of(form.text)}
     )
@@ -51,10 +51,18 @@ def test_invitation_link_works_once(client: TestClient, seeded_db: str, clock: C
         f"/link/{secret}",
         data={"password": "hana's long password", "csrf_token": csrf_of(form.text)},
     )
-    assert done.status_code == 303
+    assert (done.status_code, done.headers["location"]) == (303, "/?welcome=1")
+    home = newcomer.get("/?welcome=1")  # signed in by setting the password
+    assert "you are signed in as <strong>hana</strong>" in home.text
     assert newcomer.get(f"/link/{secret}").status_code == 404
-    assert sign_in(newcomer, "hana", "hana's long password").status_code == 303
-    assert tags(seeded_db, "hana") == ["invitation_link_issued", "password_set", "signin_succeeded"]
+    later = TestClient(client.app, follow_redirects=False)
+    assert sign_in(later, "hana", "hana's long password").status_code == 303
+    assert tags(seeded_db, "hana") == [
+        "invitation_link_issued",
+        "password_set",
+        "signin_succeeded",
+        "signin_succeeded",
+    ]
     with psycopg.connect(seeded_db) as conn:
         stored = conn.execute("SELECT link_sha256 FROM account_links").fetchall()
         writes = read_store.recent_writes(conn, 5)

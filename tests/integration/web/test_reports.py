@@ -3,6 +3,7 @@ its reason on the page and in the write log, the accepted reading stored."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import psycopg
@@ -27,6 +28,11 @@ def report(client: TestClient, kwh: str, day: str, time: str = "09:30") -> Any:
             "csrf_token": csrf_of(page.text),
         },
     )
+
+
+def plain(page: Any) -> str:
+    """A page's HTML as the eye reads its text: entities decoded, white space single."""
+    return " ".join(html.unescape(page.text).split())
 
 
 def test_form_shows_the_open_window_in_local_time(client: TestClient) -> None:
@@ -58,8 +64,11 @@ def test_reading_accepted_then_a_lower_one_refused(client: TestClient, seeded_db
     refused = report(client, "12000", "2026-10-30", "08:00")
     assert refused.status_code == 422
     assert "Your reading was not accepted." in refused.text
-    assert "register_went_backwards" in refused.text
-    assert "mark the report as a meter replacement" in refused.text
+    assert (
+        "12,000.0 kWh is lower than your last reading, 12,345.6 kWh on Thursday 29 October "
+        "2026. The meter's total only goes up" in plain(refused)
+    )
+    assert "register_went_backwards" not in refused.text  # no code on the page
     with psycopg.connect(seeded_db) as conn:
         rows = read_store.readings(conn, "S1", None, None, None, 10)
         writes = read_store.recent_writes(conn, 10)
@@ -72,7 +81,7 @@ def test_reading_accepted_then_a_lower_one_refused(client: TestClient, seeded_db
     ]
     again = client.get("/systems/S1/report")
     assert "12,345.6" in again.text  # the last three months' readings
-    assert "register_went_backwards" in again.text  # and the refusals, with their reason
+    assert "lower than the last reading" in again.text  # and the refusals, with their reason
 
 
 def test_outside_the_window_the_reason_says_when_to_come_back(
@@ -82,16 +91,29 @@ def test_outside_the_window_the_reason_says_when_to_come_back(
     sign_in(client, REP)
     refused = report(client, "12345", "2026-11-14")
     assert refused.status_code == 422
-    assert "outside_reporting_window" in refused.text
-    assert "the next window opens 2026-11-26T00:00:00-05:00" in refused.text
+    assert (
+        "The next window opens on Thursday 26 November 2026 and stays open until the end of "
+        "Saturday 05 December 2026 (America/New_York time)." in plain(refused)
+    )
+    assert "outside_reporting_window" not in refused.text
 
 
-def test_an_owner_is_not_the_representative(client: TestClient) -> None:
-    """The owner sees the form but the rules refuse: only the Representative reports."""
+def test_an_owner_is_not_the_representative(client: TestClient, seeded_db: str) -> None:
+    """The owner is not offered the form, and a report sent anyway is refused (403) with a
+    page that says who reports; the write log records the refusal."""
     sign_in(client, OWNER)
+    assert 'id="report-form"' not in client.get("/systems/S1/report").text
     refused = report(client, "12345", "2026-10-29")
-    assert refused.status_code == 422
-    assert "not_the_representative" in refused.text
+    assert refused.status_code == 403
+    assert (
+        "Only the System Representative, Rita Rep (rep-1), enters the readings of Maple Street "
+        "roof." in plain(refused)
+    )
+    assert 'id="report-form"' not in refused.text
+    with psycopg.connect(seeded_db) as conn:
+        writes = read_store.recent_writes(conn, 1)
+        assert read_store.readings(conn, "S1", None, None, None, 1) == []
+    assert [(w.account_id, w.outcome) for w in writes] == [(OWNER, "not_the_representative")]
 
 
 def test_api_manual_report(client: TestClient, clock: Clock, seeded_db: str) -> None:

@@ -27,7 +27,7 @@ def test_register_wh_is_exact(typed: str, wh: int) -> None:
 def test_register_wh_refuses(typed: str) -> None:
     with pytest.raises(Refused) as caught:
         register_wh(typed)
-    assert caught.value.code == "bad_report"
+    assert caught.value.code == "bad_number"
 
 
 def test_parse_report_in_local_time() -> None:
