@@ -95,14 +95,20 @@ def pending_lines(
 ) -> list[PendingLine]:
     """What the next export carries: for each exportable month, its MWh the first time, then
     the difference between what it states and what earlier exports `sent` (nothing when
-    equal). Amendments of a month are carried by the line that sends them (or are settled
-    when the month already states what was sent)."""
+    equal); for a held month that went out, minus what was sent (a retraction). Amendments
+    of a month are carried by the line that sends them (or are settled when the month
+    already states what was sent)."""
     out = []
     for s in statements:
         stated = s.stated_wh
+        before = sent.get((s.system_id, s.month))
+        if s.held and s.unit_id is not None and before:
+            # held after it went out (late readings, an audit): its credit was taken back,
+            # so what NEPOOL GIS holds for it is retracted until an amendment states it
+            out.append(PendingLine(s.system_id, ExportLine(s.unit_id, s.month, -before), ()))
+            continue
         if stated is None or s.unit_id is None:
             continue
-        before = sent.get((s.system_id, s.month))
         mwh = mwh_of(stated) - (before or Decimal(0))
         if before is not None and mwh == 0:
             continue

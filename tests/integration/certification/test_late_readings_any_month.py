@@ -109,3 +109,27 @@ def test_a_late_reading_before_the_export_keeps_its_month_out(fresh_db: str) -> 
         ("2026-09", "close", D("1.200"), 1, D("0.680")),
         ("2026-07", "late:2026Q3", D("-1.240"), 0, D("-0.560")),
     ]
+
+
+def test_a_month_held_after_its_export_is_retracted_then_restated(fresh_db: str) -> None:
+    """July went out in 2026Q3 at 1.240 MWh. The late July reading arrives in November;
+    December's close holds July and takes its credit back. 2026Q4 then retracts what NEPOOL
+    GIS holds for July (`NON-S,07/2026,-1.240`: the ledger and GIS agree, no certificate
+    stands on energy PTS flagged), and once July is amended to 1,000,000 Wh the next export
+    sends July's 1.000."""
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(conn, registry(system("S", "10", "automatic")), D(10))
+        write_readings(conn, daily("S", date(2026, 6, 30), date(2027, 1, 2), 40_000))
+        for month, at in (("07", "08"), ("08", "09"), ("09", "10"), ("10", "11"), ("11", "12")):
+            close_month(conn, f"2026-{month}", ADMIN, utc(f"2026-{at}-06T12:00"))
+            if month == "09":
+                export_quarter(conn, "2026Q3", ADMIN, utc("2026-10-07T12:00"), "UTC")
+        write_readings(conn, [LATE_JULY])
+        close_month(conn, "2026-12", ADMIN, utc("2027-01-06T12:00"))
+        q4 = export_quarter(conn, "2026Q4", ADMIN, utc("2027-01-07T12:00"), "UTC")
+        amend(conn, ADMIN, "S", "2026-07", 1_000_000, "glitch", "log.csv", utc("2027-01-08T12:00"))
+        q1_draft = draft_export(conn, "2027Q1", ADMIN)
+    assert q4 == (
+        "NON-S,07/2026,-1.240\nNON-S,10/2026,1.240\nNON-S,11/2026,1.200\nNON-S,12/2026,1.240\n"
+    )
+    assert q1_draft == "NON-S,07/2026,1.000\n"
