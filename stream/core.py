@@ -5,9 +5,9 @@ drop as duplicate, or refuse with a reason). Pure, no I/O.
 readings to write (accepted, plus in-message conflicts the writer must record), how many
 in-message duplicates were dropped, and the rejects with their reason and payload. Given the
 registry's keys, it first verifies a signed batch (stream.signatures): a refused signature
-refuses the whole message; a verified one leaves its receipt in the triage. Both
-engines (stream.inprocess, stream.faust_app) call it, then hand the triage to
-stream.persist; tests call it directly.
+refuses the whole message; a verified one leaves its receipt in the triage. The engines'
+one processing loop (stream.processing, run by stream.inprocess and stream.faust_app) calls
+it, then hands the triage to stream.persist; tests call it directly.
 """
 
 from __future__ import annotations

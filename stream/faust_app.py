@@ -1,4 +1,4 @@
-"""The Faust engine: the shared core on Kafka (`pts stream worker`).
+"""The Faust engine: the stream's processing loop on Kafka (`pts stream worker`).
 
 Consumes `readings.raw` (key = meter_id, value = ReadingBatch JSON as raw bytes) in one
 consumer group; Kafka partitions by meter, so each meter's readings stay ordered on one
@@ -6,9 +6,9 @@ worker, and the rollups are recomputed from stored readings, so adding or losing
 changes no total.
 
 Checkpoint order for each buffer of events (up to `max_batch` taken within `within_s`):
-1. run the core on each event and persist them all in one database transaction
-   (stream.persist), retrying with backoff while the database is unavailable — the events
-   are not acknowledged meanwhile;
+1. run the processing loop on the buffer (stream.processing: decode, registry refresh,
+   triage, and persist all of it in one database transaction), retrying with backoff while
+   the database is unavailable — the events are not acknowledged meanwhile;
 2. produce each reject to `readings.dead-letter` (value = the original payload, reason in the
    headers) and wait for the broker's ack;
 3. only then does the agent ask for the next buffer, which acknowledges these events
@@ -32,18 +32,17 @@ Dead letters of ingest: the bridge and the DAS intake produce their refusals to 
 dead-letter topic with a header `origin` (`bridge`, `das-intake`); a second agent records
 those in `dead_letters` (keyed by their own topic/partition/offset), so status and redrive
 see every refusal, not only the stream's.
+
+This module adds only what Kafka needs to the loop the in-process engine runs too: buffers of
+events, their topic/partition/offset as origins, the dead-letter topic, the commit order.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import hashlib
 import os
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +52,10 @@ import structlog
 
 from pts.kafka_config import KafkaConnection
 from storage import dead_letter_store
-from stream.core import Core, Reject, Triage
-from stream.errors import StoreUnavailableError
-from stream.key_ring import RegistryKeys
+from stream.core import Reject
 from stream.metrics import LAG_INTERVAL_S, WorkerMetrics
-from stream.persist import Origin, WorkLimits, connect_store, persist_isolating
-from stream.registry_directory import RegistryDirectory
+from stream.persist import Origin, WorkLimits, connect_store
+from stream.processing import Message, Processor, back_off
 from stream.stages import Limits
 from stream.status import committed_offsets, dead_letters_waiting, end_offsets
 
@@ -175,116 +172,40 @@ class FaustEngine:
                         )  # fmt: skip
                         break
                     except psycopg.OperationalError as exc:
-                        aconn, delay = await self._back_off(aconn, delay, exc)
+                        aconn, delay = await back_off(aconn, delay, exc, self._connect)
         finally:
             await aconn.close()
 
     async def _agent(self, stream: Any) -> None:
-        aconn = await self._connect()
-        directory = RegistryDirectory()
-        await directory.load(aconn)
-        self._keys = RegistryKeys()  # signed batches verified against the registry's keys
-        await self._keys.load(aconn)
-        core = Core(directory, limits=self.limits, keys=self._keys)
+        """Take buffers of events, run the processing loop on each (retrying while the
+        database is unavailable) and produce its rejects to the dead-letter topic; taking
+        the next buffer acknowledges this one (module docstring)."""
+        processor = Processor(
+            self.database_url, limits=self.limits, work=self.work, metrics=self.metrics
+        )
+        await processor.start()
         try:
             async for events in stream.take_events(self.max_batch, within=self.within_s):
-                origins = [
-                    Origin(e.message.topic, e.message.partition, e.message.offset) for e in events
+                messages = [
+                    Message(
+                        e.value or b"",
+                        e.key,
+                        Origin(e.message.topic, e.message.partition, e.message.offset),
+                    )
+                    for e in events
                 ]
                 try:
-                    stored, aconn = await self._store(aconn, core, directory, events, origins)
-                    for (triage, origin), event in zip(stored, events, strict=True):
+                    done = await processor.process_until_stored(messages)
+                    for (triage, origin), event in zip(done.triaged, events, strict=True):
                         await self._send_dead_letters(triage.rejects, origin, event.key)
                 except Exception:  # any escape would let Faust acknowledge the events
-                    log.exception("worker_crashed", topic=origins[0].topic)
+                    log.exception("worker_crashed", topic=messages[0].origin.topic)
                     os._exit(EXIT_CRASHED)
         finally:
-            await aconn.close()
+            await processor.close()
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         return await connect_store(self.database_url, self.work)
-
-    async def _store(
-        self,
-        aconn: psycopg.AsyncConnection[Any],
-        core: Core,
-        directory: RegistryDirectory,
-        events: Sequence[Any],
-        origins: Sequence[Origin],
-    ) -> tuple[list[tuple[Triage, Origin]], psycopg.AsyncConnection[Any]]:
-        """Persist events in one transaction, reconnecting with backoff (max 30 s) while the
-        database is down; return each event's triage with its origin."""
-        delay = 0.5
-        while True:
-            began = time.perf_counter()
-            try:
-                decoded = [core.decode(e.value or b"") for e in events]
-                meters = {
-                    r.meter_id for b in decoded if not isinstance(b, Reject) for r in b.readings
-                }
-                await directory.refresh_for(aconn, meters)
-                await self._keys.refresh(aconn, None)
-                now = datetime.now(UTC)
-                triaged = [
-                    (core.triage(b, key=e.key, now=now), o)
-                    for b, e, o in zip(decoded, events, origins, strict=True)
-                ]
-                done = await persist_isolating(
-                    aconn,
-                    directory,
-                    triaged,
-                    power_tolerance=self.limits.power_tolerance,
-                    work=self.work,
-                )
-                outcome = done.outcome
-                triaged = [
-                    (
-                        replace(s, rejects=[*s.rejects, *done.parked[n]])
-                        if n in done.parked
-                        else s,
-                        o,
-                    )
-                    for n, (s, o) in enumerate(triaged)
-                ]
-                stamp = time.time()
-                self.metrics.observe_batch(
-                    time.perf_counter() - began,
-                    outcome.new,
-                    outcome.duplicate,
-                    outcome.conflict,
-                    [r for s, _ in triaged for r in s.rejects],
-                    [
-                        (b.source.value, b.source_id, stamp)
-                        for b in decoded
-                        if not isinstance(b, Reject)
-                    ],
-                )
-                log.debug(
-                    "messages_processed",
-                    messages=len(events),
-                    new=outcome.new,
-                    duplicate=outcome.duplicate,
-                    conflict=outcome.conflict,
-                    rejected=len(outcome.rejects),
-                )
-                return triaged, aconn
-            except (StoreUnavailableError, psycopg.OperationalError) as exc:
-                self.metrics.database_unavailable.inc()
-                aconn, delay = await self._back_off(aconn, delay, exc)
-
-    async def _back_off(
-        self, aconn: psycopg.AsyncConnection[Any], delay: float, exc: Exception
-    ) -> tuple[psycopg.AsyncConnection[Any], float]:
-        """After a database failure: wait `delay`, reconnect if the connection is gone; the
-        connection to go on with and the next delay (doubling up to 30 s)."""
-        log.warning("database_unavailable", error=str(exc), retry_in_s=delay)
-        await asyncio.sleep(delay)
-        if aconn.closed or aconn.broken:
-            try:
-                aconn = await self._connect()
-            except psycopg.OperationalError as again:
-                log.warning("database_reconnect_failed", error=str(again))
-        return aconn, min(delay * 2, 30.0)
 
     async def _send_dead_letters(
         self, rejects: list[Reject], origin: Origin, key: bytes | None

@@ -210,7 +210,7 @@ async def test_statement_and_lock_timeouts_bound_the_engine_transactions(fresh_d
                 locked = await engine.submit(batch_bytes([reading("L1", 0, 5)]))
                 elapsed = time.monotonic() - started
                 free = await engine.submit(batch_bytes([reading("L2", 0, 5)]))
-        settings = await engine._aconn.execute(
+        settings = await engine.connection.execute(
             "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')"
         )
         assert await settings.fetchone() == ("5s", "300ms")
@@ -328,5 +328,5 @@ async def test_the_engine_commits_durably_even_on_a_server_that_does_not(fresh_d
         server = conn.execute("SHOW synchronous_commit").fetchone()
     assert server == ("off",)  # deploy/local/postgres.sh and the embedded server
     async with await InProcessEngine.connect(fresh_db, clock=lambda: NOW) as engine:
-        shown = await engine._aconn.execute("SHOW synchronous_commit")
+        shown = await engine.connection.execute("SHOW synchronous_commit")
         assert await shown.fetchone() == ("on",)
