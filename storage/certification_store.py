@@ -696,3 +696,14 @@ def month_factor(conn: psycopg.Connection[Any], system_id: str, month: str) -> D
         (system_id, month),
     ).fetchone()
     return None if row is None else Decimal(row[0])
+
+
+def meter_closed_through(
+    conn: psycopg.Connection[Any], meter_id: str, system_id: str
+) -> str | None:
+    """The latest month of `system_id` whose close counted the meter (None: none did)."""
+    row = conn.execute(
+        "SELECT max(month) FROM month_closes WHERE system_id = %s AND meters @> %s",
+        (system_id, Jsonb([{"meter_id": meter_id}])),
+    ).fetchone()
+    return None if row is None or row[0] is None else str(row[0])

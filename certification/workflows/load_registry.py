@@ -60,9 +60,21 @@ def load_registry(
                 check_reporting_method(s, manual_max_kw_dc, provider)
             except Refused as refusal:
                 problems.append(f"system {s.system_id}: {refusal}")
+        stored_meters = {m.meter_id: m for m in registry_store.list_meters(conn)}
         for m in meters:
             if m is None:
                 continue
+            stored = stored_meters.get(m.meter_id)
+            if stored is not None and stored.system_id != m.system_id:
+                closed = store.meter_closed_through(conn, m.meter_id, stored.system_id)
+                if closed is not None:
+                    problems.append(
+                        f"meter {m.meter_id}: its energy was certified for system "
+                        f"{stored.system_id} (closed through {closed}); a meter cannot move to "
+                        f"{m.system_id}, whose closes would count the same readings again: "
+                        f"register {m.system_id}'s meter under its own id"
+                    )
+                    continue
             owner = by_system.get(m.system_id)
             if owner is None:
                 problems.append(f"meter {m.meter_id}: system {m.system_id} is not registered")

@@ -1,0 +1,62 @@
+"""Re-registration (certificates engineer's hunt, session 5): a meter whose energy a close
+certified for one system cannot be moved to another system by a registry load; the other
+system's close of the same months would count (and mint) the same readings again."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from certification.errors import Refused
+from certification.roles import Account, Role
+from certification.workflows.close_month import close_month
+from certification.workflows.load_registry import load_registry
+from storage import certification_store, registry_store
+from storage.writer import write_readings
+from tests.integration.certification.test_amend_estimates import (
+    daily,
+    meter,
+    registry,
+    system,
+    utc,
+)
+
+pytestmark = pytest.mark.integration
+
+ADMIN = Account("staff-1", Role.ADMIN)
+
+
+def test_a_certified_meter_cannot_move_to_another_system(fresh_db: str) -> None:
+    """S's July closed with M-S (1.240 MWh, 1 certificate). A document registering S2 with
+    M-S (meter row re-pointed to S2) is refused as a whole: M-S stays S's, S2 is not
+    stored, and no close of S2 can mint July's 1.240 MWh a second time. A meter no close
+    counted yet (M-T) moves freely."""
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(
+            conn, registry(system("S", "10", "automatic"), system("T", "10", "automatic")),
+            Decimal(10),
+        )  # fmt: skip
+        write_readings(conn, daily("S", date(2026, 6, 30), date(2026, 8, 2), 40_000))
+        close_month(conn, "2026-07", ADMIN, utc("2026-08-06T12:00"), system_id="S")
+        moved = registry(system("S2", "10", "automatic"))
+        moved["meters"] = [{**meter("S"), "system_id": "S2"}]
+        with pytest.raises(Refused) as caught:
+            load_registry(conn, moved, Decimal(10))
+        free = registry(system("T2", "10", "automatic"))
+        free["meters"] = [{**meter("T"), "system_id": "T2"}]
+        load_registry(conn, free, Decimal(10))
+        owners = {m: registry_store.get_meter(conn, m).system_id for m in ("M-S", "M-T")}  # type: ignore[union-attr]
+        systems = sorted(s.system_id for s in registry_store.list_systems(conn))
+        minted = sum(r.minted for r in certification_store.ledger(conn))
+    assert caught.value.code == "registry_refused"
+    assert caught.value.message == (
+        "meter M-S: its energy was certified for system S (closed through 2026-07); a meter "
+        "cannot move to S2, whose closes would count the same readings again: register "
+        "S2's meter under its own id"
+    )
+    assert owners == {"M-S": "S", "M-T": "T2"}
+    assert systems == ["S", "T", "T2"]
+    assert minted == 1
