@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -41,7 +42,7 @@ async def test_engine_run_processes_an_async_stream_in_order(fresh_db: str) -> N
     with psycopg.connect(fresh_db) as conn:
         register_fleet(conn, ["R1"])
 
-    async def messages():  # type: ignore[no-untyped-def]
+    async def messages() -> AsyncIterator[bytes | ReadingBatch]:
         yield batch_bytes(s.readings[:10])
         yield ReadingBatch.model_validate_json(batch_bytes(s.readings[5:]))  # an object
         yield b"nope"
