@@ -10,13 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from certification.change_requests import Status
+from certification.change_requests import Kind, Status
 from certification.errors import Refused
 from certification.manual_reports import ManualReport
 from certification.roles import require_admin, roles_on
 from certification.workflows.change_requests import (
     decide_change_request,
-    request_rec_owner_change,
+    request_change,
 )
 from certification.workflows.check_provenance import check_provenance
 from certification.workflows.check_provenance import render as render_provenance
@@ -83,12 +83,17 @@ def _system_out(system: System, me: Identity) -> SystemOut:
 
 
 def _request_out(row: Any) -> ChangeRequestOut:
+    kind = row.kind.value if isinstance(row.kind, Kind) else row.kind
+    rec_owner = kind == Kind.REC_OWNER.value
     return ChangeRequestOut(
         request_id=row.request_id,
         system_id=row.system_id,
+        kind=kind,
         requested_by=row.requested_by,
-        new_rec_owner_id=row.new_rec_owner_id,
-        transfer_contract=row.transfer_contract,
+        new_party_id=row.new_party_id,
+        document=row.document,
+        new_rec_owner_id=row.new_party_id if rec_owner else None,
+        transfer_contract=row.document if rec_owner else None,
         created_at=row.created_at,
         status=row.status.value if isinstance(row.status, Status) else row.status,
         decided_by=row.decided_by,
@@ -344,19 +349,44 @@ def change_requests(conn: Conn, caller: Caller, system_id: str) -> list[ChangeRe
 def change_request_open(
     request: Request, conn: Conn, caller: Caller, system_id: str, body: ChangeRequestIn
 ) -> ChangeRequestOut:
-    """The System Owner or REC Owner asks for a new REC Owner (with the transfer contract)."""
+    """A change request, as the portal and `pts registry request-change` open them: a new REC
+    Owner (the System Owner or REC Owner, with the transfer contract), a new System
+    Representative or DAS provider (the System Owner). One open request per system."""
     now = context(request).clock()
     views.visible_system(conn, caller.account, system_id)
-    opened = request_rec_owner_change(
+    kind = Kind(body.kind)
+    party, document = _party_and_document(kind, body)
+    opened = request_change(
         conn,
         caller.account.account_id,
         system_id,
         f"{system_id}-{now:%Y%m%d%H%M%S%f}",
-        body.new_rec_owner_id,
-        body.transfer_contract,
+        kind,
+        party,
+        document,
         now,
     )
     return _request_out(opened)
+
+
+def _party_and_document(kind: Kind, body: ChangeRequestIn) -> tuple[str, str | None]:
+    """The new party and the document of a request body; `new_rec_owner_id` and
+    `transfer_contract` (the first API's names) are taken for a REC Owner change only."""
+    if kind is not Kind.REC_OWNER and (body.new_rec_owner_id or body.transfer_contract):
+        raise Refused(
+            "invalid_request",
+            f"a {kind.value} change names the party as new_party_id and its document as "
+            "document (new_rec_owner_id and transfer_contract are for a REC Owner change)",
+        )
+    party = [p for p in (body.new_party_id, body.new_rec_owner_id) if p is not None]
+    documents = [d for d in (body.document, body.transfer_contract) if d is not None]
+    if len(party) != 1 or len(documents) > 1:
+        raise Refused(
+            "invalid_request",
+            "name the new party once (new_party_id, or new_rec_owner_id for a REC Owner "
+            "change) and give at most one document",
+        )
+    return party[0], documents[0] if documents else None
 
 
 @router.post(

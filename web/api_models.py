@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -131,9 +131,23 @@ class ManualReportIn(BaseModel):
 
 
 class ChangeRequestIn(BaseModel):
+    """A change of REC Owner (the default kind; the transfer contract as `transfer_contract`
+    or `document`), System Representative or DAS provider (the System Owner's)."""
+
     model_config = Strict
-    new_rec_owner_id: Text = Field(min_length=1, max_length=64)
-    transfer_contract: Text | None = Field(default=None, max_length=500)
+    kind: Literal["rec_owner", "representative", "das_provider"] = "rec_owner"
+    new_party_id: Text | None = Field(
+        default=None, min_length=1, max_length=64, description="the new party's account id"
+    )
+    new_rec_owner_id: Text | None = Field(
+        default=None, min_length=1, max_length=64, description="the same, for a REC Owner change"
+    )
+    document: Text | None = Field(
+        default=None, max_length=500, description="reference of a supporting document"
+    )
+    transfer_contract: Text | None = Field(
+        default=None, max_length=500, description="the same, for a REC Owner change"
+    )
 
 
 class DecisionIn(BaseModel):
@@ -144,9 +158,12 @@ class DecisionIn(BaseModel):
 class ChangeRequestOut(BaseModel):
     request_id: str
     system_id: str
+    kind: str = Field(description="rec_owner, representative or das_provider")
     requested_by: str
-    new_rec_owner_id: str
-    transfer_contract: str | None
+    new_party_id: str
+    document: str | None
+    new_rec_owner_id: str | None = Field(description="new_party_id of a REC Owner change")
+    transfer_contract: str | None = Field(description="document of a REC Owner change")
     created_at: datetime
     status: str
     decided_by: str | None

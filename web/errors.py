@@ -24,6 +24,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "admin_only": 403,
     "not_the_representative": 403,
     "not_owner_or_rec_owner": 403,
+    "not_system_owner": 403,
     "not_the_requester": 403,
     "provider_not_approved": 403,
     "account_disabled": 403,

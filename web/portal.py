@@ -250,10 +250,15 @@ def gis_export_file(conn: Conn, me: Me, quarter: str) -> Response:
     content = read_store.gis_export_content(conn, quarter)
     if content is None:
         raise Refused("not_found", f"{quarter} has not been exported; export it first")
+    return _csv_download(content, f"gis-{quarter}.csv")
+
+
+def _csv_download(content: str, filename: str) -> Response:
+    """A CSV file the browser saves as `filename` (the GIS upload and its draft)."""
     return Response(
         content,
         media_type="text/csv",
-        headers={"content-disposition": f'attachment; filename="gis-{quarter}.csv"'},
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
     )
 
 
@@ -316,11 +321,7 @@ def month_close(
 def gis_draft(request: Request, conn: Conn, me: Me, quarter: str) -> Response:
     """The NEPOOL GIS lines of a quarter so far, as a CSV download (nothing is recorded)."""
     content = draft_export(conn, quarter.strip(), me.account)
-    return Response(
-        content,
-        media_type="text/csv",
-        headers={"content-disposition": f'attachment; filename="gis-{quarter.strip()}-draft.csv"'},
-    )
+    return _csv_download(content, f"gis-{quarter.strip()}-draft.csv")
 
 
 @router.post("/admin/change-requests/{system_id}/{request_id}")

@@ -31,8 +31,8 @@ ACCOUNTS = {
     "DAS provider": "sunny",
 }
 SYSTEMS = {
-    "own": {"s": "S1", "m": "M1", "rec": "buyer-9"},
-    "other": {"s": "S2", "m": "M2", "rec": "owner-2"},
+    "own": {"s": "S1", "m": "M1", "rec": "buyer-9", "rep": "rep-1"},
+    "other": {"s": "S2", "m": "M2", "rec": "owner-2", "rep": "rep-2"},
 }
 
 
@@ -50,8 +50,12 @@ class Row:
         return dict(zip(CALLERS, (int(x) for x in text.split()), strict=True))
 
 
+CLOSED_MONTH = "2026-08"  # closed for both systems before the matrix runs
 REPORT = '{{"meter_id": "{m}", "register_wh": 5000000, "read_at": "2026-10-01T12:00:00Z"}}'
 REC_CHANGE = '{{"new_rec_owner_id": "{rec}", "transfer_contract": "contract-1.pdf"}}'
+# the system's own representative (same_representative); a provider for a manual system
+REP_CHANGE = '{{"kind": "representative", "new_party_id": "{rep}"}}'
+DAS_CHANGE = '{{"kind": "das_provider", "new_party_id": "sunny"}}'
 
 TABLE: list[Row] = [
     # statuses in CALLERS order: anonymous owner other-owner REC-owner representative admin
@@ -116,6 +120,20 @@ TABLE: list[Row] = [
         "401 404 422 404 404 403 404",
     ),
     Row(
+        "POST",
+        "/api/v1/systems/{s}/change-requests",
+        REP_CHANGE,
+        "401 422 404 403 403 403 404",
+        "401 404 422 404 404 403 404",
+    ),
+    Row(
+        "POST",
+        "/api/v1/systems/{s}/change-requests",
+        DAS_CHANGE,
+        "401 422 404 403 403 403 404",
+        "401 404 422 404 404 403 404",
+    ),
+    Row(
         "GET",
         "/api/v1/systems/{s}/srec-ledger",
         None,
@@ -152,6 +170,14 @@ TABLE: list[Row] = [
         "401 404 200 404 404 200 404",
     ),
     Row("GET", "/api/v1/write-log", None, "401 403 403 403 403 200 403"),
+    # August is closed for S1 and S2 (CLOSED_MONTH): a reader gets its provenance report
+    Row(
+        "GET",
+        "/api/v1/systems/{s}/provenance/2026-08",
+        None,
+        "401 200 404 200 200 200 404",
+        "401 404 200 404 404 200 404",
+    ),
     Row("GET", "/systems/{s}", None, "303 200 404 200 200 200 404", "303 404 200 404 404 200 404"),
     Row(
         "GET",
@@ -168,6 +194,9 @@ TABLE: list[Row] = [
 ]
 
 
+KINDS = {REC_CHANGE: " (REC Owner)", REP_CHANGE: " (representative)", DAS_CHANGE: " (DAS provider)"}
+
+
 def markdown() -> str:
     """The table as docs/web.md prints it."""
     lines = [
@@ -178,5 +207,6 @@ def markdown() -> str:
         for which in ("own", "other") if row.other else ("own",):
             system = which if row.other else "—"
             cells = " | ".join(str(v) for v in row.statuses(which).values())
-            lines.append(f"| `{row.method} {row.path}` | {system} | {cells} |")
+            kind = KINDS.get(row.body or "", "")
+            lines.append(f"| `{row.method} {row.path}`{kind} | {system} | {cells} |")
     return "\n".join(lines) + "\n"

@@ -242,6 +242,7 @@ def test_admin_closes_a_month_and_sees_the_flagged_systems(client: TestClient) -
     draft = client.get("/admin/gis-draft?quarter=2026Q3")
     assert draft.status_code == 200
     assert draft.headers["content-type"].startswith("text/csv")
+    assert draft.headers["content-disposition"] == 'attachment; filename="gis-2026Q3-draft.csv"'
     bad = client.post(
         "/admin/month-close", data={"month": "0000-01", "csrf_token": csrf_of(page.text)}
     )

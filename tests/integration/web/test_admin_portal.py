@@ -132,6 +132,6 @@ def test_owner_requests_a_new_das_provider_only_for_an_automatic_system(
         "/systems/S1/party-changes",
         data={"kind": "representative", "new_party_id": "rep-2", "csrf_token": token},
     )
-    assert not_owner.status_code == 422
+    assert not_owner.status_code == 403
     assert "not_system_owner" in not_owner.text
     assert "party-change" not in buyer.get("/systems/S1").text  # the form is the owner's

@@ -9,7 +9,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.integration.web.authz_table import ACCOUNTS, SYSTEMS, TABLE, markdown
+from storage import certification_store
+from tests.integration.web.authz_table import ACCOUNTS, CLOSED_MONTH, SYSTEMS, TABLE, markdown
 from tests.integration.web.support import Clock, sign_in
 from web.accounts import as_account, create_token
 from web.credential_store import get_account
@@ -24,6 +25,10 @@ def test_authorization_matrix(seeded_db: str, client: TestClient, clock: Clock) 
     {code, message} on the API, and no cell is a 5xx."""
     tokens: dict[str, str] = {}
     with psycopg.connect(seeded_db, autocommit=True) as conn:
+        for values in SYSTEMS.values():
+            certification_store.save_close(
+                conn, values["s"], CLOSED_MONTH, 500_000, False, [], [], "staff", clock()
+            )
         for caller, account_id in ACCOUNTS.items():
             found = get_account(conn, account_id)
             assert found is not None
