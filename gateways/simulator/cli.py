@@ -41,6 +41,7 @@ def meters(count: int, port: int, seed: int, speed: float, units_per_port: int,
         fleet = make_fleet(clock, count, now, seed=seed, units_per_port=units_per_port,
                            framing="rtu-over-tcp" if rtu else "tcp")  # fmt: skip
         fleet.base_port = port
+        fleet.keep_served = False  # its ground truth is never read: do not keep it growing
         await fleet.start()
         for meter in fleet.meters:
             host, p = fleet.address_of(meter)

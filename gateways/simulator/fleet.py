@@ -58,6 +58,9 @@ class MeterFleet:
     framing: Framing = "tcp"
     ports: list[int] = field(default_factory=list)
     serial_ports: list[str] = field(default_factory=list)  # framing "rtu": the pty device paths
+    # record every energy value served (the ground truth tests read); off for `pts simulate
+    # meters`, which serves for as long as it runs and whose truth nobody reads
+    keep_served: bool = True
     requests: int = 0  # read requests answered (for benchmarks)
     _servers: list[asyncio.Server] = field(default_factory=list)
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
@@ -204,7 +207,8 @@ class MeterFleet:
         if meter.serves_energy(request.address, request.count):
             if meter.garbage_at(now):
                 return _garbled(request, rtu)  # nothing served: the reading never existed
-            meter.served.append((meter.meter_time(now), meter.register_value(now)))
+            if self.keep_served:
+                meter.served.append((meter.meter_time(now), meter.register_value(now)))
         if rtu:
             return rtu_frames.read_response(request, words)
         return modbus_pdu.read_response(request, words)

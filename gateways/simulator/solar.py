@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import random
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 LATITUDE = math.radians(42.36)  # Boston
@@ -35,7 +36,14 @@ def clear_sky_fraction(instant: datetime) -> float:
     return float(0.72 * math.sin(elevation) ** 0.3 * 0.7 ** (air_mass**0.678) / 0.7)
 
 
-@functools.lru_cache(maxsize=4096)
+# Days of curves kept: the simulator serves days in order (a soak steps 62 simulated days per
+# real hour), so a few recent days are all it asks for again; an older day is recomputed, to
+# the same values (deterministic). Unbounded, they grew ~50 MB/h for 20 meters.
+CLEAR_SKY_DAYS_KEPT = 16
+PROFILE_DAYS_KEPT = 4
+
+
+@functools.lru_cache(maxsize=CLEAR_SKY_DAYS_KEPT)
 def clear_sky_day(ordinal: int) -> tuple[float, ...]:
     """Clear-sky fraction at the middle of each minute of a UTC day (shared by every meter)."""
     start = datetime.fromordinal(ordinal).replace(tzinfo=UTC)
@@ -55,12 +63,14 @@ class SolarProfile:
         self._cloudiness = cloudiness
         self._origin = origin.astimezone(UTC).toordinal()
         self.origin = datetime.fromordinal(self._origin).replace(tzinfo=UTC)  # UTC midnight
-        self._days: dict[int, list[int]] = {}  # UTC day ordinal -> cumulative Wh per minute
+        # UTC day ordinal -> cumulative Wh per minute, the PROFILE_DAYS_KEPT latest used
+        self._days: OrderedDict[int, list[int]] = OrderedDict()
         self._prefixes: dict[int, int] = {self._origin: 0}  # Wh before each day since origin
 
     def _day(self, ordinal: int) -> list[int]:
         cached = self._days.get(ordinal)
         if cached is not None:
+            self._days.move_to_end(ordinal)
             return cached
         rnd = random.Random(self._seed * 1_000_003 + ordinal)
         day_cloud = 1 - self._cloudiness * rnd.random()
@@ -75,6 +85,8 @@ class SolarProfile:
             total += int(per_minute_w * sky[minute] * cloud)
             cumulative.append(total)
         self._days[ordinal] = cumulative
+        if len(self._days) > PROFILE_DAYS_KEPT:
+            self._days.popitem(last=False)
         return cumulative
 
     def cumulative_wh(self, instant: datetime) -> int:
