@@ -18,6 +18,10 @@ slope in MB/hour (least squares over the samples after `--warmup` seconds), its 
 last figure, and the readings stored against those the meters served (after the gateway
 drained), with the month totals of every whole month against ground truth. No ceiling applies:
 a slope near 0 is the goal; a steady climb is a leak.
+
+The "gateway+meters" figure is one process: the gateway agent and the simulated meters, whose
+ground truth (`served`, every value read: ~140 B each) grows by design. bench/soak_gateway.py
+runs the gateway alone in its own process and the meters in another, to tell them apart.
 """
 
 from __future__ import annotations
