@@ -342,6 +342,34 @@ def meter_month(
     return result
 
 
+def system_over_capacity(
+    meters: Sequence[MeterMonth],
+    counted_from: datetime,
+    end: datetime,
+    capacity_kw_dc: Decimal,
+    thresholds: Thresholds = Thresholds(),
+) -> Finding | None:
+    """over_capacity of a system's meters together: each meter is checked against the
+    system's capacity (the registry has none per meter), so two meters each under the bound
+    can sum above what the system can produce. `counted_from`: the earliest instant a
+    metered meter was counted from. None when one meter or fewer is metered, or a meter was
+    over capacity already."""
+    metered = [m for m in meters if not m.estimated]
+    if len(metered) < 2 or any(f.code == "over_capacity" for m in metered for f in m.findings):
+        return None
+    energy = sum(m.energy_wh for m in metered)
+    hours = Decimal((end - counted_from).total_seconds()) / 3600
+    most = capacity_kw_dc * 1000 * hours * thresholds.max_capacity_factor
+    if energy <= most:
+        return None
+    return Finding(
+        "over_capacity",
+        f"the system's meters together: {energy} Wh is above "
+        f"{capacity_kw_dc.normalize():f} kW × {hours} h × {thresholds.max_capacity_factor} = "
+        f"{most:.0f} Wh",
+    )
+
+
 _BACKWARDS = frozenset({QualityFlag.RESET, QualityFlag.NON_MONOTONIC})
 
 

@@ -33,6 +33,7 @@ from certification.month_close import (
     Thresholds,
     active_meters,
     meter_month,
+    system_over_capacity,
 )
 from certification.roles import Account, require_admin
 from certification.srec import mint, mwh_of
@@ -333,6 +334,14 @@ def _close_system(
         )
     ]
     _add_audit_findings(conn, meters, month, system.timezone)
+    start, end = month_bounds(month, ZoneInfo(system.timezone))
+    together = system_over_capacity(
+        meters,
+        min([start, *(ends[m.meter_id] for m in meters if m.meter_id in ends)]),
+        end,
+        system.capacity_kw_dc,
+        thresholds,
+    )
     amendments = amendments_of(conn, system.system_id)
     amended = {
         m: stated_wh(0, [a for a in amendments if a.month == m])
@@ -350,7 +359,7 @@ def _close_system(
         meters,
         contacts.get(system.owner_id, ("", "")),
         certified_wh=certified,
-        system_findings=true_ups + list(extra),
+        system_findings=true_ups + ([together] if together else []) + list(extra),
     )
     result.held_by = holding_codes((c for c, _ in result.findings), thresholds.holding)
     store.save_close(

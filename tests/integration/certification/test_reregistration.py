@@ -60,3 +60,32 @@ def test_a_certified_meter_cannot_move_to_another_system(fresh_db: str) -> None:
     assert owners == {"M-S": "S", "M-T": "T2"}
     assert systems == ["S", "T", "T2"]
     assert minted == 1
+
+
+def test_a_system_whose_meters_together_exceed_its_capacity_is_held(fresh_db: str) -> None:
+    """TW (10 kW DC) has two meters, each 40,000 Wh a day: each meter's July (1,240,000 Wh)
+    is under 10 kW × 744 h × 0.30 = 2,232,000 Wh, but the system's 2,480,000 Wh is not: the
+    system-month is held by over_capacity and mints nothing (it minted 2 before)."""
+    document = registry(system("TW", "10", "automatic"))
+    document["meters"] = [
+        {**document["meters"][0], "meter_id": "TW-A"},
+        {**document["meters"][0], "meter_id": "TW-B", "serial": "SN-TW-B"},
+    ]
+    readings = [
+        r.model_copy(update={"meter_id": meter_id})
+        for meter_id in ("TW-A", "TW-B")
+        for r in daily("TW", date(2026, 6, 30), date(2026, 8, 2), 40_000)
+    ]
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(conn, document, Decimal(10))
+        write_readings(conn, readings)
+        (july,) = close_month(conn, "2026-07", ADMIN, utc("2026-08-06T12:00")).systems
+        ledger = certification_store.ledger(conn)
+    assert (july.energy_wh, july.held_by, july.minted) == (2_480_000, ("over_capacity",), 0)
+    assert july.findings == [
+        (
+            "over_capacity",
+            "the system's meters together: 2480000 Wh is above 10 kW × 744 h × 0.30 = 2232000 Wh",
+        )
+    ]
+    assert ledger == []
