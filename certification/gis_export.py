@@ -71,6 +71,7 @@ class MonthStatement:
     estimated: bool
     held: bool  # held by a finding and not released
     amendments: tuple[Amendment, ...] = ()
+    gis_unit_id: str | None = None  # the system's unit, REC terms accepted or not
 
     @property
     def stated_wh(self) -> int | None:
@@ -102,10 +103,12 @@ def pending_lines(
     for s in statements:
         stated = s.stated_wh
         before = sent.get((s.system_id, s.month))
-        if s.held and s.unit_id is not None and before:
+        unit = s.unit_id or s.gis_unit_id
+        if s.held and unit is not None and before:
             # held after it went out (late readings, an audit): its credit was taken back,
             # so what NEPOOL GIS holds for it is retracted until an amendment states it
-            out.append(PendingLine(s.system_id, ExportLine(s.unit_id, s.month, -before), ()))
+            # (REC terms withdrawn since or not: it went out under this unit)
+            out.append(PendingLine(s.system_id, ExportLine(unit, s.month, -before), ()))
             continue
         if stated is None or s.unit_id is None:
             continue

@@ -92,11 +92,12 @@ def credit_month(
     """Bring the ledger's credit for a system-month to `energy_wh` (in MWh as exported): the
     entry books what the ledger has not credited the month yet (all of it after an estimate
     or a hold, which minted nothing), at the factor of the month's first entry (else the
-    system's today). Systems whose REC terms are not accepted, or with no
-    NEPOOL GIS unit, get no credit. Returns the certificates minted."""
-    if not system.rec_terms_accepted or not system.gis_unit_id:
-        return 0
+    system's today). Systems whose REC terms are not accepted, or with no NEPOOL GIS unit,
+    get no credit; what they were credited before is still taken back. Returns the
+    certificates minted."""
     booked = mwh_of(energy_wh) - store.credited_mwh(conn, system.system_id, month)
+    if (not system.rec_terms_accepted or not system.gis_unit_id) and booked >= 0:
+        return 0  # no new credit; a take-back of what was credited is booked all the same
     # a month keeps the REC Owner and the factor it was first credited at: a take-back
     # returns exactly what was credited, to whom it was credited, whatever the registry
     # says today; each owner's fraction carries on its own

@@ -54,6 +54,7 @@ def _pending(conn: psycopg.Connection[Any], quarter: str) -> list[PendingLine]:
                 close.estimated,
                 close.held,
                 tuple(amended),
+                system.gis_unit_id,
             )
         )
     return pending_lines(statements, store.exported_mwh(conn))

@@ -20,6 +20,7 @@ from certification.workflows.change_requests import (
     request_rec_owner_change,
 )
 from certification.workflows.close_month import close_month
+from certification.workflows.export_quarter import export_quarter
 from certification.workflows.load_registry import load_registry
 from certification.workflows.trace_certificates import certification_report
 from storage import certification_store
@@ -124,3 +125,32 @@ def test_a_rec_owner_change_keeps_each_owners_months_and_carry(fresh_db: str) ->
         "  2026-08 close: 1.240 MWh × 1 + carry 0 → 1 minted, carry 0.24; certificates "
         "NON-S-000002..NON-S-000002; REC Owner buyer-9",
     ]
+
+
+def test_a_take_back_is_booked_after_the_rec_terms_were_withdrawn(fresh_db: str) -> None:
+    """July to September minted while S had accepted the REC terms, and 2026Q3 sent them; a
+    registry load then says the terms are not accepted. A late July reading holds July at
+    October's close: its credit is still taken back (−1.240), and 2026Q4 still retracts
+    July's line (`NON-S,07/2026,-1.240`) though S's own months no longer go out."""
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(conn, registry(system("S", "10", "automatic")), D(10))
+        write_readings(conn, daily("S", date(2026, 6, 30), date(2027, 1, 2), 40_000))
+        for month, at in (("07", "08"), ("08", "09"), ("09", "10")):
+            close_month(conn, f"2026-{month}", ADMIN, utc(f"2026-{at}-06T12:00"))
+        export_quarter(conn, "2026Q3", ADMIN, utc("2026-10-07T12:00"), "UTC")
+        load_registry(conn, registry(system("S", "10", "automatic", terms=False)), D(10))
+        write_readings(conn, [reading("S", datetime(2026, 7, 16, 12, tzinfo=NY), 1_060_000)])
+        for month, at in (("2026-10", "2026-11"), ("2026-11", "2026-12"), ("2026-12", "2027-01")):
+            close_month(conn, month, ADMIN, utc(f"{at}-06T12:00"))
+        q4 = export_quarter(conn, "2026Q4", ADMIN, utc("2027-01-07T12:00"), "UTC")
+        ledger = [
+            (r.month, r.entry, r.mwh, r.minted, r.carry_out)
+            for r in certification_store.ledger(conn)
+        ]
+    assert ledger == [
+        ("2026-07", "close", D("1.240"), 1, D("0.240")),
+        ("2026-08", "close", D("1.240"), 1, D("0.480")),
+        ("2026-09", "close", D("1.200"), 1, D("0.680")),
+        ("2026-07", "late:2026-10", D("-1.240"), 0, D("-0.560")),
+    ]
+    assert q4 == "NON-S,07/2026,-1.240\n"
