@@ -96,6 +96,12 @@ def make_app(
         broker_commit_interval=1.0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # No standby replicas: the worker keeps no tables. With Faust's default (1) its
+        # sticky assignor keeps each member at up to ceil(partitions / members), so a third
+        # worker joining two that hold 2 of 4 partitions each got none and sat idle
+        # (tests/integration/ops/test_scale_out.py); with 0 it rebalances to at least one
+        # partition per member.
+        table_standby_replicas=0,
     )
 
 

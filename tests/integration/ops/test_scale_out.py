@@ -9,11 +9,14 @@ gateway publisher → Mosquitto → bridges ($share group) → Kafka readings.ra
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,12 +24,15 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from gateways.agent import batch_payload
 from schemas.reading import Reading, Source
+from stream.status import consumer_lag
 from tests.broker_accounts import TEST_USER
 from tests.integration.ingest.support import OwnMosquitto, unique
 from tests.integration.ops.scale_support import BridgeProcess, GatewayFeed, pts
 from tests.integration.stream.engines import free_port, worker_counts
 from tests.integration.stream.kafka_support import (
     Worker,
+    consume_all,
+    group_assignments,
     stream_status,
     wait_all_committed,
     wait_for,
@@ -167,16 +173,24 @@ async def test_bridges_and_workers_join_and_leave_mid_stream(fleet: Fleet, tmp_p
         mark = feed.allow(0.25)
         await wait_for(lambda: stored() > 0 and feed.sent > mark // 3, 60, "readings flowing")
 
-        # scale out: a second bridge, workers 2 and 3, while the feed runs
+        # scale out while the feed runs: a second bridge and worker 2, then worker 3 joins a
+        # group of two (where Faust's sticky assignor used to leave the newcomer nothing)
         joined_at = feed.sent
         bridge_b.start()
-        w2, w3 = worker("w2"), worker("w3")
+        w2 = worker("w2")
         assert joined_at < mark, "the feed had stopped before the scale-out"
         await wait_for(bridge_b.subscribed, 30, "bridge B connected")
+        await wait_for_members(fleet.bootstrap, fleet.group, 2, 90)
+        mark = await halfway(feed, 0.35)
+        w3 = worker("w3")
+        assert feed.sent < mark, "the feed had stopped before worker 3 joined"
         await wait_for_members(fleet.bootstrap, fleet.group, 3, 90)
-        feed.allow(0.45)
-        for name in ("w1", "w2", "w3"):  # each one got partitions and stored readings
-            await until_stored(ports[name], name)
+        members = await group_assignments(fleet.bootstrap, fleet.group)
+        shares = sorted(sum(t == fleet.raw for t, _ in m) for m in members)
+        assert shares == [1, 1, 2], members  # every worker has partitions of readings.raw
+        feed.allow(0.5)
+        for name in ("w1", "w2", "w3"):  # and stores readings from them
+            await until_stored(fleet, ports[name], name)
 
         # scale in, each step half-way through a stretch of the feed: worker 2 stops
         # gracefully, worker 3 is killed, bridge A stops and is retired
@@ -196,9 +210,10 @@ async def test_bridges_and_workers_join_and_leave_mid_stream(fleet: Fleet, tmp_p
             ["bridge", "retire", bridge_a.client_id, "--topic-root", root, "--share-group", group],
             env,
         )
+        (tmp_path / "retire.log").write_text(left.stderr)
         assert left.returncode == 0, left.stderr
-        forwarded, ended = left.stdout.splitlines()
-        queued = int(forwarded.split()[1])  # routed to A's session after it stopped
+        said, ended = left.stdout.splitlines()
+        queued = int(said.split()[1])  # routed to A's session after it stopped
         assert ended == f"ended the session of {bridge_a.client_id}: it is out of the share group"
 
         # what is left finishes the month
@@ -206,6 +221,7 @@ async def test_bridges_and_workers_join_and_leave_mid_stream(fleet: Fleet, tmp_p
         for topic in (fleet.raw, fleet.dead):  # the dead-letter topic: ingest's refusals
             await wait_all_committed(fleet.bootstrap, fleet.group, topic, 150, [w1])
         status = await stream_status(fleet.db, fleet.bootstrap, fleet.raw, fleet.group)
+        forwarded: list[Any] = await consume_all(fleet.bootstrap, fleet.raw, len(messages), 30)
         assert bridge_b.stop() == 0
         elapsed = time.monotonic() - began
     finally:
@@ -231,13 +247,15 @@ async def test_bridges_and_workers_join_and_leave_mid_stream(fleet: Fleet, tmp_p
     assert refused == sorted((origin, code, 1) for _, _, origin, code in poison)
     assert 0 < stored_at_kill < expected  # worker 3 was killed mid-stream
     assert status[-2] == "  total lag 0 messages"
+    batch_ids = Counter(json.loads(r.value)["batch_id"] for r in forwarded)
+    twice = {b: n for b, n in batch_ids.items() if n > 1}
     assert bridge_a.carried() > 0
     assert queued > 0  # without `pts bridge retire` these readings were lost
     assert bridge_b.carried() > 0
     print(
         f"{len(messages)} messages, {expected} readings in {elapsed:.0f} s; bridge A carried "
         f"{bridge_a.carried()} and {queued} more when retired, B {bridge_b.carried()}; resent by "
-        f"the gateway {feed.resent}"
+        f"the gateway {feed.resent}; in Kafka twice (at least once) {len(twice)}"
     )
 
 
@@ -251,9 +269,14 @@ async def halfway(feed: GatewayFeed, fraction: float) -> int:
     return mark
 
 
-async def until_stored(port: int, name: str, within_s: float = 90) -> None:
+async def until_stored(fleet: Fleet, port: int, name: str, within_s: float = 90) -> None:
     """Wait until the worker on metrics `port` stored a reading (it was given partitions)."""
     deadline = time.monotonic() + within_s
     while (await worker_counts(port)).new == 0:
-        assert time.monotonic() < deadline, f"{name} stored nothing in {within_s}s"
+        if time.monotonic() > deadline:
+            lag = await consumer_lag(fleet.bootstrap, fleet.group, fleet.raw)
+            members = await group_assignments(fleet.bootstrap, fleet.group)
+            raise AssertionError(
+                f"{name} stored nothing in {within_s}s; lag {lag}; assignments {members}"
+            )
         await asyncio.sleep(0.3)

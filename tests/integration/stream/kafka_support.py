@@ -203,6 +203,27 @@ async def consume_all(bootstrap: str, topic: str, expected: int, within_s: float
     return out
 
 
+async def group_assignments(bootstrap: str, group: str) -> list[list[tuple[str, int]]]:
+    """The (topic, partition)s assigned to each member of a consumer group (for messages)."""
+    from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    members = described[0].groups[0][5] if described and described[0].groups else []
+    out = []
+    for member in members:
+        raw = member[-1]
+        assigned = ConsumerProtocolMemberAssignment.decode(raw) if raw else None
+        out.append(
+            sorted((t, p) for t, parts in assigned.assignment for p in parts) if assigned else []
+        )
+    return out
+
+
 async def wait_for_members(bootstrap: str, group: str, members: int, within_s: float) -> None:
     """Wait until a consumer group is stable with `members` members."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
