@@ -162,6 +162,7 @@ async def test_stream_role_stores_a_month_and_touches_nothing_else(
                 "SELECT * FROM das_api_keys",
                 "UPDATE systems SET capacity_kw_dc = 1",
                 "DELETE FROM dead_letters",
+                "SELECT pts_write_manual_readings('[]')",  # the web's and certification's
             ],
         )
         == []
@@ -209,6 +210,7 @@ async def test_intake_role_reads_keys_and_the_registry_only(fresh_db: str, login
                 "SELECT * FROM account_credentials",
                 "UPDATE systems SET capacity_kw_dc = 1",
                 "INSERT INTO dead_letters (reason_code, reason, payload) VALUES ('x', 'x', 'x')",
+                "SELECT pts_write_manual_readings('[]')",
             ],
         )
         == []
