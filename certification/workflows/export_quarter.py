@@ -12,7 +12,7 @@ system registered late all go out in the next export, and nothing goes out twice
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -60,11 +60,32 @@ def _pending(conn: psycopg.Connection[Any], quarter: str) -> list[PendingLine]:
     return pending_lines(statements, store.exported_mwh(conn))
 
 
-def draft_export(conn: psycopg.Connection[Any], quarter: str, admin: Account) -> str:
+def _check_late(
+    conn: psycopg.Connection[Any], quarter: str, thresholds: Thresholds | None, now: datetime
+) -> None:
+    """Hold every closed month late readings changed, before deciding the lines."""
+    check_closed_months(
+        conn,
+        [(s, store.closes_of(conn, s.system_id)) for s in registry_store.list_systems(conn)],
+        f"late:{quarter}",
+        thresholds or Thresholds(),
+        now,
+    )
+
+
+def draft_export(
+    conn: psycopg.Connection[Any],
+    quarter: str,
+    admin: Account,
+    thresholds: Thresholds | None = None,
+) -> str:
     """The lines the quarter's upload would carry so far, for review: not the upload,
-    nothing is recorded or marked exported."""
+    nothing is recorded or marked exported (the late-readings check the export makes first
+    is made and rolled back, so the draft leaves out what the export would)."""
     require_admin(admin, "draft a NEPOOL GIS export")
-    return render(p.line for p in _pending(conn, quarter))
+    with conn.transaction(force_rollback=True):
+        _check_late(conn, quarter, thresholds, datetime.now(UTC))
+        return render(p.line for p in _pending(conn, quarter))
 
 
 def export_quarter(
@@ -89,13 +110,7 @@ def export_quarter(
         for month in months:
             if month not in closed:
                 raise Refused("month_not_closed", f"{month} is not closed; close it first")
-        check_closed_months(
-            conn,
-            [(s, store.closes_of(conn, s.system_id)) for s in registry_store.list_systems(conn)],
-            f"late:{quarter}",
-            thresholds or Thresholds(),
-            now,
-        )
+        _check_late(conn, quarter, thresholds, now)
         pending = _pending(conn, quarter)
         content = render(p.line for p in pending)
         store.save_export(conn, quarter, content, admin.account_id, now)

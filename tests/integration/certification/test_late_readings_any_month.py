@@ -89,17 +89,21 @@ def test_a_late_reading_before_the_export_keeps_its_month_out(fresh_db: str) -> 
     """July, August and September closed (1 certificate each for July and August). The late
     July reading arrives on Oct 6, after September's close and before the 2026Q3 export: the
     export notices it, holds July (`late:2026Q3`, its credit taken back) and leaves it out;
-    it does not send July's closed 1.240 MWh that its readings no longer support."""
+    it does not send July's closed 1.240 MWh that its readings no longer support. The draft
+    made before it already leaves July out, and holds nothing."""
     with psycopg.connect(fresh_db) as conn:
         load_registry(conn, registry(system("S", "10", "automatic")), D(10))
         write_readings(conn, daily("S", date(2026, 6, 30), date(2026, 10, 2), 40_000))
         for month, at in (("07", "08"), ("08", "09"), ("09", "10")):
             close_month(conn, f"2026-{month}", ADMIN, utc(f"2026-{at}-06T12:00"))
         write_readings(conn, [LATE_JULY])
+        draft = draft_export(conn, "2026Q3", ADMIN)
+        draft_holds = certification_store.holds_after_close(conn, "S")
         q3 = export_quarter(conn, "2026Q3", ADMIN, utc("2026-10-07T12:00"), "UTC")
         holds = certification_store.holds_after_close(conn, "S")
         ledger = _ledger(conn)
-    assert q3 == "NON-S,08/2026,1.240\nNON-S,09/2026,1.200\n"
+    assert draft == q3 == "NON-S,08/2026,1.240\nNON-S,09/2026,1.200\n"
+    assert draft_holds == []  # the draft shows what the export would send, records nothing
     assert [(h.month, h.code, h.detail, h.released) for h in holds] == [
         ("2026-07", *HELD_JULY, False)
     ]
