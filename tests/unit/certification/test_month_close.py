@@ -342,3 +342,23 @@ def test_manual_dial_rollover_is_no_register_mismatch() -> None:
     # Nov 1 04:00Z is 60 of the first interval's 721 h: 920,000 - 920,000*60//721 = 843,440;
     # Dec 1 05:00Z is 60 of the second's 744 h: 580,000*60//744 = 46,774
     assert result.energy_wh == 843_440 + 46_774
+
+
+def test_a_leap_february_counts_its_29th_day() -> None:
+    """February 2028 has 29 local days (696 h): 29 × 40,000 Wh, the reading at Feb 29 00:00
+    inside, covered; its over-capacity bound is 10 kW × 696 h × 0.30 = 2,088,000 Wh (the
+    amendment bound too), and 2,088,001 Wh is over it."""
+    from certification.month_close import most_plausible_wh
+
+    result = meter_month("M1", midnights(date(2028, 2, 1), [40_000] * 29), "2028-02", NY_NAME, TEN)
+    over = meter_month(
+        "M1", midnights(date(2028, 2, 1), [72_000] * 28 + [72_001]), "2028-02", NY_NAME, TEN
+    )
+    assert (result.energy_wh, result.readings, result.covered, result.findings) == (
+        1_160_000,
+        29,
+        True,
+        [],
+    )
+    assert most_plausible_wh(TEN, "2028-02", NY_NAME) == Decimal(2_088_000)
+    assert [f.code for f in over.findings] == ["over_capacity"]
