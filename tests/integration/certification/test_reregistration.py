@@ -4,7 +4,7 @@ system's close of the same months would count (and mint) the same readings again
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import psycopg
@@ -17,8 +17,10 @@ from certification.workflows.load_registry import load_registry
 from storage import certification_store, registry_store
 from storage.writer import write_readings
 from tests.integration.certification.test_amend_estimates import (
+    NY,
     daily,
     meter,
+    reading,
     registry,
     system,
     utc,
@@ -89,3 +91,32 @@ def test_a_system_whose_meters_together_exceed_its_capacity_is_held(fresh_db: st
         )
     ]
     assert ledger == []
+
+
+def test_a_switch_from_manual_to_automatic_within_a_month(fresh_db: str) -> None:
+    """S reports manually (1,000,000 Wh on Jun 30 at noon) and becomes automatic in July; its
+    DAS reads the register daily from Jul 15 00:00 (1,580,000 Wh, then 40,000 Wh a day). July
+    closes by the rules of the method it has at its close (automatic): the 14.5-day interval
+    is split at Jul 1 00:00 (560,000 Wh of 580,000), 680,000 Wh follow: 1,240,000 Wh, metered
+    across the switch (advisory gap and estimated_boundary: an apportioned share, not an
+    estimate of energy), minted: 1 certificate."""
+    manual = registry(system("S", "10", "manual"))
+    first = reading("S", datetime(2026, 6, 30, 12, tzinfo=NY), 1_000_000)
+    das = [
+        r.model_copy(update={"energy_wh": r.energy_wh + 580_000})
+        for r in daily("S", date(2026, 7, 15), date(2026, 8, 2), 40_000)
+    ]
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(conn, manual, Decimal(10))
+        write_readings(conn, [first])
+        load_registry(conn, registry(system("S", "10", "automatic")), Decimal(10))
+        write_readings(conn, das)
+        (july,) = close_month(conn, "2026-07", ADMIN, utc("2026-08-06T12:00")).systems
+    assert das[0].energy_wh == 1_580_000
+    assert (july.energy_wh, july.certified_wh, july.held_by, july.minted) == (
+        1_240_000,
+        1_240_000,
+        (),
+        1,
+    )
+    assert [code for code, _ in july.findings] == ["estimated_boundary", "gap"]
