@@ -73,7 +73,6 @@ def _report_form(
     shown = views.report_page(conn, me.account, system_id, ctx.clock())
     values = {
         "p": shown,
-        "ask": wording.whom_to_ask(ctx.settings.web_support_contact),
         "summary": wording.summary,
         **(extra or {}),
     }

@@ -31,6 +31,21 @@ def local_date(moment: datetime | None, timezone: str = "America/New_York") -> s
     return moment.astimezone(ZoneInfo(timezone)).strftime("%A %d %B %Y")
 
 
+def whom_to_ask(contact: str) -> str:
+    """'PTS staff (help@…)', or 'PTS staff' when no contact is configured."""
+    return f"PTS staff ({contact.strip()})" if contact.strip() else "PTS staff"
+
+
+def month_name(month: str | None) -> str:
+    """'2026-10' → 'October 2026' (anything else as it is)."""
+    if not month:
+        return ""
+    try:
+        return datetime.strptime(month, "%Y-%m").strftime("%B %Y")
+    except ValueError:
+        return month
+
+
 def kwh(energy_wh: int | None) -> str:
     return "—" if energy_wh is None else f"{energy_wh / 1000:,.1f}"
 
@@ -39,6 +54,7 @@ def install_filters(templates: Jinja2Templates) -> None:
     templates.env.filters["local_time"] = local_time
     templates.env.filters["local_date"] = local_date
     templates.env.filters["kwh"] = kwh
+    templates.env.filters["month_name"] = month_name
 
 
 def page(
@@ -57,7 +73,12 @@ def page(
     response = ctx.templates.TemplateResponse(
         request,
         name,
-        {"identity": identity, "csrf_token": token, **(values or {})},
+        {
+            "identity": identity,
+            "csrf_token": token,
+            "ask": whom_to_ask(ctx.settings.web_support_contact),
+            **(values or {}),
+        },
         status_code=status,
     )
     if fresh is not None:

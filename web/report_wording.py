@@ -10,8 +10,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from certification.errors import Refused
-from web.render import kwh, local_date, local_time
+from web.render import kwh, local_date, local_time, month_name, whom_to_ask
 from web.views import Earlier, WindowState
+
+__all__ = ["Advice", "Situation", "advise", "earned", "plain_number", "summary", "whom_to_ask"]
 
 REGISTER, DATE, METER = "register_kwh", "read_on", "meter_id"  # the form's fields
 
@@ -35,10 +37,6 @@ class Situation:
     entered_wh: int | None  # None: the number could not be read
     entered_at: datetime | None  # None: the date could not be read
     ask: str  # whom to ask, e.g. "PTS staff (help@pts.example)"
-
-
-def whom_to_ask(contact: str) -> str:
-    return f"PTS staff ({contact})" if contact.strip() else "PTS staff"
 
 
 def _window(window: WindowState) -> str:
@@ -174,6 +172,6 @@ def earned(
         f"That is {kwh(produced)} kWh produced since your last reading on "
         f"{local_date(earlier.ts, timezone)}, worth about {toward:.3f} certificates (1 "
         f"certificate per 1,000 kWh, times your system's factor {plain_number(factor)}). PTS "
-        f"counts certificates when it closes {month}, after the window; fractions carry over "
-        "to the next month. They appear under Certificates on your system page."
+        f"counts certificates when it closes {month_name(month)}, after the window; fractions "
+        "carry over to the next month. They appear under Certificates on your system page."
     )

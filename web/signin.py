@@ -14,7 +14,6 @@ from web import credential_store as store
 from web.context import address_of, context
 from web.deps import Conn, MaybeMe, Me
 from web.render import clear_session_cookie, page, set_session_cookie
-from web.report_wording import whom_to_ask
 
 router = APIRouter(include_in_schema=False)
 
@@ -173,8 +172,7 @@ def link_form(request: Request, conn: Conn, secret: str) -> Response:
 def _link_unusable(request: Request, refusal: Refused) -> Response:
     """A used, expired or unknown link: say so and whom to ask for a new one."""
     request.state.refusal = refusal
-    ask = whom_to_ask(context(request).settings.web_support_contact)
-    return page(request, "link.html", None, {"unusable": True, "ask": ask}, 404)
+    return page(request, "link.html", None, {"unusable": True}, 404)
 
 
 @router.post("/link/{secret}")

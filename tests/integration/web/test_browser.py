@@ -50,7 +50,7 @@ def test_representative_reports_and_is_refused_outside_the_window(
     assert browser.current_url == f"{live}/systems/S1"  # one system: straight to it
     window = browser.find_element(By.ID, "window").text
     assert (
-        "The reporting window for 2026-10 is open until the end of Thursday 05 November 2026"
+        "The reporting window for October 2026 is open until the end of Thursday 05 November 2026"
         in window
     )
     bars = browser.find_elements(By.CSS_SELECTOR, "svg.chart rect")
@@ -58,7 +58,7 @@ def test_representative_reports_and_is_refused_outside_the_window(
     assert "812.3" in browser.find_element(By.ID, "monthly").text
     shot(browser, "rep-system-page")
     click_through(browser, browser.find_element(By.LINK_TEXT, "Report this month's reading"))
-    assert "The window is open for 2026-10" in browser.find_element(By.ID, "window").text
+    assert "The window is open for October 2026" in browser.find_element(By.ID, "window").text
     browser.find_element(By.ID, "register_kwh").send_keys("12345.6")
     fill(browser, "read_on", "2026-10-29")
     fill(browser, "read_time", "09:30")

@@ -166,12 +166,12 @@ def test_an_accepted_reading_says_what_it_earned(
     send_reading(browser, live, "12345.6", "2026-10-29")
     assert text_of(browser, "accepted").startswith(
         "Thank you. Your reading of 12,345.6 kWh taken Thu 29 Oct 2026, 09:30 EDT is recorded "
-        "for 2026-10."
+        "for October 2026."
     )
     assert text_of(browser, "earned") == (
         "That is 345.6 kWh produced since your last reading on Tuesday 27 October 2026, worth "
         "about 0.346 certificates (1 certificate per 1,000 kWh, times your system's factor 1). "
-        "PTS counts certificates when it closes 2026-10, after the window; fractions carry "
+        "PTS counts certificates when it closes October 2026, after the window; fractions carry "
         "over to the next month. They appear under Certificates on your system page."
     )
     shot(browser, "homeowner-accepted")

@@ -60,7 +60,7 @@ def test_reading_accepted_then_a_lower_one_refused(client: TestClient, seeded_db
     accepted = report(client, "12,345.6", "2026-10-29")
     assert accepted.status_code == 200
     assert "Thank you. Your reading of 12,345.6 kWh" in accepted.text
-    assert "recorded for 2026-10" in accepted.text
+    assert "recorded for October 2026" in accepted.text
     refused = report(client, "12000", "2026-10-30", "08:00")
     assert refused.status_code == 422
     assert "Your reading was not accepted." in refused.text

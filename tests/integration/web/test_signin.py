@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import psycopg
@@ -55,7 +56,7 @@ def test_wrong_password_is_refused_and_recorded(client: TestClient, seeded_db: s
     """A wrong password: 401 with the reason on the page, a failure event with the address."""
     answer = sign_in(client, OWNER, "not the password")
     assert answer.status_code == 401
-    assert "the account id or the password is wrong" in answer.text
+    assert "The account id or the password is wrong" in answer.text
     unknown = sign_in(client, "nobody", "whatever-123")
     assert unknown.status_code == 401
     assert events(seeded_db, OWNER) == [("signin_failed", "testclient")]
@@ -69,7 +70,7 @@ def test_sign_in_is_throttled_per_account(client: TestClient, seeded_db: str) ->
         assert sign_in(client, OWNER, "wrong-password").status_code == 401
     throttled = sign_in(client, OWNER)
     assert throttled.status_code == 429
-    assert "too many failed sign-ins for this account" in throttled.text
+    assert "Too many failed sign-ins for this account" in throttled.text
     assert events(seeded_db, OWNER)[-1] == ("signin_throttled", "testclient")
     assert sign_in(client, REP).status_code == 303  # another account is not affected
 
@@ -82,7 +83,7 @@ def test_sign_in_is_throttled_per_address(seeded_db: str, clock: Clock) -> None:
             assert sign_in(client, name, "wrong-password").status_code == 401
         answer = sign_in(client, OWNER)
     assert answer.status_code == 429
-    assert "too many failed sign-ins from your address" in answer.text
+    assert "Too many failed sign-ins from your address" in answer.text
 
 
 def test_throttling_ends_with_the_window(client: TestClient, clock: Clock) -> None:
@@ -252,3 +253,28 @@ def test_a_form_sent_after_the_session_ended_leads_back_to_its_page(
     )
     assert answer.status_code == 303
     assert answer.headers["location"] == "/signin?next=/systems/S1/report"
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "field", "says"),
+    [
+        ("not the password", "another long password", "current", "The current password is wrong."),
+        (PASSWORD, "short", "new", "Choose a password of at least 10 characters."),
+    ],
+)
+def test_a_refused_password_change_points_at_its_field(
+    client: TestClient, current: str, new: str, field: str, says: str
+) -> None:
+    """The refusal is said at the field it concerns (aria-invalid, aria-describedby, focus)."""
+    sign_in(client, OWNER)
+    page = client.get("/account")
+    refused = client.post(
+        "/account/password",
+        data={"current": current, "new": new, "csrf_token": csrf_of(page.text)},
+    )
+    assert refused.status_code == 422
+    assert f'<span id="refusal-text">{says}</span>' in refused.text
+    tag = re.search(rf'<input id="{field}"[^>]*>', refused.text)
+    assert tag is not None
+    assert 'aria-invalid="true" aria-describedby="refusal-text" autofocus' in tag.group(0)
+    assert refused.text.split("<main")[1].count('aria-invalid="true"') == 1

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from certification.errors import Refused
+from web.render import month_name
 from web.report_wording import Situation, advise, earned, plain_number, summary, whom_to_ask
 from web.views import Earlier, WindowState
 
@@ -69,3 +70,7 @@ def test_what_a_reading_earned_at_a_factor() -> None:
         "worth about 1.200 certificates (1 certificate per 1,000 kWh, times your system's "
         "factor 0.8)."
     )
+
+
+def test_months_are_named() -> None:
+    assert [month_name(m) for m in ("2026-10", "", "Q3")] == ["October 2026", "", "Q3"]
