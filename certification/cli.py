@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -361,8 +361,13 @@ def close(
 ) -> None:
     """Close a month: production, completeness, erratic data, estimates, holds, SRECs."""
     settings = get_settings(ctx)
-    override = Decimal(max_capacity_factor) if max_capacity_factor else None
-    thresholds = Thresholds.from_settings(settings, override)
+    try:
+        override = Decimal(max_capacity_factor) if max_capacity_factor else None
+    except InvalidOperation:
+        raise click.BadParameter(
+            f"{max_capacity_factor!r} is not a number", param_hint="--max-capacity-factor"
+        ) from None
+    thresholds = _run(lambda: Thresholds.from_settings(settings, override))
     with _connection(ctx) as conn:
         admin = _acting(ctx, conn, account_id, "month close")
         result = _run(

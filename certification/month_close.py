@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from certification.errors import Refused
 from certification.holds import HOLDING_FINDINGS
 from certification.window import window_for
 from schemas.reading import QualityFlag, ReadingEvent
@@ -93,7 +94,17 @@ class Thresholds:
         cls, settings: MonthCloseSettings, max_capacity_factor: Decimal | None = None
     ) -> Thresholds:
         """The thresholds the settings give (the one constructor for the CLI and the web);
-        `max_capacity_factor`: a command's override of PTS_ERRATIC_MAX_CAPACITY_FACTOR."""
+        `max_capacity_factor`: a command's override of PTS_ERRATIC_MAX_CAPACITY_FACTOR, in
+        (0, 1] like the setting (above 1, output beyond nameplate all month would mint)."""
+        if max_capacity_factor is not None and not (
+            max_capacity_factor.is_finite() and 0 < max_capacity_factor <= 1
+        ):
+            raise Refused(
+                "bad_capacity_factor",
+                f"--max-capacity-factor {max_capacity_factor} is not above 0 and at most 1 "
+                "(1: the nameplate all month); it may tighten the over-capacity bound, never "
+                "lift it past what a system can produce",
+            )
         return cls(
             max_capacity_factor=max_capacity_factor
             if max_capacity_factor is not None

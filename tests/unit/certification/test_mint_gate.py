@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from certification.errors import Refused
 from certification.month_close import Thresholds, meter_month
 from pts.settings import Settings
 from schemas.findings import HOLDING_FINDINGS
@@ -86,3 +90,20 @@ def test_the_holding_setting_adds_findings_never_removes_the_implausible_ones() 
     implausible_power (or any default) advisory: that would mint flagged energy."""
     built = Thresholds.from_settings(Settings(month_close_holding_findings=frozenset({"gap"})))
     assert built.holding == HOLDING_FINDINGS | {"gap"}
+
+
+def test_a_close_cannot_raise_the_capacity_bound_beyond_nameplate() -> None:
+    """`pts month close --max-capacity-factor` may tighten the bound, never lift it past 1
+    (nameplate all month, the setting's own limit): 5, 0, −1 and NaN are refused; 1 and 0.2
+    are taken."""
+    settings = Settings()
+    refused = []
+    for text in ("5", "0", "-1", "NaN", "1.0001"):
+        with pytest.raises(Refused) as caught:
+            Thresholds.from_settings(settings, Decimal(text))
+        refused.append(caught.value.code)
+    taken = [
+        Thresholds.from_settings(settings, Decimal(t)).max_capacity_factor for t in ("1", "0.2")
+    ]
+    assert refused == ["bad_capacity_factor"] * 5
+    assert taken == [Decimal(1), Decimal("0.2")]
