@@ -186,6 +186,7 @@ class Settings(BaseSettings):
     stream_power_tolerance: Decimal = Field(
         default=Decimal("1.2"),
         gt=0,
+        le=2,  # above, implausible output would pass unflagged (and mint)
         description="stream: flag intervals whose mean power exceeds nameplate kW DC × this",
     )
     stream_earliest_reading: date = Field(

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from certification.errors import Refused
 from certification.month_close import Thresholds, meter_month
@@ -107,3 +108,11 @@ def test_a_close_cannot_raise_the_capacity_bound_beyond_nameplate() -> None:
     ]
     assert refused == ["bad_capacity_factor"] * 5
     assert taken == [Decimal(1), Decimal("0.2")]
+
+
+def test_the_power_tolerance_cannot_switch_the_implausible_power_check_off() -> None:
+    """PTS_STREAM_POWER_TOLERANCE (the stream's and month close's power limit) is at most 2 ×
+    nameplate: 5 would let a 10 kW system register 50 kW unflagged, and mint it."""
+    assert Settings(stream_power_tolerance=Decimal(2)).stream_power_tolerance == 2
+    with pytest.raises(ValidationError):
+        Settings(stream_power_tolerance=Decimal(5))
