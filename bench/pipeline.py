@@ -71,6 +71,7 @@ from schemas.registry import (  # noqa: E402 - after the sys.path fix above
 from storage import registry_store  # noqa: E402 - after the sys.path fix above
 from storage.migrate import migrate  # noqa: E402 - after the sys.path fix above
 from storage.writer import _COLS, COPY_TYPES, reading_to_row  # noqa: E402 - as above
+from stream.metrics import WorkerMetrics  # noqa: E402 - as above
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("PTS_TEST_DATABASE_URL", "postgresql://pts@127.0.0.1:15432/pts")
@@ -451,8 +452,6 @@ def counting_cost(readings_per_batch: int, calls: int = 20_000) -> float:
     """CPU µs per reading of the stream worker's in-process counting (WorkerMetrics.
     observe_batch), which stays on when /metrics is off, at `readings_per_batch` readings
     per committed batch (one message per batch: the most calls per reading)."""
-    from stream.metrics import WorkerMetrics
-
     metrics = WorkerMetrics()
     sources = [("gateway", "gw-bench", time.time())]
     start_cpu = time.process_time()
@@ -469,6 +468,27 @@ COPY_MANY = "raw COPY (binary, 200 messages/transaction)"
 COPY_ONE = "(raw COPY, 1 message/transaction)"
 PIPELINE = "pipeline MQTT → rows committed"
 CEILINGS = (MQTT, PRODUCE, CONSUME, COPY_MANY)
+
+
+def scrape_cost(sources: int, calls: int = 500) -> float:
+    """CPU ms to render one scrape of a stream worker's registry holding `sources` sources,
+    four partitions' lag and a few refusal reasons (what its /metrics thread does per
+    scrape, HTTP aside)."""
+    from prometheus_client import generate_latest
+
+    from stream.core import Reject
+    from stream.errors import ReasonCode
+
+    metrics = WorkerMetrics()
+    rejects = [Reject(code, "bench", b"") for code in list(ReasonCode)[:4]]
+    stamped = [("gateway", f"gw-{n}", time.time()) for n in range(sources)]
+    metrics.observe_batch(0.01, 10, 0, 0, rejects, stamped)
+    metrics.set_lag("readings.raw", dict.fromkeys(range(4), 0), dict.fromkeys(range(4), 10))
+    metrics.set_dead_letters({"unknown_meter": 3})
+    start_cpu = time.process_time()
+    for _ in range(calls):
+        generate_latest(metrics.registry)
+    return (time.process_time() - start_cpu) / calls * 1e3
 
 
 def int_list(text: str) -> list[int]:
@@ -509,12 +529,17 @@ def pipeline_report(
 
 
 def metrics_cost_report(
-    runs: dict[Setup, list[tuple[float, dict[str, float]]]], readings: int, per_batch: int
+    runs: dict[Setup, list[tuple[float, dict[str, float]]]],
+    readings: int,
+    per_batch: int,
+    sources: int,
+    every: float,
 ) -> list[str]:
     """Metrics on against off, paired within each round: median of the per-round ratios."""
     lines = ["  metrics' own cost, on against off in the same round (median of the rounds' ratios;"
              " the bar: 5%)"]  # fmt: skip
     worker_cpu: list[float] = []
+    rates: list[float] = []
     for setup in runs:
         off = Setup(setup.workers, setup.bridges, False)
         if not setup.metrics or off not in runs:
@@ -529,6 +554,7 @@ def metrics_cost_report(
             for (_, on), (_, of) in pairs
         )
         worker_cpu += [of[ROLES[0]] / readings * 1e6 for _, of in runs[off]]
+        rates += [readings / off_s for off_s, _ in runs[off]]
         lines.append(
             f"  {setup.workers} worker(s), {setup.bridges} bridge(s): "
             f"throughput {throughput:+.1%}, CPU per reading {pipeline:+.1%} (workers and "
@@ -542,6 +568,16 @@ def metrics_cost_report(
         f"  counting that port 0 leaves on (worker observe_batch, {per_batch} readings per "
         f"batch, alone): {counting:.2f} µs per reading = {share:.1%} of the worker's CPU"
     )
+    # serving: CPU per scrape, alone, against the worker's CPU per second at its throughput
+    busy = statistics.median(worker_cpu) / 1e6 * statistics.median(rates)  # CPU s per s
+    for count in (1, sources):  # the bench's one gateway, and a fleet's
+        rendering = scrape_cost(count)
+        lines.append(
+            f"  serving one scrape of a worker's metrics ({count} source(s), alone): "
+            f"{rendering:.2f} ms CPU; of the worker's CPU at the measured throughput: "
+            f"{rendering / 1e3 / every / busy:.1%} scraped every {every:g} s, "
+            f"{rendering / 1e3 / 15 / busy:.1%} every 15 s"
+        )
     return lines
 
 
@@ -623,7 +659,7 @@ def main() -> None:
         print(f"  slowest ceiling: {name}")
     for line in pipeline_report(runs, readings, slowest):
         print(line)
-    for line in metrics_cost_report(runs, readings, args.readings):
+    for line in metrics_cost_report(runs, readings, args.readings, 1_000, args.scrape_every):
         print(line)
     print(f"  took {(time.monotonic() - began) / 60:.1f} minutes")
 
