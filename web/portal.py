@@ -5,6 +5,7 @@ calls one workflow (certification/workflows or web.views/web.accounts) and rende
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime
 from typing import Annotated
 
@@ -31,6 +32,7 @@ from web.api_models import MONTH_PATTERN
 from web.chart import monthly_svg
 from web.context import address_of, context
 from web.deps import Conn, Me
+from web.metrics import observe_month_close
 from web.render import page
 from web.report_form import parse_report, register_wh
 
@@ -308,7 +310,9 @@ def month_close(
     request.state.write_target = month.strip()
     if not re.fullmatch(MONTH_PATTERN, month.strip()):
         raise Refused("bad_month", "enter the month as YYYY-MM (for example 2026-10)")
+    began = time.perf_counter()
     done = close_month(conn, month.strip(), me.account, ctx.clock(), ctx.thresholds)
+    observe_month_close(request, time.perf_counter() - began, done)
     flagged = sum(1 for s in done.systems if s.findings)
     return RedirectResponse(
         f"/admin?closed={done.month}&systems={len(done.systems)}&flagged={flagged}",
