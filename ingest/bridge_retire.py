@@ -23,6 +23,7 @@ Order (after the bridge's process was stopped):
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -55,9 +56,9 @@ class RetiringBridge(Bridge):
         super().__init__(source, sink, max_value_bytes)
         self.quiet_s = quiet_s
         self.received = 0  # messages handed to us by the broker (acknowledged: stats.messages)
-        self.unsubscribed = asyncio.Event()
+        self._left: threading.Event | None = None  # set at the UNSUBACK
+        self._quiet_from: float | None = None
         self._last_received = time.monotonic()
-        self._client.on_unsubscribe = self._on_unsubscribe
 
     def _on_connect(
         self,
@@ -73,13 +74,7 @@ class RetiringBridge(Bridge):
         filters = self.source.scheme.subscriptions(self.source.share_group)
         log.info("bridge_retiring", client_id=self.source.client_id, filters=filters,
                  session_present=flags.session_present)  # fmt: skip
-        client.unsubscribe(filters)
-
-    def _on_unsubscribe(
-        self, client: mqtt.Client, userdata: Any, mid: int, codes: Any, props: Any
-    ) -> None:
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self.unsubscribed.set)
+        self._left = self.unsubscribe(filters)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.received += 1
@@ -87,17 +82,17 @@ class RetiringBridge(Bridge):
         super()._on_message(client, userdata, message)
 
     def drained(self) -> bool:
-        """Unsubscribed, every message received acknowledged, and none for `quiet_s`."""
-        return (
-            self.unsubscribed.is_set()
-            and self.received == self.stats.messages
-            and time.monotonic() - self._last_received >= self.quiet_s
-        )
+        """Unsubscribed, every message received acknowledged, and none for `quiet_s` (since
+        the UNSUBACK at least)."""
+        if self._left is None or not self._left.is_set():
+            return False
+        if self._quiet_from is None:
+            self._quiet_from = time.monotonic()
+        last = max(self._last_received, self._quiet_from)
+        return self.received == self.stats.messages and time.monotonic() - last >= self.quiet_s
 
     async def run(self, stop: asyncio.Event) -> BridgeStats:
         async def stop_when_drained() -> None:
-            await self.unsubscribed.wait()
-            self._last_received = max(self._last_received, time.monotonic())
             while True:  # the quiet time is measured, not signalled
                 if self.drained():
                     stop.set()
