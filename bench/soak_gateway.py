@@ -18,6 +18,12 @@ It prints each process's slope in MB/hour (least squares after `--warmup`). With
 `--trace-every N` the gateway takes a tracemalloc snapshot every N seconds after the warm-up
 and prints the allocation sites that grew most since the first one (slower: use it to find a
 leak, not to measure the slope).
+
+Measured 2026-11-30 (15 min, 20 meters, 5 polls/s, 90,000 readings published and acked,
+load average 10-20 on the shared 2 cores): before the simulator fix the gateway 0.97 MB/h
+(76.6 MB at the end) and the simulator 97.3 MB/h; after it, the gateway 3.6 MB/h (76.4 ->
+77.0 MB) and the simulator 1.9 MB/h. With --trace-every 120 (11 min) no allocation site of the
+gateway grew by more than 0.02 MB: its small RSS drift is not Python objects.
 """
 
 from __future__ import annotations
