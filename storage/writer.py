@@ -153,11 +153,13 @@ class _Execute:
 
 @dataclass(frozen=True, slots=True)
 class _Copy:
-    """Binary-COPY rows in a savepoint (`copy_unless_stored`); answered False, with nothing
-    written, when some row's unique key is stored already, else True."""
+    """Binary-COPY rows; answered True. `unless_stored`: in a savepoint
+    (`copy_unless_stored`), answered False with nothing written when some row's unique key is
+    stored already (the direct COPY into `readings`; the staging COPY needs no savepoint)."""
 
     sql: str
     rows: Iterable[Sequence[Any]]
+    unless_stored: bool = False
     types: Sequence[str] = COPY_TYPES
 
 
@@ -170,7 +172,7 @@ def _write_steps(rows: Sequence[ReadingRow]) -> _Steps:
     """The writer's statements for one non-empty batch of rows, in order (module docstring)."""
     repeated = _has_repeated_key(rows)
     yield _Execute(_ENSURE_PARTITIONS, (_months(rows),))
-    if not repeated and (yield _Copy(_COPY_DIRECT, rows)):
+    if not repeated and (yield _Copy(_COPY_DIRECT, rows, unless_stored=True)):
         return len(rows), 0, [(r[0], r[1]) for r in rows]
     # some keys are stored already (or repeat in the batch): dedupe through staging
     yield _Execute(_CREATE_STAGING)
@@ -235,8 +237,14 @@ def write_rows(
             except StopIteration as done:
                 result: tuple[int, int, list[Key]] = done.value
                 return result
-            if isinstance(step, _Copy):
+            if isinstance(step, _Copy) and step.unless_stored:
                 answer = copy_unless_stored(conn, step.sql, step.types, step.rows)
+            elif isinstance(step, _Copy):
+                with cur.copy(step.sql) as copy:
+                    copy.set_types(list(step.types))
+                    for row in step.rows:
+                        copy.write_row(row)
+                answer = True
             else:
                 cur.execute(step.sql, step.params)
                 answer = cur.fetchall() if step.fetch else None
@@ -284,8 +292,14 @@ async def write_rows_async(
             except StopIteration as done:
                 result: tuple[int, int, list[Key]] = done.value
                 return result
-            if isinstance(step, _Copy):
+            if isinstance(step, _Copy) and step.unless_stored:
                 answer = await copy_unless_stored_async(aconn, step.sql, step.types, step.rows)
+            elif isinstance(step, _Copy):
+                async with cur.copy(step.sql) as copy:
+                    copy.set_types(list(step.types))
+                    for row in step.rows:
+                        await copy.write_row(row)
+                answer = True
             else:
                 await cur.execute(step.sql, step.params)
                 answer = await cur.fetchall() if step.fetch else None
