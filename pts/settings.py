@@ -214,6 +214,13 @@ class Settings(BaseSettings):
         description="stream: tries of a message that fails to store before it is parked as a "
         "processing_failed dead letter",
     )
+    stream_stall_exit_s: float = Field(
+        default=300,
+        ge=0,
+        description="stream worker: exit (for its supervisor to restart it) when a partition "
+        "it holds, or with none held any partition, has lag and no progress this long while "
+        "Kafka answers; 0 switches the watchdog off",
+    )
     ingest_max_record_bytes: int = Field(
         default=900_000,
         ge=4_096,

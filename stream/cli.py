@@ -52,6 +52,7 @@ def worker(ctx: click.Context, app_id: str, loglevel: str) -> None:
         concurrency=settings.stream_concurrency,
         limits=stream_limits(settings),
         work=work_limits(settings),
+        stall_exit_s=settings.stream_stall_exit_s,
     )
     from pts.metrics_server import serve
 

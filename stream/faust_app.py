@@ -53,6 +53,7 @@ import structlog
 from pts.kafka_config import KafkaConnection
 from storage import dead_letter_store
 from stream.core import Reject
+from stream.liveness import Watchdog
 from stream.metrics import LAG_INTERVAL_S, WorkerMetrics
 from stream.persist import Origin, WorkLimits, connect_store
 from stream.processing import Message, Processor, back_off
@@ -124,8 +125,11 @@ class FaustEngine:
         limits: Limits | None = None,
         work: WorkLimits | None = None,
         connection: KafkaConnection | None = None,
+        stall_exit_s: float = 0.0,
     ) -> None:
         self.limits = limits or Limits()
+        self.stall_exit_s = stall_exit_s  # stream.liveness; 0: no watchdog
+        self.buffers_taken = 0  # the watchdog's sign of the worker's own work
         self.work = work or WorkLimits()
         self.database_url = database_url
         self.max_batch = max_batch
@@ -192,6 +196,7 @@ class FaustEngine:
         await processor.start()
         try:
             async for events in stream.take_events(self.max_batch, within=self.within_s):
+                self.buffers_taken += 1
                 messages = [
                     Message(
                         e.value or b"",
@@ -209,6 +214,36 @@ class FaustEngine:
                     os._exit(EXIT_CRASHED)
         finally:
             await processor.close()
+
+    def watchdog(self) -> Watchdog:
+        """The liveness watchdog of this worker (stream.liveness): it exits the process when
+        the worker stops consuming a partition that has lag for `stall_exit_s`."""
+
+        async def measure() -> tuple[dict[int, int], dict[int, int]]:
+            ends = await end_offsets(self.connection, self._topic)
+            return await committed_offsets(self.connection, self._group, self._topic), ends
+
+        def held() -> frozenset[int]:
+            consumer = getattr(self.app, "_consumer", None)  # never create it from here
+            try:
+                assigned = consumer.assignment() if consumer is not None else set()
+            except Exception:  # not started yet
+                return frozenset()
+            return frozenset(tp.partition for tp in assigned if tp.topic == self._topic)
+
+        def work() -> int:
+            retries = self.metrics.registry.get_sample_value(
+                "pts_stream_database_unavailable_total"
+            )
+            return self.buffers_taken + int(retries or 0)
+
+        return Watchdog(
+            stall_exit_s=self.stall_exit_s,
+            interval_s=max(1.0, min(LAG_INTERVAL_S, self.stall_exit_s / 4)),
+            measure=measure,
+            held=held,
+            work=work,
+        )
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         return await connect_store(self.database_url, self.work)
@@ -279,5 +314,7 @@ def run_worker(engine: FaustEngine, loglevel: str = "info") -> None:
     """
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    if engine.stall_exit_s > 0:
+        engine.watchdog().start()
     worker = faust.Worker(engine.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
