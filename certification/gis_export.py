@@ -11,7 +11,6 @@ from decimal import Decimal
 
 from certification.amendments import Amendment, stated_wh
 from certification.errors import Refused
-from certification.srec import mwh_of
 from certification.window import window_for
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
@@ -72,6 +71,9 @@ class MonthStatement:
     held: bool  # held by a finding and not released
     amendments: tuple[Amendment, ...] = ()
     gis_unit_id: str | None = None  # the system's unit, REC terms accepted or not
+    # what the SREC ledger has credited the month (None: never credited, e.g. closed before
+    # the REC terms were accepted); a month goes out only with what the ledger credited
+    credited_mwh: Decimal | None = None
 
     @property
     def stated_wh(self) -> int | None:
@@ -94,11 +96,12 @@ class PendingLine:
 def pending_lines(
     statements: Iterable[MonthStatement], sent: Mapping[tuple[str, str], Decimal]
 ) -> list[PendingLine]:
-    """What the next export carries: for each exportable month, its MWh the first time, then
-    the difference between what it states and what earlier exports `sent` (nothing when
-    equal); for a held month that went out, minus what was sent (a retraction). Amendments
-    of a month are carried by the line that sends them (or are settled when the month
-    already states what was sent)."""
+    """What the next export carries: for each exportable month the SREC ledger has credited,
+    the MWh it credited the first time, then the difference from what earlier exports `sent`
+    (nothing when equal); a month never credited (closed before the REC terms were accepted,
+    not amended since) is not sent, so GIS and the ledger agree; for a held month that went
+    out, minus what was sent (a retraction). Amendments of a month are carried by the line
+    that sends them (or are settled when the month already states what was sent)."""
     out = []
     for s in statements:
         stated = s.stated_wh
@@ -110,9 +113,9 @@ def pending_lines(
             # (REC terms withdrawn since or not: it went out under this unit)
             out.append(PendingLine(s.system_id, ExportLine(unit, s.month, -before), ()))
             continue
-        if stated is None or s.unit_id is None:
-            continue
-        mwh = mwh_of(stated) - (before or Decimal(0))
+        if stated is None or s.unit_id is None or s.credited_mwh is None:
+            continue  # not exportable, or never credited: GIS never gets what PTS never minted
+        mwh = s.credited_mwh - (before or Decimal(0))
         if before is not None and mwh == 0:
             continue
         carried = tuple(a.amendment_id for a in s.amendments if a.exported_in is None)

@@ -347,6 +347,15 @@ def credited_mwh(conn: psycopg.Connection[Any], system_id: str, month: str) -> D
     return Decimal(row[0])
 
 
+def credited_months(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], Decimal]:
+    """(system_id, month) → the MWh the SREC ledger has credited it (entries summed), for
+    every system-month with a ledger entry; a month never credited has no key."""
+    rows = conn.execute(
+        "SELECT system_id, month, sum(mwh) FROM srec_ledger GROUP BY system_id, month"
+    ).fetchall()
+    return {(r[0], r[1]): Decimal(r[2]) for r in rows}
+
+
 def release_of(conn: psycopg.Connection[Any], system_id: str, month: str) -> ReleaseRow | None:
     """The release of a held system-month, if staff made one."""
     row = conn.execute(

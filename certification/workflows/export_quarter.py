@@ -4,7 +4,9 @@ and mark the amendments it carried.
 
 What a system-month states: its amended energy when amended, else its certified (metered)
 energy as closed. A month is sent when it is certifiable (REC terms accepted, a GIS unit, not
-held, not a whole-month estimate) and what it states differs from what exports sent so far:
+held, not a whole-month estimate), the SREC ledger has credited it (a month closed before the
+REC terms were accepted is not, until an amendment after acceptance credits it), with the MWh
+the ledger credited, and that differs from what exports sent so far:
 the first time as the month's line, later as an adjustment line (the difference). So a held
 month released after its quarter went out, an amended estimate, or the back months of a
 system registered late all go out in the next export, and nothing goes out twice.
@@ -41,6 +43,7 @@ def _pending(conn: psycopg.Connection[Any], quarter: str) -> list[PendingLine]:
     months = quarter_months(quarter)
     systems = {s.system_id: s for s in registry_store.list_systems(conn)}
     amendments = {sid: amendments_of(conn, sid) for sid in systems}
+    credited = store.credited_months(conn)
     statements = []
     for close in store.closes_until(conn, months[-1]):
         system = systems[close.system_id]
@@ -55,6 +58,7 @@ def _pending(conn: psycopg.Connection[Any], quarter: str) -> list[PendingLine]:
                 close.held,
                 tuple(amended),
                 system.gis_unit_id,
+                credited.get((close.system_id, close.month)),
             )
         )
     return pending_lines(statements, store.exported_mwh(conn))
