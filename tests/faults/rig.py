@@ -202,6 +202,9 @@ class OffsetClock:
 
 
 MONTH = "2026-03"  # with the DST change
+# the workers' PTS_STREAM_STALL_EXIT_S (default 300); PTS_FAULTS_STALL_EXIT_S=0 runs them without
+# the watchdog (test_kafka_sigkilled_while_the_worker_joins then fails: the worker hangs)
+STALL_EXIT_S = int(os.environ.get("PTS_FAULTS_STALL_EXIT_S", "60"))
 TZ = ZoneInfo("America/New_York")
 
 
@@ -226,8 +229,11 @@ class Pipeline:
     """Meters → gateway agent → private Mosquitto → bridge → private Kafka → worker → private
     PostgreSQL, for one month of hourly readings."""
 
-    def __init__(self, folder: Path, name: str, meters: int = 6) -> None:
+    def __init__(
+        self, folder: Path, name: str, meters: int = 6, worker_env: dict[str, str] | None = None
+    ) -> None:
         self.folder = folder
+        self.worker_env = worker_env or {}
         self.logs = LOCAL / "artifacts" / "faults" / name  # kept after the test, for a reader
         shutil.rmtree(self.logs, ignore_errors=True)
         self.logs.mkdir(parents=True)
@@ -252,7 +258,9 @@ class Pipeline:
         self.bridge: Supervised | None = None
         self.worker: Supervised | None = None
 
-    async def start(self) -> None:
+    async def start(self, worker: bool = True) -> None:
+        """Start the services, the bridge and (unless `worker` is False: start_worker())
+        the stream worker, and connect the gateway."""
         self.mosquitto.start()
         # the registry's reporting party of the simulated meters is the demo gateway
         credentials = admin_credentials(self.mosquitto.port, self.mosquitto.local_dir)
@@ -279,6 +287,7 @@ class Pipeline:
             "PTS_LOG_FORMAT": "json",
             "PTS_BRIDGE_METRICS_PORT": "0",
         }
+        self.group = f"faults-{uuid.uuid4().hex[:6]}"
         self.metrics_port = free_port()
         await asyncio.to_thread(self._create_topics, base)
         self.bridge = Supervised(
@@ -289,17 +298,22 @@ class Pipeline:
         )
         self.worker = Supervised(
             "worker",
-            [*PTS, "stream", "worker", "--app-id", f"faults-{uuid.uuid4().hex[:6]}",
+            [*PTS, "stream", "worker", "--app-id", self.group,
              "--loglevel", "warning"],
             {
                 **base,
                 "PTS_LOCAL_DIR": str(self.folder / "worker"),
                 "PTS_STREAM_METRICS_PORT": str(self.metrics_port),
+                # the liveness watchdog (stream.liveness) exits a worker that stopped
+                # consuming; the supervisor starts it again
+                "PTS_STREAM_STALL_EXIT_S": str(STALL_EXIT_S),
+                **self.worker_env,
             },
             self.logs / "worker.log",
         )  # fmt: skip
         self.bridge.start()
-        self.worker.start()
+        if worker:
+            self.worker.start()
         config = gateway_config(
             self.fleet, self.mosquitto.port, self.folder / "spool.db", GATEWAY, GATEWAY_PASSWORD
         ).model_copy(update={"interval_s": 3600, "timeout_s": 2.0})
@@ -307,6 +321,49 @@ class Pipeline:
         self.agent.publisher.start()
         assert await asyncio.to_thread(self.agent.publisher.connected.wait, 20)
         await asyncio.sleep(3)  # the bridge subscribes
+
+    def start_worker(self) -> None:
+        assert self.worker is not None
+        self.worker.start()
+
+    async def group_members(self, stable: bool = False) -> int:
+        """Members of the worker's consumer group (joining or stable; with `stable`, only
+        once the group is Stable: its members have been given their partitions); -1 when
+        Kafka does not answer."""
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap, request_timeout_ms=5000)
+        try:
+            await admin.start()
+            described = await admin.describe_consumer_groups([self.group])
+        except Exception:  # a broker starting up, a coordinator moving
+            return -1
+        finally:
+            with contextlib.suppress(Exception):
+                await admin.close()
+        groups = described[0].groups if described else []
+        if not groups or (stable and groups[0][2] != "Stable"):
+            return 0
+        return len(groups[0][5])
+
+    async def worker_joins(self, within_s: float, stable: bool = False) -> None:
+        """Wait until the worker is a member of its consumer group (asked every 0.1 s)."""
+        deadline = time.monotonic() + within_s
+        while await self.group_members(stable) < 1:
+            assert time.monotonic() < deadline, "the worker never joined its group"
+            await asyncio.sleep(0.1)
+
+    async def worker_holds_partitions(self, within_s: float) -> None:
+        """Wait until the worker is in its group and has stored a reading: the moment a
+        mid-run fault is meant for (before it, a fault hits the worker's start-up)."""
+
+        async def ready() -> bool:
+            return await self.group_members() >= 1 and self.stored() > 0
+
+        deadline = time.monotonic() + within_s
+        while not await ready():
+            assert time.monotonic() < deadline, "the worker never joined and stored a reading"
+            await asyncio.sleep(0.5)
 
     def _create_topics(self, env: dict[str, str]) -> None:
         from aiokafka.admin import AIOKafkaAdminClient, NewTopic
