@@ -57,12 +57,16 @@ def propose(
     now: datetime,
     most_wh: Decimal | None = None,
     held_after_close: bool = False,
+    creditable_uncredited: bool = False,
 ) -> Amendment:
     """A new amendment (id 0 until stored), or a refusal that says why. `most_wh`: the most
     the system can produce in the month (month close's over_capacity bound); an amendment
     above it would mint from energy month close itself calls impossible, so it is refused.
     `held_after_close`: the month is held by a finding made after its close; an amendment
-    stating the same energy confirms it (and releases the hold)."""
+    stating the same energy confirms it (and releases the hold). `creditable_uncredited`: the
+    ledger never credited the month (closed before the REC terms were accepted), it may be
+    credited now, and its close is metered and not held; an amendment stating the same
+    energy is how staff certify it (the GIS export sends only what the ledger credited)."""
     require_admin(account, "amend production")
     if not reason.strip() or not evidence.strip():
         raise Refused("amendment_incomplete", "an amendment needs a reason and evidence")
@@ -81,7 +85,7 @@ def propose(
             "value and its unit (Wh)",
         )
     before = stated_wh(closed_wh, earlier)
-    if after_wh == before and not held_after_close:
+    if after_wh == before and not (held_after_close or creditable_uncredited):
         raise Refused("nothing_to_amend", f"{month} of {system_id} already states {before} Wh")
     return Amendment(
         0, system_id, month, before, after_wh, reason, evidence, account.account_id, now

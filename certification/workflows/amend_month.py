@@ -23,6 +23,7 @@ from certification.month_close import Thresholds, most_plausible_wh
 from certification.roles import Account
 from certification.workflows._common import amendments_of
 from certification.workflows.accept_month import credit_month
+from schemas.registry import System
 from storage import certification_store as store
 from storage import registry_store
 from stream.calendar import month_bounds
@@ -67,6 +68,7 @@ def amend(
                 not h.released and h.month == month
                 for h in store.holds_after_close(conn, system_id)
             ),
+            _creditable_uncredited(conn, system, month, closed),
         )
         assert system is not None  # propose refuses a month that was never closed
         trued_up = _trued_up_by(store.closes_of(conn, system_id), month, system.timezone)
@@ -109,6 +111,26 @@ def amend(
         after_wh=after_wh,
     )
     return amendment_id
+
+
+def _creditable_uncredited(
+    conn: psycopg.Connection[Any],
+    system: System | None,
+    month: str,
+    closed: store.CloseSummary | None,
+) -> bool:
+    """The ledger has no entry for the month (it closed before the REC terms were accepted),
+    the system may be credited now (terms accepted, a GIS unit), and the close is wholly
+    metered and not held: staff may certify it by stating its energy unchanged. An estimate
+    or a held month keeps its own paths (an amendment with other energy, `pts month
+    accept`)."""
+    if system is None or closed is None:
+        return False
+    if not system.rec_terms_accepted or not system.gis_unit_id:
+        return False
+    if closed.estimated or closed.held_by:
+        return False
+    return all(entry.month != month for entry in store.ledger_of(conn, system.system_id))
 
 
 def _trued_up_by(closes: list[store.ClosedMonthRow], month: str, timezone: str) -> str | None:

@@ -12,6 +12,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from certification.errors import Refused
 from certification.roles import Account, Role
 from certification.workflows.amend_month import amend
 from certification.workflows.close_month import close_month
@@ -103,3 +104,47 @@ def test_months_closed_before_the_rec_terms_are_not_exported_on_acceptance(
     )
     assert carried == [(1, "2026Q4")]
     assert q1_draft == ""
+
+
+def test_staff_may_credit_a_month_closed_before_the_terms_at_its_metered_energy(
+    fresh_db: str,
+) -> None:
+    """July and August closed (1.240 MWh metered each) before S accepted the REC terms, so
+    nothing credited them. After acceptance staff confirm it at its metered energy unchanged (an amendment
+    stating the same 1,240,000 Wh, with reason and evidence): the ledger books 1.240 and the
+    quarter's export carries it once, beside September (closed after acceptance, credited at
+    close); July, not confirmed, stays out. A month already credited (September) cannot be 'confirmed' again:
+    nothing_to_amend, as before."""
+    with psycopg.connect(fresh_db) as conn:
+        load_registry(conn, registry(system("S", "10", "automatic", terms=False)), D(10))
+        write_readings(conn, daily("S", date(2026, 6, 30), date(2026, 10, 2), 40_000))
+        close_month(conn, "2026-07", ADMIN, utc("2026-08-06T12:00"))
+        close_month(conn, "2026-08", ADMIN, utc("2026-09-06T12:00"))
+        load_registry(conn, registry(system("S", "10", "automatic")), D(10))
+        amend(
+            conn,
+            ADMIN,
+            "S",
+            "2026-08",
+            1_240_000,
+            "REC terms accepted: certify August as metered",
+            "terms.pdf",
+            utc("2026-09-07T12:00"),
+        )
+        close_month(conn, "2026-09", ADMIN, utc("2026-10-06T12:00"))
+        with pytest.raises(Refused) as again:
+            amend(
+                conn,
+                ADMIN,
+                "S",
+                "2026-09",
+                1_200_000,
+                "confirm September",
+                "terms.pdf",
+                utc("2026-10-06T13:00"),
+            )
+        q3 = export_quarter(conn, "2026Q3", ADMIN, utc("2026-10-07T12:00"), "UTC")
+        credited = _ledger_by_month(conn)
+    assert again.value.code == "nothing_to_amend"
+    assert credited == {"2026-08": D("1.240"), "2026-09": D("1.200")}
+    assert q3 == "NON-S,08/2026,1.240\nNON-S,09/2026,1.200\n"
