@@ -56,19 +56,26 @@ async def test_kafka_sigkilled_while_the_worker_joins(tmp_path: Path) -> None:
     (its broker_request_timeout, 90 s); past it, its recovery loop takes the timeout for a
     stop and ends for good: partitions paused, the worker up, never ready, storing nothing
     (CI run 4: the broker's restart on a loaded machine took its outage past 90 s). Here
-    Faust's own environment settings make that window certain: the seek waits 8 s after
-    the assignment (STREAM_RECOVERY_DELAY) and gives up after 20 s (BROKER_REQUEST_TIMEOUT).
+    Faust's own environment settings make that window certain: the seek waits 10 s after
+    the assignment (STREAM_RECOVERY_DELAY) and gives up after 20 s (BROKER_REQUEST_TIMEOUT);
+    Kafka dies 3 s after the group is Stable (killed at once, it sometimes died before the
+    worker had read its SyncGroup answer: a rejoin, no hang).
     The liveness watchdog (stream.liveness) exits such a worker."""
     pipeline = Pipeline(
         tmp_path,
         "kafka_sigkill_startup",
-        worker_env={"STREAM_RECOVERY_DELAY": "8", "BROKER_REQUEST_TIMEOUT": "20"},
+        worker_env={
+            "STREAM_RECOVERY_DELAY": "10",
+            "BROKER_REQUEST_TIMEOUT": "20",
+            "PTS_STREAM_STALL_EXIT_S": "30",  # (the rig's 60 s would only make it longer)
+        },
     )
     try:
         await pipeline.start(worker=False)
         await pipeline.poll(1 / 3)
         pipeline.start_worker()
-        await pipeline.worker_joins(120, stable=True)  # assigned; the seek is 8 s away
+        await pipeline.worker_joins(120, stable=True)
+        await asyncio.sleep(3)  # the worker has its partitions; the seek is ~7 s away
         pipeline.kafka.sigkill()
         await pipeline.poll(1 / 3)
         await asyncio.sleep(30)
