@@ -110,11 +110,11 @@ def test_staff_may_credit_a_month_closed_before_the_terms_at_its_metered_energy(
     fresh_db: str,
 ) -> None:
     """July and August closed (1.240 MWh metered each) before S accepted the REC terms, so
-    nothing credited them. After acceptance staff confirm it at its metered energy unchanged (an amendment
-    stating the same 1,240,000 Wh, with reason and evidence): the ledger books 1.240 and the
-    quarter's export carries it once, beside September (closed after acceptance, credited at
-    close); July, not confirmed, stays out. A month already credited (September) cannot be 'confirmed' again:
-    nothing_to_amend, as before."""
+    nothing credited them. After acceptance staff confirm August at its metered energy
+    unchanged (an amendment stating the same 1,240,000 Wh, with reason and evidence): the
+    ledger books 1.240 and the quarter's export carries it once, beside September (closed
+    after acceptance, credited at close); July, not confirmed, stays out. A month already
+    credited (September) cannot be 'confirmed' again: nothing_to_amend, as before."""
     with psycopg.connect(fresh_db) as conn:
         load_registry(conn, registry(system("S", "10", "automatic", terms=False)), D(10))
         write_readings(conn, daily("S", date(2026, 6, 30), date(2026, 10, 2), 40_000))
