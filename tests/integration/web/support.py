@@ -17,8 +17,10 @@ import psycopg
 import uvicorn
 from fastapi import FastAPI
 
+from certification.workflows.accept_month import credit_month
 from certification.workflows.load_registry import load_registry
 from pts.settings import Settings
+from storage import certification_store, registry_store
 from web import credential_store, passwords
 from web.app import create_app
 
@@ -199,3 +201,14 @@ def bootstrap_admin(url: str, account_id: str = "staff-1") -> None:
 
     with psycopg.connect(url, autocommit=True) as conn:
         accounts.create_admin(conn, account_id, "", "", PASSWORD, datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def close_and_credit(
+    conn: psycopg.Connection[Any], system_id: str, month: str, energy_wh: int, at: datetime
+) -> None:
+    """A month closed with `energy_wh` metered and credited by the SREC ledger as month close
+    would (the GIS export sends only what the ledger credited)."""
+    certification_store.save_close(conn, system_id, month, energy_wh, False, [], [], "staff", at)
+    system = registry_store.get_system(conn, system_id)
+    assert system is not None
+    credit_month(conn, system, month, energy_wh, "close")

@@ -13,9 +13,15 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from schemas.reading import Reading, Source
-from storage import certification_store
 from storage.writer import write_readings
-from tests.integration.web.support import ADMIN, OWNER, REC_OWNER, csrf_of, sign_in
+from tests.integration.web.support import (
+    ADMIN,
+    OWNER,
+    REC_OWNER,
+    close_and_credit,
+    csrf_of,
+    sign_in,
+)
 
 NY = ZoneInfo("America/New_York")
 
@@ -83,7 +89,7 @@ def test_the_final_export_is_recorded_once_and_served_as_exported(
     at = datetime(2026, 10, 6, tzinfo=UTC)
     with psycopg.connect(seeded_db, autocommit=True) as conn:
         for month in ("2026-07", "2026-08", "2026-09"):
-            certification_store.save_close(conn, "S1", month, 500_000, False, [], [], ADMIN, at)
+            close_and_credit(conn, "S1", month, 500_000, at)
     sign_in(client, ADMIN)
     token = csrf_of(client.get("/admin").text)
     exported = client.post("/admin/gis-export", data={"quarter": "2026q3", "csrf_token": token})

@@ -24,6 +24,7 @@ from tests.integration.web.support import (
     REC_OWNER,
     REP,
     Clock,
+    close_and_credit,
     make_app,
     served,
 )
@@ -133,7 +134,7 @@ def test_admin_exports_a_quarter_and_downloads_the_gis_file(
     closed = datetime(2026, 10, 6, tzinfo=UTC)
     with psycopg.connect(seeded_db, autocommit=True) as conn:
         for month, wh in (("2026-07", 1_000_000), ("2026-08", 1_234_567), ("2026-09", 812_345)):
-            certification_store.save_close(conn, "S1", month, wh, False, [], [], ADMIN, closed)
+            close_and_credit(conn, "S1", month, wh, closed)
     browser.execute_cdp_cmd(
         "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)}
     )
