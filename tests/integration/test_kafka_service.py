@@ -112,7 +112,11 @@ async def test_admin_creates_and_deletes_a_topic(topic: str) -> None:
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
-        assert topic in await admin.list_topics()
+        # the controller answers before every broker's metadata has the topic: wait for it
+        deadline = asyncio.get_running_loop().time() + 10
+        while topic not in (listed := await admin.list_topics()):
+            assert asyncio.get_running_loop().time() < deadline, f"{topic} not in {listed}"
+            await asyncio.sleep(0.1)
         await admin.delete_topics([topic])
     finally:
         await admin.close()

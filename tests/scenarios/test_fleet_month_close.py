@@ -239,7 +239,7 @@ def test_fleet_quarter_close_and_export(fresh_db: str) -> None:
         "NON10,07/2026,1.040\nNON10,08/2026,1.240\nNON10,09/2026,1.200\n"
     )
     minted: dict[str, list[tuple[str, str, int, Decimal]]] = {}
-    for system_id, month, entry, _mwh, _factor, _carry_in, count, carry_out in ledger:
+    for system_id, month, entry, _mwh, _factor, _carry_in, count, carry_out, _owner in ledger:
         minted.setdefault(system_id, []).append((month, entry, count, carry_out))
     assert minted["F08"] == [  # 1.938 × 0.8 = 1.5504; + 1.5504 = 3.1008; 1.875 × 0.8 + 0.1008
         ("2026-07", "close", 1, Decimal("0.550400")),
