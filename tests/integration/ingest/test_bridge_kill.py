@@ -30,7 +30,8 @@ pytestmark = pytest.mark.integration
 async def test_sigkill_mid_stream_loses_nothing(
     mqtt_broker: tuple[str, int], kafka_bootstrap: str, kafka_target: KafkaTarget, tmp_path: Path
 ) -> None:
-    """3,000 batches published while the bridge is SIGKILLed and restarted: all arrive."""
+    """3,000 batches published while the bridge is frozen, SIGKILLed and restarted: all
+    arrive, and what the killed bridge held unacknowledged is redelivered."""
     host, port = mqtt_broker
     root = f"test/{unique('kill')}"
     readings_topic = kafka_target.readings_topic
@@ -58,13 +59,24 @@ async def test_sigkill_mid_stream_loses_nothing(
             for n in range(total)
         ]
         publisher = Publisher(host, port)
-        sender = threading.Thread(target=publisher.publish_all, args=(messages,))
+        half = total // 2
+        sender = threading.Thread(target=publisher.publish_all, args=(messages[:half],))
         sender.start()
         await asyncio.sleep(0.4)
+        # Frozen, the bridge can neither forward nor acknowledge: the second half reaches it
+        # (the broker fills its in-flight window) and stays unacknowledged. Killing it then
+        # leaves unacknowledged deliveries behind whatever this machine's speed, so the
+        # restarted bridge must be given them again (a kill between two batches would
+        # otherwise leave nothing in flight, and redelivery would go unexercised).
+        first.send_signal(signal.SIGSTOP)
+        sender.join(60)
+        rest = threading.Thread(target=publisher.publish_all, args=(messages[half:],))
+        rest.start()
+        await asyncio.sleep(1.0)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         second = start_bridge(env, client_id, root, group, log)
-        sender.join(60)
+        rest.join(60)
         publisher.close()
         records = await consume(kafka_bootstrap, readings_topic, total, timeout_s=25)
         second.send_signal(signal.SIGTERM)
