@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,6 +35,7 @@ from pts.logging import configure_logging
 
 # the test suite's own broker account (the broker ships none): made through its admin API
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.simulator_process import start_simulator
 from tests.broker_accounts import (
     GATEWAY_USER,
     ensure_test_accounts,
@@ -44,29 +43,6 @@ from tests.broker_accounts import (
 from tests.integration.gateways.support import Recorder
 
 ROOT = Path(__file__).resolve().parents[1]
-LINE = re.compile(r"^(SIM-\d+) (\w+) ([\d.]+):(\d+) unit (\d+)\b")
-
-
-def start_simulator(count: int, port: int) -> tuple[subprocess.Popen[str], list[MeterConfig]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from pts.cli import main; main()", "simulate", "meters",
-         "--count", str(count), "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    meters: list[MeterConfig] = []
-    assert proc.stdout is not None
-    while len(meters) < count:
-        line = proc.stdout.readline()
-        if not line:
-            raise SystemExit("the simulator stopped before listing its meters")
-        match = LINE.match(line.strip())
-        if match:
-            meter_id, kind, host, p, unit = match.groups()
-            meters.append(MeterConfig(
-                meter_id=meter_id, host=host, port=int(p), unit_id=int(unit),
-                map="sunspec" if kind == "sunspec" else "pts-sim-uint32-le",
-            ))  # fmt: skip
-    return proc, meters
 
 
 async def polling_ceiling(meters: list[MeterConfig], ticks: int) -> tuple[float, int]:
@@ -143,7 +119,9 @@ def main() -> None:
     finally:
         sim.terminate()
         sim.wait(10)
-    body = '{"meter_id":"SIM-0000","ts":"2026-06-01T15:00:00Z","energy_wh":123456789}'
+    body = ('{"meter_id":"SIM-0000","ts":"2026-06-01T15:00:00Z","energy_wh":123456789,'
+            '"source":"gateway","source_id":"gw-test","seq":1,'
+            '"received_at":"2026-06-01T15:00:01Z"}')  # fmt: skip
     payloads = [(f"pts/v1/gw-test/SIM-{i % args.meters:04d}/readings",
                  batch_payload("gw-test", [body])) for i in range(readings)]  # fmt: skip
     pub_s = publish_ceiling(args.mqtt_port, payloads)

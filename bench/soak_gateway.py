@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
+from bench.simulator_process import start_simulator  # noqa: E402 - after the sys.path fix
 from bench.soak import rss_mb, slope_per_hour  # noqa: E402 - after the sys.path fix above
 from gateways.agent import GatewayAgent  # noqa: E402
 from gateways.agent_config import GatewayConfig, MqttConfig  # noqa: E402
@@ -55,31 +55,7 @@ from tests.broker_accounts import GATEWAY_USER  # noqa: E402
 from tests.integration.gateways.support import Recorder  # noqa: E402
 from tests.integration.ingest.support import OwnMosquitto, free_port  # noqa: E402
 
-LINE = re.compile(r"^(SIM-\d+) (\w+) ([\d.]+):(\d+) unit (\d+)\b")
 START = datetime(2026, 3, 1, 5, tzinfo=UTC)
-
-
-def start_simulator(count: int, speed: float) -> tuple[subprocess.Popen[str], list[MeterConfig]]:
-    """`pts simulate meters` in its own process; the meters it lists."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from pts.cli import main; main()", "simulate", "meters",
-         "--count", str(count), "--port", str(free_port()), "--speed", str(speed)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    meters: list[MeterConfig] = []
-    assert proc.stdout is not None
-    while len(meters) < count:
-        line = proc.stdout.readline()
-        if not line:
-            raise SystemExit("the simulator stopped before listing its meters")
-        match = LINE.match(line.strip())
-        if match:
-            meter_id, kind, host, port, unit = match.groups()
-            meters.append(MeterConfig(
-                meter_id=meter_id, host=host, port=int(port), unit_id=int(unit),
-                map="sunspec" if kind == "sunspec" else "pts-sim-uint32-le",
-            ))  # fmt: skip
-    return proc, meters
 
 
 def top_growth(first: tracemalloc.Snapshot, now: tracemalloc.Snapshot, n: int = 8) -> list[str]:
@@ -140,7 +116,7 @@ def soak(args: argparse.Namespace) -> dict[str, object]:
     mosquitto = OwnMosquitto(folder / "mq")
     mosquitto.start()
     sink = Recorder("127.0.0.1", mosquitto.port, topic=f"pts/v1/{GATEWAY_USER[0]}/#", keep=False)
-    sim, meters = start_simulator(args.meters, args.sim_speed)
+    sim, meters = start_simulator(args.meters, free_port(), args.sim_speed)
     meters_file = folder / "meters.json"
     meters_file.write_text(json.dumps([m.model_dump(mode="json") for m in meters]))
     gateway = subprocess.Popen(
