@@ -40,8 +40,8 @@ class PartitionLag:
 async def end_offsets(kafka: str | KafkaConnection, topic: str) -> dict[int, int]:
     """The next offset to be written, per partition of `topic`."""
     consumer = AIOKafkaConsumer(**_connection(kafka).client_kwargs())
-    await consumer.start()
-    try:
+    try:  # start inside: a refused start still closes what it opened
+        await consumer.start()
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
             await consumer._client.force_metadata_update()  # a topic created a moment ago
@@ -55,8 +55,8 @@ async def end_offsets(kafka: str | KafkaConnection, topic: str) -> dict[int, int
 async def committed_offsets(kafka: str | KafkaConnection, group: str, topic: str) -> dict[int, int]:
     """The offsets `group` committed on `topic` (empty while nothing is committed)."""
     admin = AIOKafkaAdminClient(**_connection(kafka).client_kwargs())
-    await admin.start()
     try:
+        await admin.start()
         found = await admin.list_consumer_group_offsets(group)
     except GroupCoordinatorNotAvailableError:
         return {}  # a fresh broker is still creating __consumer_offsets: nothing committed
