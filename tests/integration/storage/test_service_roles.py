@@ -492,3 +492,95 @@ def test_local_service_logins_connect_through_their_passfile(
         ).fetchone()
     assert "password" not in psycopg.conninfo.conninfo_to_dict(url)
     assert row == (f"pts_{service}_login", [f"pts_{service}"])
+
+
+# one row of each rollup per meter (March 2026); {m} is the meter
+_ROLLUP_ROWS = [
+    "INSERT INTO meter_interval_energy (meter_id, interval_start, interval_end, energy_wh) "
+    "VALUES ('{m}', '2026-03-02 12:00Z', '2026-03-02 12:15Z', 100)",
+    "INSERT INTO meter_day_energy (meter_id, day, energy_wh, intervals) "
+    "VALUES ('{m}', '2026-03-02', 100, 1)",
+    "INSERT INTO meter_month_energy (meter_id, month, energy_wh, days) "
+    "VALUES ('{m}', '2026-03-01', 100, 1)",
+]
+_ROLLUP_WRITES = [
+    "INSERT INTO meter_interval_energy (meter_id, interval_start, interval_end, energy_wh) "
+    "VALUES ('{m}', '2026-03-02 12:15Z', '2026-03-02 12:30Z', 9)",
+    "UPDATE meter_interval_energy SET energy_wh = 9 WHERE meter_id = '{m}'",
+    "DELETE FROM meter_interval_energy WHERE meter_id = '{m}'",
+    "INSERT INTO meter_day_energy (meter_id, day, energy_wh, intervals) "
+    "VALUES ('{m}', '2026-03-03', 9, 1)",
+    "UPDATE meter_day_energy SET energy_wh = 9 WHERE meter_id = '{m}'",
+    "DELETE FROM meter_day_energy WHERE meter_id = '{m}'",
+    "INSERT INTO meter_month_energy (meter_id, month, energy_wh, days) "
+    "VALUES ('{m}', '2026-04-01', 9, 1)",
+    "UPDATE meter_month_energy SET energy_wh = 9 WHERE meter_id = '{m}'",
+    "DELETE FROM meter_month_energy WHERE meter_id = '{m}'",
+]
+
+
+def _allowed(url: str, statements: list[str]) -> list[str]:
+    """The verbs (INSERT/UPDATE/DELETE and table) of the statements `url` may run (each
+    rolled back, so every statement meets the same rows)."""
+    allowed = []
+    with psycopg.connect(url) as conn:
+        for statement in statements:
+            try:
+                conn.execute(statement.encode())
+            except psycopg.errors.InsufficientPrivilege:
+                conn.rollback()
+                continue
+            conn.rollback()
+            words = statement.split()
+            allowed.append(f"{words[0]} {words[2] if words[0] != 'UPDATE' else words[1]}")
+    return allowed
+
+
+@pytest.mark.parametrize("group", ["pts_web", "pts_certify", "pts_stream"])
+def test_rollups_of_automatic_meters_are_the_streams_alone(
+    fresh_db: str, storage_mode: str, login: Login, group: str
+) -> None:
+    """Interval, day and month energy (022): the stream writes any meter's rows but deletes
+    none; the web and certification logins write and delete only the rows of meters of
+    manually reporting systems (a manual report or withdrawal recomputes them), never those
+    of an automatically reported meter — on a compressed hypertable too."""
+    seed(fresh_db)  # M1 on S1 reports manually, M3 on S3 automatically
+    with psycopg.connect(fresh_db, autocommit=True) as owner:
+        for meter in ("M1", "M3"):
+            for row in _ROLLUP_ROWS:
+                owner.execute(row.format(m=meter).encode())
+        if storage_mode == "timescale":
+            owner.execute("SELECT compress_chunk(c, if_not_compressed => true) "
+                          "FROM show_chunks('meter_interval_energy') c")  # fmt: skip
+    url = on(fresh_db, login(group))
+    every = [
+        "INSERT meter_interval_energy", "UPDATE meter_interval_energy",
+        "DELETE meter_interval_energy", "INSERT meter_day_energy", "UPDATE meter_day_energy",
+        "DELETE meter_day_energy", "INSERT meter_month_energy", "UPDATE meter_month_energy",
+        "DELETE meter_month_energy",
+    ]  # fmt: skip
+    no_delete = [w for w in every if not w.startswith("DELETE")]
+    got = {m: _allowed(url, [s.format(m=m) for s in _ROLLUP_WRITES]) for m in ("M1", "M3")}
+    if group == "pts_stream":
+        assert got == {"M1": no_delete, "M3": no_delete}
+    else:
+        assert got == {"M1": every, "M3": []}
+
+
+def test_the_stream_login_stores_no_manual_reading(fresh_db: str, login: Login) -> None:
+    """The stream's login stores gateway and DAS readings; a manual or audit reading (or
+    conflict) written on it is refused (022): those come from the web and certification
+    logins, through pts_write_manual_readings."""
+    seed(fresh_db)
+    url = on(fresh_db, login("pts_stream"))
+    with psycopg.connect(fresh_db, autocommit=True) as owner:
+        owner.execute("SELECT pts_ensure_reading_partition('2026-03-02 12:00Z')")
+    values = "('M3', '2026-03-02 12:00Z', 1, '{s}', 'x', 1, now(), 'h', 'e')"
+    statements = [
+        "INSERT INTO readings (meter_id, ts, energy_wh, source, source_id, seq, received_at, "
+        "content_hash) VALUES " + values.replace(", 'e')", ")"),
+        "INSERT INTO reading_conflicts (meter_id, ts, energy_wh, source, source_id, seq, "
+        "received_at, content_hash, existing_hash) VALUES " + values,
+    ]
+    got = _allowed(url, [s.format(s=src) for src in Source for s in statements])
+    assert got == ["INSERT readings", "INSERT reading_conflicts"] * 2
