@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 from schemas.reading import QualityFlag
@@ -57,33 +57,50 @@ def daily_energy(
     """Energy per local day; an interval across midnight is split by interpolation.
 
     With `days` = (first, last), only pieces falling on those days are kept.
+
+    The local midnights are compared with the intervals in the intervals' own tzinfo when
+    that is UTC or another fixed offset (psycopg's rows, month close's points): aware
+    datetimes sharing one tzinfo object compare field by field, mixed ones call utcoffset()
+    on both sides of every comparison (profiled: most of this function's time). Intervals in
+    a zone with DST are compared in UTC, exactly as before.
     """
-    ordered = sorted(parts, key=lambda i: i.start)
+    ordered = sorted(parts, key=_start)
     out: dict[date, DayEnergy] = {}
     if not ordered:
         return out
     first = local_day(ordered[0].start, tz)
     last = local_day(max(i.end for i in ordered), tz)
     day_list = [first + timedelta(days=n) for n in range((last - first).days + 2)]
-    starts = [local_midnight(d, tz) for d in day_list]  # starts[k] begins day_list[k]
+    same = _fixed_offset(ordered)
+    starts = [  # starts[k] begins day_list[k]
+        local_midnight(d, tz) if same is None else local_midnight(d, tz).astimezone(same)
+        for d in day_list
+    ]
+    kept = (day_list[0], day_list[-1]) if days is None else days
+    interpolated = QualityFlag.INTERPOLATED
     for interval in ordered:
         k = bisect_right(starts, interval.start) - 1  # the day the interval starts in
+        if k + 1 >= len(starts) or not starts[k + 1] < interval.end:
+            day = day_list[k]  # wholly inside one day: nothing to split (most intervals)
+            if kept[0] <= day <= kept[1]:
+                bucket = out.get(day)
+                if bucket is None:
+                    bucket = out[day] = DayEnergy()
+                bucket.energy_wh += interval.energy_wh
+                bucket.intervals += 1
+                if interval.flags:
+                    bucket.flags |= interval.flags
+            continue
         boundaries = []
         j = k + 1
         while j < len(starts) and starts[j] < interval.end:
             boundaries.append(starts[j])
             j += 1
-        pieces = (
-            split_interval(interval, boundaries)
-            if boundaries
-            else [(interval.start, interval.energy_wh)]
-        )
         flags: set[Flag] = set(interval.flags)
-        if len(pieces) > 1:
-            flags.add(QualityFlag.INTERPOLATED)
-        for n, (_, energy) in enumerate(pieces):
+        flags.add(interpolated)
+        for n, (_, energy) in enumerate(split_interval(interval, boundaries)):
             day = day_list[k + n]
-            if days is not None and not days[0] <= day <= days[1]:
+            if not kept[0] <= day <= kept[1]:
                 continue
             bucket = out.get(day)
             if bucket is None:
@@ -92,6 +109,24 @@ def daily_energy(
             bucket.intervals += 1
             bucket.flags |= flags
     return out
+
+
+def _start(interval: Interval) -> datetime:
+    return interval.start
+
+
+def _fixed_offset(ordered: list[Interval]) -> tzinfo | None:
+    """The one tzinfo of every interval's start and end when it is a fixed offset (UTC, or
+    any zone whose utcoffset never changes), else None."""
+    zone = ordered[0].start.tzinfo
+    if zone is None or not (zone in _FIXED or isinstance(zone, timezone)):
+        return None
+    if any(i.start.tzinfo is not zone or i.end.tzinfo is not zone for i in ordered):
+        return None
+    return zone
+
+
+_FIXED = (UTC, ZoneInfo("UTC"), ZoneInfo("Etc/UTC"))
 
 
 def monthly_energy(daily: dict[date, DayEnergy]) -> dict[str, DayEnergy]:
