@@ -148,7 +148,8 @@ class ProviderOwnsMeter:
     a DAS provider's id, or a gateway's (the demo's `demo-gw`). A reading whose source is a
     DAS provider or a gateway and whose source_id is not that party is refused, whatever the
     broker's ACL let through (another gateway's meter, a provider's meter, a system reported
-    manually). Manual and audit readings do not come through the stream's sources.
+    manually). Manual and audit readings do not come through the stream's sources: a message
+    claiming either is refused (any gateway or provider could write one).
     """
 
     _CHECKED = frozenset({Source.DAS, Source.GATEWAY})
@@ -157,9 +158,16 @@ class ProviderOwnsMeter:
         self._directory = directory
 
     def __call__(self, reading: Reading) -> Decision | None:
-        if reading.source not in self._CHECKED:
-            return None
         info = self._directory.get(reading.meter_id)
+        if reading.source not in self._CHECKED:
+            party = info.provider_id if info is not None else None
+            return Decision.reject(
+                reading,
+                ReasonCode.PROVIDER_MISMATCH,
+                f"{reading.source} readings are not taken from a message: meter "
+                f"{reading.meter_id!r} is reported by {party!r}; a representative enters a "
+                "manual reading in the portal",
+            )
         if info is not None and info.provider_id != reading.source_id:
             kind = "provider" if reading.source is Source.DAS else "gateway"
             return Decision.reject(
