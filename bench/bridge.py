@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -130,6 +131,7 @@ def raw_mqtt(root: str, messages: list[tuple[str, bytes]]) -> float:
 
 
 async def raw_kafka(topic: str, messages: list[tuple[str, bytes]]) -> float:
+    await make_topics(topic)  # the broker creates no topic on first use
     producer = AIOKafkaProducer(
         bootstrap_servers=KAFKA,
         acks="all",
@@ -217,12 +219,25 @@ def bridge_args(root: str) -> list[str]:
     ]
 
 
+def wait_subscribed(bridge: subprocess.Popen[bytes], log: Path, timeout_s: float = 120) -> None:
+    """Until the bridge logged its subscription (it takes seconds on a loaded machine)."""
+    deadline = time.monotonic() + timeout_s
+    while b'"mqtt_subscribed"' not in log.read_bytes():
+        if bridge.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the bench bridge did not subscribe; its log:\n{log.read_text()}")
+        time.sleep(0.1)
+
+
 def bridged(root: str, messages: list[tuple[str, bytes]], topic: str) -> float:
     asyncio.run(make_topics(topic))  # the broker creates no topic on first use
-    bridge = subprocess.Popen([*PTS, *bridge_args(root)], env=bridge_env(topic))
+    log = Path(tempfile.mkdtemp(prefix="bench-bridge-")) / "bridge.log"
+    env = bridge_env(topic) | {"PTS_LOG_LEVEL": "info", "PTS_LOG_FORMAT": "json"}
+    bridge = subprocess.Popen(
+        [*PTS, *bridge_args(root)], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
     try:
         asyncio.run(count_records(topic, 0, 0))  # warm up metadata
-        time.sleep(3)  # the bridge connects and subscribes
+        wait_subscribed(bridge, log)  # what is published before that has nobody to go to
         result: dict[str, float] = {}
 
         def consume() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
 import argparse
+import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -111,7 +112,10 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=1_000_000)
     parser.add_argument("--meters", type=int, default=100)
     parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--url", default="postgresql://pts@127.0.0.1:15432/pts")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("PTS_TEST_DATABASE_URL", "postgresql://pts@127.0.0.1:15432/pts"),
+    )
     args = parser.parse_args()
 
     rows = make_rows(args.readings, args.meters)
