@@ -183,6 +183,9 @@ class Bridge:
         if refused:
             log.error("mqtt_subscribe_refused", reasons=refused)
             return
+        # from here on the broker routes messages to this session (a test or an operator
+        # publishing before it would see them dropped: no subscriber yet)
+        log.info("mqtt_subscribed", granted=[str(rc) for rc in reason_codes])
         self.subscribed.set()
 
     def _on_disconnect(

@@ -26,6 +26,7 @@ from storage import registry_store
 from stream.calendar import month_bounds
 from tests.broker_accounts import GATEWAY_USER, TEST_USER
 from tests.integration.gateways.support import OwnMosquitto, gateway_config
+from tests.integration.ingest.support import wait_event
 from tests.integration.stream.kafka_support import Worker, create_topics, delete_topics, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -93,7 +94,7 @@ async def test_month_through_every_stage_equals_ground_truth(
     ticks = int((end - start) / timedelta(hours=1)) + 1
     try:
         assert await asyncio.to_thread(agent.publisher.connected.wait, 10)
-        await asyncio.sleep(3)  # the bridge subscribes
+        await asyncio.to_thread(wait_event, tmp_path / "bridge.log", "mqtt_subscribed", 1, 60)
         for index in range(ticks):
             tick = start + timedelta(hours=index)
             clock.set(tick)
@@ -108,8 +109,8 @@ async def test_month_through_every_stage_equals_ground_truth(
                 row = conn.execute("SELECT count(*) FROM readings").fetchone()
             return int(row[0]) if row else 0
 
+        # the rollups commit in the transaction of their readings (stream.persist)
         await wait_for(lambda: stored() == expected, 240, f"{expected} readings in PostgreSQL")
-        await asyncio.sleep(2)  # the last buffer's rollups commit with its readings
     finally:
         await agent.close()
         await fleet.stop()

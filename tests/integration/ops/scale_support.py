@@ -116,7 +116,8 @@ class BridgeProcess:
         self.proc = start_bridge(self.env, self.client_id, self.root, self.group, self.log)
 
     def subscribed(self) -> bool:
-        return bool(events(self.log, "mqtt_connected"))
+        """The broker granted its subscriptions (it logs `mqtt_subscribed`)."""
+        return bool(events(self.log, "mqtt_subscribed"))
 
     def stop(self) -> int:
         """SIGTERM: the bridge forwards and acknowledges what it received, then exits."""

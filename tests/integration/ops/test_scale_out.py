@@ -168,7 +168,7 @@ async def test_bridges_and_workers_join_and_leave_mid_stream(fleet: Fleet, tmp_p
         # 1 bridge, 1 worker
         bridge_a.start()
         w1 = worker("w1")
-        await wait_for(bridge_a.subscribed, 30, "bridge A connected")
+        await wait_for(bridge_a.subscribed, 60, "bridge A subscribed")
         await wait_for_members(fleet.bootstrap, fleet.group, 1, 60)
         feed.start()
         mark = feed.allow(0.25)
@@ -180,7 +180,7 @@ async def test_bridges_and_workers_join_and_leave_mid_stream(fleet: Fleet, tmp_p
         bridge_b.start()
         w2 = worker("w2")
         assert joined_at < mark, "the feed had stopped before the scale-out"
-        await wait_for(bridge_b.subscribed, 30, "bridge B connected")
+        await wait_for(bridge_b.subscribed, 60, "bridge B subscribed")
         await wait_for_members(fleet.bootstrap, fleet.group, 2, 90)
         mark = await halfway(feed, 0.35)
         w3 = worker("w3")
