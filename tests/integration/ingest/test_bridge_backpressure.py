@@ -13,6 +13,7 @@ from ingest.bridge import Bridge
 from ingest.envelope import Outgoing
 from ingest.errors import KafkaUnavailableError
 from tests.integration.ingest.support import Publisher, our_source, unique, wait_for
+from tests.integration.stream.kafka_support import wait_for as until
 from tests.unit.ingest.batches import batch_json, make_batch
 
 pytestmark = pytest.mark.integration
@@ -57,13 +58,13 @@ async def test_slow_kafka_bounds_what_is_held(mqtt_broker: tuple[str, int]) -> N
     messages = _messages(root, 40)
     publisher = Publisher(host, port)
     await asyncio.to_thread(publisher.publish_all, messages)
+    # the broker routed all 40; the bridge takes its window (5), then must take no more for
+    # as long as Kafka does not acknowledge: a second looks for a sixth
+    await until(lambda: len(sink.records) >= 5, 30, "the bridge to take 5 messages", 0.05)
     await asyncio.sleep(1.0)
     held = len(sink.records)
     sink.gate.set()
-    for _ in range(200):
-        if bridge.stats.messages == 40:
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: bridge.stats.messages >= 40, 30, "all 40 acknowledged", 0.05)
     publisher.close()
     stop.set()
     stats = await task
@@ -103,10 +104,7 @@ async def test_failed_produce_is_not_acked(mqtt_broker: tuple[str, int]) -> None
     )
     stop = asyncio.Event()
     task = asyncio.create_task(second.run(stop))
-    for _ in range(100):
-        if second.stats.messages:
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: second.stats.messages > 0, 30, "the message given again", 0.05)
     stop.set()
     stats = await task
     assert [r.value for r in healthy.records] == [payload]
