@@ -8,6 +8,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from pts.kafka_config import KafkaConnection, kafka_connection
+from pts.kafka_topics import TopicsError, require_topics
 from pts.settings import PROJECT_ROOT, Settings
 from tests.integration.ingest.support import (
     Publisher,
@@ -76,6 +78,27 @@ def pts(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
     )  # fmt: skip
 
 
+async def until_visible(
+    principals: tuple[str, ...], names: list[str], within_s: float = 60
+) -> None:
+    """Wait until each principal sees the topics over SASL_SSL. Kafka answers CreateAcls once
+    the controller has the rules; the broker's authorizer takes them from the metadata log a
+    moment later (under load a bridge started at once was refused: "topics do not exist")."""
+    deadline = time.monotonic() + within_s
+    for principal in principals:
+        while True:
+            try:
+                await require_topics(as_principal(principal), names)
+                break
+            except TopicsError as exc:
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"{principal} still cannot see {names} {within_s} s after `pts kafka "
+                        f"accounts` allowed it: {exc}"
+                    ) from exc
+                await asyncio.sleep(0.2)
+
+
 @pytest.fixture
 async def topics(kafka_bootstrap: str) -> AsyncIterator[tuple[str, str]]:
     """Private topics, with the components' ACLs on them written by `pts kafka accounts`."""
@@ -86,6 +109,7 @@ async def topics(kafka_bootstrap: str) -> AsyncIterator[tuple[str, str]]:
     assert done.returncode == 0, done.stderr
     assert f"allowed pts-bridge: write topic {raw}" in done.stdout.splitlines()
     assert f"allowed pts-worker: read topic {raw}" in done.stdout.splitlines()
+    await until_visible(("pts-bridge", "pts-worker"), [raw, dead])
     yield raw, dead
     await delete_topics(kafka_bootstrap, raw, dead)
     # `pts kafka accounts` converges: it took the default topics' rules away, put them back
@@ -173,8 +197,7 @@ async def test_bridge_worker_and_status_run_over_sasl_ssl(
     }  # fmt: skip
     bridge = start_bridge(bridge_env, unique("sasl-bridge"), root, unique("g"), tmp_path / "b.log")
     try:
-        await asyncio.to_thread(wait_event, tmp_path / "b.log", "mqtt_connected", 1, 60)
-        await asyncio.sleep(1.0)  # and subscribes
+        await asyncio.to_thread(wait_event, tmp_path / "b.log", "mqtt_subscribed", 1, 60)
         meters = [f"m-{n % 3}" for n in range(12)]
         messages = [
             (f"{root}/gw-1/{m}/readings", batch_json(make_batch([m], batch_id=f"s{n}")))
