@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import subprocess
 import threading
+import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -72,6 +75,32 @@ class Recorder:
                 self.by_seq[r["seq"]].add((r["meter_id"], r["ts"]))
                 if "replayed" in r["flags"]:
                     self.replayed.add((r["meter_id"], r["ts"]))
+
+    def readings(self) -> int:
+        """How many distinct (meter_id, ts) readings arrived."""
+        with self._lock:
+            return sum(len(got) for got in self.received.values())
+
+    def values(self, meter_id: str) -> set[int]:
+        """The energy values that arrived for one meter."""
+        with self._lock:
+            return set(self.received.get(meter_id, {}).values())
+
+    async def until(self, check: Callable[[], bool], what: str, within_s: float = 60) -> None:
+        """Wait until `check()` holds, without blocking the event loop (the simulated meters
+        answer on it), or fail saying what was awaited. A gateway's reading is acknowledged
+        once the broker has queued it for this subscriber, not once it arrived here: wait
+        for the readings themselves, not for a pause after the gateway's drain."""
+        deadline = time.monotonic() + within_s
+        while True:
+            if check():
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out after {within_s} s waiting for {what}; "
+                    f"{self.readings()} readings in {self.messages} messages arrived"
+                )
+            await asyncio.sleep(0.05)
 
     def stop(self) -> None:
         self.client.loop_stop()

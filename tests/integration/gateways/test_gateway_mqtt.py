@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,7 +52,8 @@ async def test_fifty_meters_two_days_nothing_missing(
         assert await asyncio.to_thread(agent.publisher.connected.wait, 10)
         await run_ticks(agent, clock, 2 * 288, T0)
         assert await agent.drain(seconds=60)
-        await asyncio.sleep(0.5)
+        everything = readings_of(fleet)
+        await recorder.until(lambda: recorder.readings() >= everything, "every served reading")
     finally:
         await agent.close()
         recorder.stop()
@@ -88,7 +91,8 @@ async def test_broker_outage_loses_nothing(tmp_path: Path) -> None:
         broker.start()
         await run_ticks(agent, clock, 24, T0 + timedelta(hours=4))
         assert await agent.drain(seconds=60)
-        await asyncio.sleep(1.0)
+        everything = readings_of(fleet)
+        await recorder.until(lambda: recorder.readings() >= everything, "every served reading")
     finally:
         await agent.close()
         recorder.stop()
@@ -121,7 +125,8 @@ async def test_wrong_password_is_one_clear_line_and_no_crash(
     try:
         with capture_logs() as logs:
             agent.publisher.start()
-            await asyncio.sleep(1.5)
+            await until(lambda: any(e["event"] == "mqtt_connect_refused" for e in logs),
+                        "the broker's refusal logged")  # fmt: skip
             await run_ticks(agent, clock, 3, T0)
     finally:
         await agent.close()
@@ -130,6 +135,28 @@ async def test_wrong_password_is_one_clear_line_and_no_crash(
     assert refused
     assert refused[0]["reason"] in {"Not authorized", "Bad user name or password"}
     assert spool_count(tmp_path / "spool.db") == 9
+
+
+def readings_of(fleet: MeterFleet) -> int:
+    """How many distinct readings the meters served."""
+    return sum(len(got) for got in served(fleet).values())
+
+
+def flushed(agent: GatewayAgent) -> int:
+    """Publish what can go out and read the broker's answers; how many were not delivered."""
+    agent.flush()
+    return agent.stats.undelivered
+
+
+async def until(check: Callable[[], bool], what: str, within_s: float = 60) -> None:
+    """Wait until `check()` holds without blocking the loop the meters answer on."""
+    deadline = time.monotonic() + within_s
+    while True:
+        if check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within_s} s waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 def spool_count(path: Path) -> int:
@@ -154,15 +181,15 @@ async def test_nothing_leaves_the_spool_until_someone_took_it(tmp_path: Path) ->
         with capture_logs() as logs:
             await run_ticks(agent, clock, 4, T0)
             assert not await agent.drain(seconds=2)  # nobody takes them
+            await until(lambda: flushed(agent) >= 12, "the broker's answer to all 12 readings")
         assert spool_count(tmp_path / "spool.db") == 12
         assert agent.stats.acknowledged == 0
         assert agent.stats.undelivered >= 12
         warned = [e for e in logs if e["event"] == "readings_not_delivered"]
         assert warned[0]["reason"] == "No matching subscribers"
         recorder = Recorder("127.0.0.1", broker.port, "pts/v1/gw-test/+/readings")
-        await asyncio.sleep(0.5)
         assert await agent.drain(seconds=40)
-        await asyncio.sleep(0.5)
+        await recorder.until(lambda: recorder.readings() >= 12, "the 12 readings")
     finally:
         await agent.close()
         if recorder is not None:
