@@ -150,7 +150,7 @@ def count_readings(
 ) -> int:
     """How many readings the meter has in [first, last]."""
     row = conn.execute(
-        "SELECT count(*) FROM readings WHERE meter_id = %s AND ts >= %s AND ts <= %s",
+        "SELECT count(*) FROM readings_in_force WHERE meter_id = %s AND ts >= %s AND ts <= %s",
         (meter_id, first, last),
     ).fetchone()
     assert row is not None
@@ -475,9 +475,10 @@ def approved_models(conn: psycopg.Connection[Any]) -> dict[str, str]:
 
 
 def last_reading(conn: psycopg.Connection[Any], meter_id: str) -> LastReading | None:
-    """The meter's latest reading."""
+    """The meter's latest reading in force (withdrawn ones are not, migration 020)."""
     row = conn.execute(
-        "SELECT ts, energy_wh, event FROM readings WHERE meter_id = %s ORDER BY ts DESC LIMIT 1",
+        "SELECT ts, energy_wh, event FROM readings_in_force WHERE meter_id = %s "
+        "ORDER BY ts DESC LIMIT 1",
         (meter_id,),
     ).fetchone()
     return None if row is None else LastReading(row[0], int(row[1]), row[2])
@@ -655,8 +656,9 @@ def count_readings_in(
     if not spans:
         return []
     rows = conn.execute(
-        "SELECT (SELECT count(*) FROM readings r WHERE r.meter_id = q.m AND r.ts >= q.lo "
-        "AND r.ts <= q.hi) FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) "
+        "SELECT (SELECT count(*) FROM readings_in_force r WHERE r.meter_id = q.m "
+        "AND r.ts >= q.lo AND r.ts <= q.hi) "
+        "FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) "
         "WITH ORDINALITY AS q(m, lo, hi, n) ORDER BY q.n",
         ([s[0] for s in spans], [s[1] for s in spans], [s[2] for s in spans]),
     ).fetchall()

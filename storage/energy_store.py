@@ -29,8 +29,8 @@ IntervalRowTuple = tuple[datetime, datetime, int, Sequence[str]]
 _SPANS = "unnest(%(m)b::text[], %(lo)b::timestamptz[], %(hi)b::timestamptz[]) AS q(m, lo, hi)"
 _NEIGHBOURS = f"""
 SELECT q.m,
-       (SELECT max(ts) FROM readings r WHERE r.meter_id = q.m AND r.ts < q.lo),
-       (SELECT min(ts) FROM readings r WHERE r.meter_id = q.m AND r.ts > q.hi)
+       (SELECT max(ts) FROM readings_in_force r WHERE r.meter_id = q.m AND r.ts < q.lo),
+       (SELECT min(ts) FROM readings_in_force r WHERE r.meter_id = q.m AND r.ts > q.hi)
 FROM {_SPANS}
 """
 _DAY_PARTS = """

@@ -3,7 +3,8 @@
 Energy is derived from register differences, so whoever derives it for a window needs the
 readings inside the window plus the one just before and the one just after it (however far
 away). The stream's rollups (per new span), month close (per month) and audits (up to an
-instant) all read their points here.
+instant) all read their points here, from `readings_in_force` (migration 020: a withdrawn
+manual reading is not counted; a corrected one counts with its corrected value).
 
 The before/after look-ups are first bounded to REACH around the window: a bound lets
 PostgreSQL prune the partitions/chunks outside it at plan time (an unbounded "latest reading
@@ -42,12 +43,13 @@ _POINTS = f"""
 SELECT q.m, p.* FROM unnest(%(m)s::text[], %(lo)s::timestamptz[], %(hi)s::timestamptz[])
      AS q(m, lo, hi)
 CROSS JOIN LATERAL (
-    (SELECT {_COLUMNS} FROM readings
+    (SELECT {_COLUMNS} FROM readings_in_force
       WHERE meter_id = q.m AND ts < q.lo {{before}} ORDER BY ts DESC LIMIT 1)
     UNION ALL
-    (SELECT {_COLUMNS} FROM readings WHERE meter_id = q.m AND ts >= q.lo AND ts <= q.hi)
+    (SELECT {_COLUMNS} FROM readings_in_force
+      WHERE meter_id = q.m AND ts >= q.lo AND ts <= q.hi)
     UNION ALL
-    (SELECT {_COLUMNS} FROM readings
+    (SELECT {_COLUMNS} FROM readings_in_force
       WHERE meter_id = q.m AND ts > q.hi {{after}} ORDER BY ts LIMIT 1)
 ) p
 """

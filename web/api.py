@@ -23,9 +23,11 @@ from certification.workflows.check_provenance import render as render_provenance
 from certification.workflows.close_month import close_month
 from certification.workflows.submit_report import submit_manual_report
 from certification.workflows.trace_certificates import certification_report
+from certification.workflows.withdraw_reading import withdraw_manual_reading
 from schemas.registry import System
 from storage import certification_store as cstore
 from storage import registry_store
+from storage import withdrawals as wstore
 from web import accounts, read_store, views
 from web import credential_store as store
 from web.api_models import (
@@ -52,6 +54,8 @@ from web.api_models import (
     TokenIn,
     TokenOut,
     WindowOut,
+    WithdrawalIn,
+    WithdrawalOut,
     WriteOut,
 )
 from web.context import address_of, context
@@ -324,6 +328,64 @@ def manual_report(
         source=reading.source.value,
         flags=[f.value for f in reading.flags],
         event=reading.event.value if reading.event else None,
+    )
+
+
+@router.post(
+    "/systems/{system_id}/readings/withdrawals",
+    response_model=WithdrawalOut,
+    status_code=201,
+    tags=["reports"],
+)
+def withdrawal(
+    request: Request, conn: Conn, caller: Caller, system_id: str, body: WithdrawalIn
+) -> WithdrawalOut:
+    """Withdraw (or correct) a manual reading while its month's reporting window is open."""
+    ctx = context(request)
+    request.state.write_action = views.WITHDRAWAL
+    request.state.write_target = system_id
+    if body.ts.tzinfo is None:
+        raise Refused("invalid_request", "ts needs a UTC offset")
+    system = views.visible_system(conn, caller.account, system_id)
+    meter = registry_store.get_meter(conn, body.meter_id)
+    if meter is None or meter.system_id != system.system_id:
+        raise Refused("unknown_meter", f"system {system_id} has no meter {body.meter_id!r}")
+    done = withdraw_manual_reading(
+        conn,
+        caller.account.account_id,
+        body.meter_id,
+        body.ts,
+        body.reason,
+        ctx.clock(),
+        body.corrected_register_wh,
+        ctx.manual_max_kw_dc,
+    )
+    found = [w for w in wstore.of_system(conn, system_id) if w.withdrawal_id == done.withdrawal_id]
+    return _withdrawal_out(found[0])
+
+
+@router.get(
+    "/systems/{system_id}/readings/withdrawals",
+    response_model=list[WithdrawalOut],
+    tags=["reports"],
+)
+def withdrawals(conn: Conn, caller: Caller, system_id: str) -> list[WithdrawalOut]:
+    """The system's withdrawn and corrected readings, newest first."""
+    views.visible_system(conn, caller.account, system_id)
+    return [_withdrawal_out(w) for w in wstore.of_system(conn, system_id)]
+
+
+def _withdrawal_out(w: wstore.WithdrawalRow) -> WithdrawalOut:
+    return WithdrawalOut(
+        withdrawal_id=w.withdrawal_id,
+        meter_id=w.meter_id,
+        ts=w.ts,
+        withdrawn_wh=w.withdrawn_wh,
+        replacement_wh=w.replacement_wh,
+        month=w.month,
+        reason=w.reason,
+        withdrawn_by=w.withdrawn_by,
+        withdrawn_at=w.withdrawn_at,
     )
 
 

@@ -223,3 +223,29 @@ class AmendmentOut(BaseModel):
     amended_by: str
     amended_at: datetime
     exported_in: str | None
+
+
+class WithdrawalIn(BaseModel):
+    """Withdraw a manual reading entered by mistake (the System Representative who entered
+    it, or staff; while its month's window is open); with `corrected_register_wh`, put the
+    right register value in its place at the same instant."""
+
+    model_config = Strict
+    meter_id: Text = Field(min_length=1, max_length=64)
+    ts: datetime = Field(description="the reading's time, with its UTC offset")
+    reason: Text = Field(min_length=1, max_length=500, description="why it is withdrawn")
+    corrected_register_wh: int | None = Field(
+        default=None, ge=0, le=10**15, description="the register as it should have been read, Wh"
+    )
+
+
+class WithdrawalOut(BaseModel):
+    withdrawal_id: int
+    meter_id: str
+    ts: datetime
+    withdrawn_wh: int = Field(description="the register value withdrawn, Wh")
+    replacement_wh: int | None = Field(description="the value put in its place; null: none")
+    month: str = Field(description="the reporting month the reading was filed under")
+    reason: str
+    withdrawn_by: str
+    withdrawn_at: datetime

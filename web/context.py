@@ -94,9 +94,17 @@ def answer_refusal(request: Request, refusal: Refused, status: int | None = None
         return RedirectResponse(f"/signin?next={quote(back_to(request))}", status_code=303)
     ctx = context(request)
     shown = errors.body(refusal)
+    identity = getattr(request.state, "identity", None)
+    staff = identity is not None and identity.account.role.value == "admin"
     return ctx.templates.TemplateResponse(
         request,
         "error.html",
-        {"code": shown["code"], "message": shown["message"], "identity": None},
+        {
+            "code": shown["code"],
+            "message": shown["message"],
+            "identity": None,
+            "staff": staff,  # the reason code is shown to staff only (the write log has it)
+            "contact": ctx.settings.web_support_contact.strip(),
+        },
         status_code=status,
     )

@@ -24,6 +24,7 @@ from certification.workflows.close_month import close_month
 from certification.workflows.export_quarter import draft_export, export_quarter
 from certification.workflows.record_audit import record_audit
 from certification.workflows.submit_report import submit_manual_report
+from certification.workflows.withdraw_reading import withdraw_manual_reading
 from schemas.registry import ReportingMethod
 from web import accounts, csrf, read_store, views
 from web import credential_store as store
@@ -32,6 +33,8 @@ from web.api_models import MONTH_PATTERN
 from web.chart import monthly_svg
 from web.context import address_of, context
 from web.deps import Conn, Me
+from web.errors import status_for
+from web.finding_wording import finding_sentence
 from web.metrics import observe_month_close
 from web.render import page
 from web.report_form import parse_report, register_wh
@@ -60,7 +63,8 @@ def home(request: Request, conn: Conn, me: Me) -> Response:
 @router.get("/systems/{system_id}")
 def system(request: Request, conn: Conn, me: Me, system_id: str) -> Response:
     shown = views.system_page(conn, me.account, system_id, context(request).clock())
-    return page(request, "system.html", me, {"p": shown, "chart": monthly_svg(shown.monthly)})
+    values = {"p": shown, "chart": monthly_svg(shown.monthly), "finding_sentence": finding_sentence}
+    return page(request, "system.html", me, values)
 
 
 def _report_form(
@@ -138,6 +142,7 @@ def report_submit(
             entered_wh,
             entered_at,
             ask,
+            earlier is not None and any(ts == earlier.ts for _, ts in shown.correctable),
         )
         entered = {"register_kwh": register_kwh, "read_on": read_on, "read_time": read_time}
         values = {"advice": wording.advise(refusal, situation), "entered": entered}
@@ -150,6 +155,128 @@ def report_submit(
         shown.system.timezone,
     )
     return _report_form(request, conn, me, system_id, {"accepted": reading, "earned": gain})
+
+
+# refusals of a withdrawal itself (the rest, about a corrected number, are a report's)
+WITHDRAWAL_CODES = frozenset(
+    {
+        "window_closed_for_reading",
+        "month_closed",
+        "not_your_reading",
+        "meter_replacement_reading",
+        "later_reading_exists",
+        "same_value",
+        "reason_required",
+        "reason_too_long",
+        "reading_changed",
+        "unknown_reading",
+        "not_a_manual_reading",
+        "bad_reading_time",
+    }
+)
+
+
+def _reading_time(text: str) -> datetime:
+    """The reading's instant as the page sent it (ISO 8601 with its offset)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise Refused("bad_reading_time", f"{text!r} is not a reading's time with its offset")
+    return moment
+
+
+def _withdraw(
+    request: Request,
+    conn: Conn,
+    me: Me,
+    system_id: str,
+    meter_id: str,
+    ts: str,
+    reason: str,
+    register_kwh: str | None,
+    csrf_token: str,
+) -> Response:
+    """Withdraw (register_kwh None) or correct a reading; the report page says what was done
+    with both numbers, or why not in plain words (never a code)."""
+    ctx = context(request)
+    csrf.require(me.csrf_token, csrf_token)
+    request.state.write_action = views.WITHDRAWAL
+    request.state.write_target = system_id
+    shown = views.report_page(conn, me.account, system_id, ctx.clock())  # 404 if not theirs
+    ask = wording.whom_to_ask(ctx.settings.web_support_contact)
+    month = ""
+    corrected_wh: int | None = None
+    try:
+        moment = _reading_time(ts)
+        month = views.reading_month(moment, shown.system.timezone)
+        if register_kwh is not None:
+            corrected_wh = register_wh(register_kwh)
+        done = withdraw_manual_reading(
+            conn,
+            me.account.account_id,
+            meter_id.strip(),
+            moment,
+            reason,
+            ctx.clock(),
+            corrected_wh,
+            ctx.manual_max_kw_dc,
+        )
+    except Refused as refusal:
+        request.state.refusal = refusal
+        status = status_for(refusal.code)
+        if refusal.code == "not_the_representative":
+            values = {"not_yours": True, "correcting": (meter_id, ts)}
+            return _report_form(request, conn, me, system_id, values, 403)
+        if refusal.code in WITHDRAWAL_CODES:
+            advice = wording.advise_withdrawal(refusal, month, ask)
+        else:
+            earlier = views.reading_before(conn, meter_id.strip(), _reading_time(ts))
+            situation = wording.Situation(
+                shown.system.timezone,
+                shown.system.capacity_kw_dc,
+                shown.window,
+                earlier,
+                corrected_wh,
+                _reading_time(ts),
+                ask,
+            )
+            advice = wording.advise(refusal, situation)
+        values = {"withdraw_advice": advice, "correcting": (meter_id, ts)}
+        return _report_form(request, conn, me, system_id, values, status)
+    return _report_form(request, conn, me, system_id, {"withdrawn": done})
+
+
+@router.post("/systems/{system_id}/readings/correct")
+def reading_correct(
+    request: Request,
+    conn: Conn,
+    me: Me,
+    system_id: str,
+    meter_id: FormText,
+    ts: FormText,
+    register_kwh: FormText,
+    reason: FormText = "",
+    csrf_token: CsrfField = "",
+) -> Response:
+    """ "This reading is wrong": the right number in place of the wrong one, same instant."""
+    return _withdraw(request, conn, me, system_id, meter_id, ts, reason, register_kwh, csrf_token)
+
+
+@router.post("/systems/{system_id}/readings/withdraw")
+def reading_withdraw(
+    request: Request,
+    conn: Conn,
+    me: Me,
+    system_id: str,
+    meter_id: FormText,
+    ts: FormText,
+    reason: FormText = "",
+    csrf_token: CsrfField = "",
+) -> Response:
+    """Withdraw a reading without a number in its place (it was not a reading of this meter)."""
+    return _withdraw(request, conn, me, system_id, meter_id, ts, reason, None, csrf_token)
 
 
 @router.post("/systems/{system_id}/change-requests")

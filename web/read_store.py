@@ -19,6 +19,7 @@ class ReadingRow:
     source: str
     flags: list[str]
     event: str | None
+    source_id: str = ""  # who sent it (a manual reading: the account that entered it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ class FlaggedClose:
     owner_email: str
 
 
-_READING_COLUMNS = "r.meter_id, r.ts, r.energy_wh, r.source, r.flags, r.event"
+_READING_COLUMNS = "r.meter_id, r.ts, r.energy_wh, r.source, r.flags, r.event, r.source_id"
 
 
 def readings(
@@ -53,28 +54,29 @@ def readings(
     before: datetime | None,
     limit: int,
 ) -> list[ReadingRow]:
-    """A system's readings, newest first, in [since, until), older than `before` (the cursor)."""
+    """A system's readings in force (migration 020: not the withdrawn ones), newest first, in
+    [since, until), older than `before` (the cursor)."""
     rows = conn.execute(
-        f"SELECT {_READING_COLUMNS} FROM readings r JOIN meters m USING (meter_id) "
+        f"SELECT {_READING_COLUMNS} FROM readings_in_force r JOIN meters m USING (meter_id) "
         "WHERE m.system_id = %(s)s AND (%(since)s::timestamptz IS NULL OR r.ts >= %(since)s) "
         "AND (%(until)s::timestamptz IS NULL OR r.ts < %(until)s) "
         "AND (%(before)s::timestamptz IS NULL OR r.ts < %(before)s) "
         "ORDER BY r.ts DESC, r.meter_id LIMIT %(limit)s",
         {"s": system_id, "since": since, "until": until, "before": before, "limit": limit},
     ).fetchall()
-    return [ReadingRow(r[0], r[1], int(r[2]), r[3], list(r[4]), r[5]) for r in rows]
+    return [ReadingRow(r[0], r[1], int(r[2]), r[3], list(r[4]), r[5], r[6]) for r in rows]
 
 
 def flagged_readings(
     conn: psycopg.Connection[Any], system_id: str, since: datetime, limit: int = 50
 ) -> list[ReadingRow]:
     rows = conn.execute(
-        f"SELECT {_READING_COLUMNS} FROM readings r JOIN meters m USING (meter_id) "
+        f"SELECT {_READING_COLUMNS} FROM readings_in_force r JOIN meters m USING (meter_id) "
         "WHERE m.system_id = %s AND r.ts >= %s AND cardinality(r.flags) > 0 "
         "ORDER BY r.ts DESC LIMIT %s",
         (system_id, since, limit),
     ).fetchall()
-    return [ReadingRow(r[0], r[1], int(r[2]), r[3], list(r[4]), r[5]) for r in rows]
+    return [ReadingRow(r[0], r[1], int(r[2]), r[3], list(r[4]), r[5], r[6]) for r in rows]
 
 
 def measured_months(

@@ -13,7 +13,16 @@ from certification.errors import Refused
 from web.render import kwh, local_date, local_time, month_name, whom_to_ask
 from web.views import Earlier, WindowState
 
-__all__ = ["Advice", "Situation", "advise", "earned", "plain_number", "summary", "whom_to_ask"]
+__all__ = [
+    "Advice",
+    "Situation",
+    "advise",
+    "advise_withdrawal",
+    "earned",
+    "plain_number",
+    "summary",
+    "whom_to_ask",
+]
 
 REGISTER, DATE, METER = "register_kwh", "read_on", "meter_id"  # the form's fields
 
@@ -37,6 +46,7 @@ class Situation:
     entered_wh: int | None  # None: the number could not be read
     entered_at: datetime | None  # None: the date could not be read
     ask: str  # whom to ask, e.g. "PTS staff (help@pts.example)"
+    last_correctable: bool = False  # the viewer may still withdraw or correct the last reading
 
 
 def _window(window: WindowState) -> str:
@@ -69,11 +79,15 @@ def advise(refusal: Refused, s: Situation) -> Advice:
             "actually read the meter.",
         )
     if code == "not_after_last_reading" and s.last is not None:
+        fix = (
+            'choose "This reading is wrong" next to it below'
+            if s.last_correctable
+            else f"ask {s.ask} to correct it"
+        )
         return Advice(
             DATE,
             f"Your last reading was taken {local_time(s.last.ts, tz)}; a new one must be read "
-            f"after that. Check the date and time. If that earlier reading was a mistake, ask "
-            f"{s.ask} to correct it.",
+            f"after that. Check the date and time. If that earlier reading was a mistake, {fix}.",
         )
     if code == "register_went_backwards" and s.last is not None and s.entered_wh is not None:
         return Advice(
@@ -81,8 +95,14 @@ def advise(refusal: Refused, s: Situation) -> Advice:
             f"{kwh(s.entered_wh)} kWh is lower than your last reading, "
             f"{kwh(s.last.energy_wh)} kWh on {local_date(s.last.ts, tz)}. The meter's total "
             "only goes up: check that you copied every digit of the total, in kWh (not today's "
-            "or this month's figure). If the meter was replaced, or your last reading was "
-            f"wrong, ask {s.ask} to correct it.",
+            "or this month's figure). "
+            + (
+                'If your last reading was wrong, choose "This reading is wrong" next to it '
+                f"below. If the meter was replaced, ask {s.ask}."
+                if s.last_correctable
+                else "If the meter was replaced, or your last reading was wrong, ask "
+                f"{s.ask} to correct it."
+            ),
         )
     if code == "implausible_for_capacity" and s.last is not None and s.entered_wh is not None:
         hours = Decimal((s.entered_at or s.window.opens).timestamp() - s.last.ts.timestamp())
@@ -103,6 +123,13 @@ def advise(refusal: Refused, s: Situation) -> Advice:
         )
     if code == "bad_number":
         return Advice(REGISTER, _sentence(refusal.message))
+    if code == "instant_withdrawn" and s.entered_at is not None:
+        return Advice(
+            DATE,
+            f"A reading taken {local_time(s.entered_at, tz)} was withdrawn, and PTS keeps one "
+            "reading per meter and minute. Enter the time you read the meter again, or, if you "
+            "read it then, enter the next minute.",
+        )
     if code in ("bad_date", "bad_reading_time"):
         return Advice(DATE, "Enter the date you read the meter (and the time, if you know it).")
     if code in ("meter_not_on_system", "unknown_meter"):
@@ -131,6 +158,40 @@ def _sentence(text: str) -> str:
     return text if text.endswith(".") else text + "."
 
 
+def advise_withdrawal(refusal: Refused, month: str, ask: str) -> Advice:
+    """The plain sentence for a refused withdrawal or correction of a reading of `month`."""
+    code = refusal.code
+    if code in ("window_closed_for_reading", "month_closed"):
+        shut = "reporting window has closed" if code == "window_closed_for_reading" else "is closed"
+        return Advice(
+            None,
+            f"{month_name(month)}'s {shut}, so this reading can no longer be changed here. Ask "
+            f"{ask} to correct it: tell them the system, the day of the wrong reading and the "
+            "number the meter showed. They record the correction as an amendment.",
+        )
+    if code == "not_your_reading":
+        return Advice(
+            None,
+            "This reading was entered by someone else, so only PTS staff can withdraw it. "
+            f"Ask {ask}.",
+        )
+    if code == "meter_replacement_reading":
+        return Advice(None, f"Readings of a meter replacement are corrected by staff. Ask {ask}.")
+    if code == "later_reading_exists":
+        return Advice(
+            None,
+            "A later reading of this meter is recorded. Withdraw that later reading first, then "
+            "correct this one.",
+        )
+    if code == "same_value":
+        return Advice(REGISTER, "That is the number already recorded; nothing was changed.")
+    if code == "reason_required":
+        return Advice("reason", "Say in a few words what went wrong (for example: a typo).")
+    if code == "reading_changed":
+        return Advice(None, "This reading changed meanwhile. Look at it again below.")
+    return Advice(None, f"{_sentence(refusal.message)} If this does not say what to do, ask {ask}.")
+
+
 # short reasons of the page's list of readings not accepted (by refusal code)
 SUMMARIES = {
     "outside_reporting_window": "sent while the reporting window was closed",
@@ -146,6 +207,7 @@ SUMMARIES = {
     "bad_reading_time": "the date could not be read",
     "meter_not_on_system": "a meter of another system",
     "not_the_representative": "sent by someone who is not the System Representative",
+    "instant_withdrawn": "a withdrawn reading was taken at that time",
 }
 
 

@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from certification import withdrawals as withdrawal_rules
 from certification.amendments import stated_wh
 from certification.errors import Refused
+from certification.manual_reports import filed_month
 from certification.month_close import active_meters
 from certification.roles import (
     Account,
@@ -28,10 +30,12 @@ from certification.workflows._common import amendments_of
 from schemas.registry import Meter, ReportingMethod, System
 from storage import certification_store as cstore
 from storage import registry_store
+from storage import withdrawals as wstore
 from web import credential_store, read_store
 from web.errors import not_found
 
 MANUAL_REPORT = "manual_report"  # write_log action of a manual report
+WITHDRAWAL = "reading_withdrawal"  # write_log action of a withdrawn or corrected reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,12 @@ class SystemPage:
     def certificates(self) -> int:
         return sum(e.minted for e in self.ledger)
 
+    @property
+    def plain_findings(self) -> list[tuple[str, str]]:
+        """(month, code) of each finding, each once per month (owners read one sentence per
+        code, web.finding_wording; staff read every finding's message)."""
+        return list(dict.fromkeys((month, code) for month, code, _ in self.findings))
+
 
 @dataclass(frozen=True, slots=True)
 class Earlier:
@@ -95,6 +105,9 @@ class ReportPage:
     refusals: list[read_store.WriteRow] = field(default_factory=list)
     can_report: bool = False  # the viewer is the System Representative (the rules say so)
     representative: str = ""  # "Rita Rep (rep-1)", or "" when the system has none
+    # (meter_id, ts) of the readings the viewer may withdraw or correct now
+    correctable: set[tuple[str, datetime]] = field(default_factory=set)
+    withdrawals: list[wstore.WithdrawalRow] = field(default_factory=list)
 
     @property
     def system_name(self) -> str:
@@ -200,11 +213,13 @@ def report_page(
         can_report = True
     except Refused:
         can_report = False
+    readings = read_store.readings(conn, system.system_id, three_months_ago, None, None, 50)
+    closed = {r.month for r in cstore.closes_of(conn, system.system_id)}
     return ReportPage(
         system=system,
         meters=meters,
         window=window_state(system, now),
-        readings=read_store.readings(conn, system.system_id, three_months_ago, None, None, 50),
+        readings=readings,
         refusals=[
             w
             for w in read_store.writes_on(conn, system.system_id, MANUAL_REPORT, three_months_ago)
@@ -212,7 +227,34 @@ def report_page(
         ],
         can_report=can_report,
         representative=_person(conn, system.representative_id),
+        correctable={
+            (r.meter_id, r.ts) for r in readings if may_withdraw(account, system, r, now, closed)
+        },
+        withdrawals=wstore.of_system(conn, system.system_id, three_months_ago),
     )
+
+
+def may_withdraw(
+    account: Account,
+    system: System,
+    reading: read_store.ReadingRow,
+    now: datetime,
+    closed: set[str],
+) -> bool:
+    """Whether the rules would let `account` withdraw the reading now."""
+    stored = withdrawal_rules.StoredReading(
+        reading.meter_id,
+        reading.ts,
+        reading.energy_wh,
+        reading.source,
+        reading.source_id,
+        reading.event,
+    )
+    try:
+        withdrawal_rules.decide(account, system, stored, "asked", now, closed)
+    except Refused:
+        return False
+    return True
 
 
 def _person(conn: psycopg.Connection[Any], account_id: str | None) -> str:
@@ -221,6 +263,18 @@ def _person(conn: psycopg.Connection[Any], account_id: str | None) -> str:
         return ""
     row = credential_store.get_account(conn, account_id)
     return f"{row.name} ({account_id})" if row is not None and row.name else account_id
+
+
+def reading_month(moment: datetime, timezone: str) -> str:
+    """The reporting month a reading at `moment` is filed under."""
+    return filed_month(moment, timezone)
+
+
+def reading_before(conn: psycopg.Connection[Any], meter_id: str, ts: datetime) -> Earlier | None:
+    """The meter's reading in force just before `ts`."""
+    before, _ = wstore.neighbours(conn, meter_id, ts)
+    found = None if before is None else wstore.in_force(conn, meter_id, before)
+    return None if found is None else Earlier(found.ts, found.energy_wh)
 
 
 def last_reading(conn: psycopg.Connection[Any], meter_id: str) -> Earlier | None:

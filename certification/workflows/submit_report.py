@@ -23,7 +23,7 @@ from certification.manual_reports import (
 from certification.workflows.accounts import account
 from schemas.reading import Reading, Source
 from storage import certification_store as store
-from storage import registry_store
+from storage import registry_store, withdrawals
 from stream.rollup_refresh import write_with_rollups
 
 log = structlog.get_logger(__name__)
@@ -73,6 +73,13 @@ def submit_manual_report(
                 source_id="history",
                 seq=0,
                 received_at=found.ts,
+            )
+        if withdrawals.withdrawn_at(conn, meter.meter_id, report.read_at):
+            raise Refused(
+                "instant_withdrawn",
+                f"a reading of meter {meter.meter_id} at {report.read_at.isoformat()} was "
+                "withdrawn and a meter keeps one reading per instant; give the time the "
+                "register was read (another minute), or correct the reading instead",
             )
         seq = int(now.timestamp() * 1000)
         reading = accept(who, system, meter, report, last, now, manual_max_kw_dc, provider, seq)

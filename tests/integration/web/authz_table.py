@@ -52,6 +52,8 @@ class Row:
 
 CLOSED_MONTH = "2026-08"  # closed for both systems before the matrix runs
 REPORT = '{{"meter_id": "{m}", "register_wh": 5000000, "read_at": "2026-10-01T12:00:00Z"}}'
+# a reading nobody entered: a caller the rules let withdraw learns there is none (404)
+WITHDRAW = '{{"meter_id": "{m}", "ts": "2026-10-01T12:00:00Z", "reason": "typo"}}'
 REC_CHANGE = '{{"new_rec_owner_id": "{rec}", "transfer_contract": "contract-1.pdf"}}'
 # the system's own representative (same_representative); a provider for a manual system
 REP_CHANGE = '{{"kind": "representative", "new_party_id": "{rep}"}}'
@@ -104,6 +106,20 @@ TABLE: list[Row] = [
         REPORT,
         "401 403 404 403 422 403 404",
         "401 404 403 404 404 403 404",
+    ),
+    Row(
+        "POST",
+        "/api/v1/systems/{s}/readings/withdrawals",
+        WITHDRAW,
+        "401 403 404 403 404 404 404",
+        "401 404 403 404 404 404 404",
+    ),
+    Row(
+        "GET",
+        "/api/v1/systems/{s}/readings/withdrawals",
+        None,
+        "401 200 404 200 200 200 404",
+        "401 404 200 404 404 200 404",
     ),
     Row(
         "GET",

