@@ -113,7 +113,7 @@ async def test_admin_creates_and_deletes_a_topic(topic: str) -> None:
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
         # the controller answers before every broker's metadata has the topic: wait for it
-        deadline = asyncio.get_running_loop().time() + 10
+        deadline = asyncio.get_running_loop().time() + 60
         while topic not in (listed := await admin.list_topics()):
             assert asyncio.get_running_loop().time() < deadline, f"{topic} not in {listed}"
             await asyncio.sleep(0.1)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gateways import modbus_client
 from gateways.clock import SteppedClock
 from gateways.errors import MeterConnectionError, MeterTimeoutError, TransientError
 from gateways.meters import MeterConfig
@@ -48,21 +49,36 @@ async def test_timeouts_are_retried_then_reported() -> None:
     )
 
 
-async def test_reconnect_backs_off() -> None:
+class StoppedTime:
+    """`time` as gateways.modbus_client sees it: monotonic time moves only when the test
+    moves it, so a backoff is judged at exact instants whatever the machine's load."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+async def test_reconnect_backs_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """A refused connection is not retried before its backoff; the backoff doubles."""
+    clock = StoppedTime()
+    monkeypatch.setattr(modbus_client, "time", clock)
     port = closed_port()
     link = ModbusLink(MeterConfig(meter_id="M", port=port, timeout_s=0.2))
     messages = []
-    for pause in (0.0, 0.0, 0.6, 0.0):
-        await asyncio.sleep(pause)
+    for pause in (0.0, 0.4, 0.2, 0.9):
+        clock.now += pause
         with pytest.raises(MeterConnectionError) as caught:
             await link.read(1, 3, 0, 2)
         messages.append(str(caught.value))
     await link.close()
-    assert messages[0] == f"cannot connect to tcp:127.0.0.1:{port} (attempt 1; next in 0.5 s)"
-    assert messages[1].startswith(f"link tcp:127.0.0.1:{port} is down (next reconnect in 0.")
-    assert messages[2] == f"cannot connect to tcp:127.0.0.1:{port} (attempt 2; next in 1.0 s)"
-    assert messages[3].startswith(f"link tcp:127.0.0.1:{port} is down (next reconnect in ")
+    assert messages == [
+        f"cannot connect to tcp:127.0.0.1:{port} (attempt 1; next in 0.5 s)",
+        f"link tcp:127.0.0.1:{port} is down (next reconnect in 0.1 s)",
+        f"cannot connect to tcp:127.0.0.1:{port} (attempt 2; next in 1.0 s)",
+        f"link tcp:127.0.0.1:{port} is down (next reconnect in 0.1 s)",
+    ]
     assert link.requests == 0
 
 

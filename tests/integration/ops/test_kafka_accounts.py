@@ -44,7 +44,7 @@ async def held(bootstrap: str, principals: tuple[str, ...]) -> set[Acl]:
         await admin.close()
 
 
-async def bridge_may_write(topic: str, within_s: float = 20) -> bool:
+async def bridge_may_write(topic: str, within_s: float = 60) -> bool:
     """Whether pts-bridge, over SASL_SSL, may write `topic`, once the brokers' authorizer
     agrees with itself for a few seconds (ACL changes reach it through the metadata log)."""
     deadline, answers = time.monotonic() + within_s, []
