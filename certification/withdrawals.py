@@ -98,3 +98,24 @@ def decide(
     if len(reason) > MAX_REASON:
         raise Refused("reason_too_long", f"give the reason in at most {MAX_REASON} characters")
     return month
+
+
+def provenance_text(
+    withdrawn_wh: int,
+    replacement_wh: int | None,
+    ts: datetime,
+    reason: str,
+    withdrawn_by: str,
+    withdrawn_at: datetime,
+) -> str:
+    """How a month's provenance report states a withdrawal (a finding, not a failure: the
+    readings counted are those in force)."""
+    instead = (
+        f"{replacement_wh} Wh counted in its place"
+        if replacement_wh is not None
+        else "no reading in its place"
+    )
+    return (
+        f"the manual reading at {ts.isoformat()} of {withdrawn_wh} Wh was withdrawn by "
+        f"{withdrawn_by} at {withdrawn_at.isoformat()} ({reason}); {instead}"
+    )

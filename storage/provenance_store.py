@@ -168,10 +168,12 @@ def readings_between(
     conn: psycopg.Connection[Any], meter_id: str, since: datetime, until: datetime
 ) -> list[ReadingFieldsRow]:
     """(meter_id, ts, energy_wh, source, source_id, seq, received_at, unit_id, scale_factor,
-    raw_words) of a meter's stored readings in [since, until], in time order."""
+    raw_words) of a meter's readings in force in [since, until] (migration 020: a withdrawn
+    manual reading is not, a corrected one has its corrected value), in time order."""
     rows = conn.execute(
         "SELECT meter_id, ts, energy_wh, source, source_id, seq, received_at, unit_id, "
-        "scale_factor, raw_words FROM readings WHERE meter_id = %s AND ts BETWEEN %s AND %s "
+        "scale_factor, raw_words FROM readings_in_force "
+        "WHERE meter_id = %s AND ts BETWEEN %s AND %s "
         "ORDER BY ts",
         (meter_id, since, until),
     ).fetchall()

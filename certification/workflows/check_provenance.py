@@ -1,6 +1,7 @@
 """`pts provenance SYSTEM MONTH`: each certificate of a system-month traced to the month's
 ledger entry, the meter-month energy and the readings that bound it, every reading checked
-against what its gateway signed (certification.provenance). Read-only."""
+against what its gateway signed (certification.provenance), the readings in force (a corrected
+manual reading with its corrected value) with each withdrawal stated. Read-only."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import psycopg
 
 from certification import certification_report as cert_report
+from certification import withdrawals
 from certification.provenance import (
     ManualEntry,
     MeterProvenance,
@@ -20,6 +22,7 @@ from certification.provenance import (
 )
 from storage import certification_store as store
 from storage import provenance_store, registry_store
+from storage import withdrawals as withdrawal_store
 
 
 @dataclass(slots=True)
@@ -92,7 +95,12 @@ def check_provenance(
         findings = [
             (kind, detail)
             for kind, _, _, detail in provenance_store.findings_of(conn, meter_id, since, until)
-        ]
+        ] + [
+            ("reading_withdrawn", withdrawals.provenance_text(
+                w.withdrawn_wh, w.replacement_wh, w.ts, w.reason, w.withdrawn_by, w.withdrawn_at
+            ))
+            for w in withdrawal_store.of_meter_between(conn, meter_id, since, until)
+        ]  # fmt: skip
         report.meters.append(
             verify_meter(
                 meter_id, int(meter["energy_wh"]), bounds, readings, receipts, keys,

@@ -6,8 +6,8 @@ The story (Maple Street roof, S1: 8 kW DC, factor 1, America/New_York): the mete
 1,100.0 kWh at midnight starting 1 October; at midnight starting 1 November it read
 2,345.6 kWh, but Rita typed 3,345.6. October therefore produced 1,245.6 kWh exactly
 (1,245,600 Wh: both readings sit on October's local midnights, nothing is interpolated),
-which mints 1 certificate and carries 0.246 MWh; the typo would have made it 2,245.6 kWh
-and 2 certificates.
+which mints 1 certificate and carries 0.246 MWh, and goes to NEPOOL GIS as 1.246 MWh; the
+typo would have made it 2,245.6 kWh and 2 certificates.
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ from fastapi.testclient import TestClient
 from certification.manual_reports import ManualReport
 from certification.month_close import Thresholds
 from certification.roles import Account, Role
+from certification.workflows.check_provenance import check_provenance, render
 from certification.workflows.close_month import close_month
+from certification.workflows.export_quarter import draft_export
 from certification.workflows.submit_report import submit_manual_report
 from storage import certification_store as cstore
 from storage.energy_store import monthly_totals
+from tests.integration.storage import test_service_roles as roles
 from tests.integration.web.support import (
     ADMIN,
     OWNER,
@@ -41,6 +44,7 @@ from tests.integration.web.support import (
 )
 
 pytestmark = [pytest.mark.integration]
+login = roles.login  # the fixture: a password login in a service role
 
 OCT_1 = datetime(2026, 10, 1, 4, tzinfo=UTC)  # 00:00 EDT, inside September's window
 NOV_1 = datetime(2026, 11, 1, 4, tzinfo=UTC)  # 00:00 EDT, inside October's window
@@ -128,6 +132,16 @@ def test_a_typo_corrected_in_one_step_counts_exactly_and_mints_right(
         (s.energy_wh, s.minted, s.carry_out) for s in closed.systems if s.system.system_id == "S1"
     ] == [(1_245_600, 1, Decimal("0.246"))]
     assert [(e.mwh, e.minted) for e in ledger] == [(Decimal("1.246"), 1)]
+    with psycopg.connect(typo) as conn:
+        traced = render(check_provenance(conn, "S1", "2026-10", AFTER_OCTOBER_WINDOW))
+        gis = draft_export(conn, "2026Q4", Account(ADMIN, Role.ADMIN))
+    assert gis == "NON1,10/2026,1.246\n"
+    assert "bound 2026-11-01T04:00:00+00:00 2345600 Wh" in traced
+    assert (
+        "finding [reading_withdrawn] the manual reading at 2026-11-01T04:00:00+00:00 of "
+        "3345600 Wh was withdrawn by rep-1 at 2026-11-02T15:00:00+00:00 (typed a 3 for a 2); "
+        "2345600 Wh counted in its place"
+    ) in traced
 
 
 def test_the_withdrawal_is_its_own_record_and_the_original_stays(
@@ -268,3 +282,45 @@ def test_an_automatic_reading_cannot_be_withdrawn(seeded_db: str, clock: Clock) 
         )
     assert answer.status_code == 422
     assert answer.json()["code"] == "not_a_manual_reading"
+
+
+def test_the_web_login_withdraws_only_through_the_function(
+    typo: str, login: roles.Login, seeded_db: str
+) -> None:
+    """pts_web may not write reading_withdrawals (nor change readings); through
+    pts_withdraw_manual_reading it withdraws a manual reading, and a gateway reading never."""
+    from schemas.reading import Reading, Source
+    from stream.rollup_refresh import write_with_rollups
+
+    at = datetime(2026, 10, 30, 12, tzinfo=UTC)
+    with psycopg.connect(seeded_db, autocommit=True) as conn:
+        write_with_rollups(
+            conn,
+            [
+                Reading(
+                    meter_id="M3", ts=at, energy_wh=5_000_000, source=Source.GATEWAY,
+                    source_id="gw-1", seq=1, received_at=at,
+                )
+            ],
+        )  # fmt: skip
+    web = roles.on(seeded_db, login("pts_web"))
+    assert (
+        roles.refused(
+            web,
+            [
+                "INSERT INTO reading_withdrawals (meter_id, ts, withdrawn_wh, month, reason, "
+                "withdrawn_by, withdrawn_at) VALUES ('M1', now(), 0, '2026-10', 'x', 'x', now())",
+                "UPDATE reading_withdrawals SET reason = 'x'",
+                "DELETE FROM readings WHERE meter_id = 'M1'",
+            ],
+        )
+        == ["UPDATE reading_withdrawals SET reason = 'x'"]  # a no-op by rule: 0 rows
+    )
+    call = "SELECT pts_withdraw_manual_reading(%s, %s, %s, NULL, '2026-10', 'typo', 'rep-1', now())"
+    with psycopg.connect(web, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(call, ("M3", at, 5_000_000))
+        made = conn.execute(call, ("M1", NOV_1, TYPO_WH)).fetchone()
+    assert made is not None
+    with psycopg.connect(seeded_db) as conn:
+        assert conn.execute("SELECT count(*) FROM reading_withdrawals").fetchone() == (1,)
