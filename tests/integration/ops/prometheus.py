@@ -19,7 +19,9 @@ RULES = ROOT / "deploy" / "prometheus" / "pts-alerts.yml"
 
 
 class OwnPrometheus:
-    def __init__(self, folder: Path, targets: dict[str, list[str]]) -> None:
+    """Scrapes and evaluates the rules `every` (a Prometheus duration: "1s", "500ms")."""
+
+    def __init__(self, folder: Path, targets: dict[str, list[str]], every: str = "1s") -> None:
         binary = shutil.which("prometheus")
         assert binary, (
             "prometheus is not installed (Debian package `prometheus`; .ci/run installs it)"
@@ -32,7 +34,7 @@ class OwnPrometheus:
         )
         config = folder / "prometheus.yml"
         config.write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            f"global:\n  scrape_interval: {every}\n  evaluation_interval: {every}\n"
             f"rule_files:\n  - {RULES}\n"
             f"scrape_configs:\n{jobs}"
         )

@@ -3,7 +3,11 @@ project's own rules file, raises PtsGatewaySilent: absent while the gateway poll
 once two poll intervals passed without a poll, firing after the rule's `for:`.
 
 The rule's threshold is the gateway's own exported poll interval, so a gateway polling every
-second makes the test fast without touching the production rule."""
+two seconds makes the test fast without touching the production rule. Prometheus scrapes and
+evaluates every half second: what it sees of the last poll is up to one poll interval plus
+one scrape old (2.5 s) against the rule's two intervals (4 s). Scraped every second a
+gateway polling every second was seen up to 2 s after its last poll, at the rule's edge: a
+poll late by a few milliseconds raised the alert while the gateway ran."""
 
 from __future__ import annotations
 
@@ -30,7 +34,8 @@ from tests.integration.ops.prometheus import ROOT, RULES, OwnPrometheus
 pytestmark = pytest.mark.integration
 
 ALERT = "PtsGatewaySilent"
-INTERVAL_S = 1
+INTERVAL_S = 2
+EVERY = "500ms"  # Prometheus scrape and evaluation interval
 
 
 def rule_hold_s(name: str) -> float:
@@ -71,10 +76,10 @@ def gateway_alerts(prometheus: OwnPrometheus) -> list[dict[str, Any]]:
 async def test_a_stopped_gateway_raises_the_silent_alert(
     mqtt_broker: tuple[str, int], tmp_path: Path
 ) -> None:
-    """`pts gateway run` polls 3 simulated meters every second; Prometheus scrapes it every
-    second with deploy/prometheus/pts-alerts.yml. While it runs: no PtsGatewaySilent. After
-    SIGTERM: pending no earlier than two poll intervals after the last poll, then firing no
-    earlier than the rule's `for:` after it became pending."""
+    """`pts gateway run` polls 3 simulated meters every two seconds; Prometheus scrapes it
+    every half second with deploy/prometheus/pts-alerts.yml. While it runs: no
+    PtsGatewaySilent. After SIGTERM: pending no earlier than two poll intervals after the last
+    poll, then firing no earlier than the rule's `for:` after it became pending."""
     host, port = mqtt_broker
     hold_s = rule_hold_s(ALERT)
     assert hold_s > 0, f"{ALERT} needs a for: so that it is pending before it fires"
@@ -91,7 +96,7 @@ async def test_a_stopped_gateway_raises_the_silent_alert(
     log = (tmp_path / "gateway.log").open("ab")
     gateway = start_gateway(config_path, log)
     prometheus = OwnPrometheus(
-        tmp_path / "prometheus", {"pts-gateway": [f"127.0.0.1:{metrics_port}"]}
+        tmp_path / "prometheus", {"pts-gateway": [f"127.0.0.1:{metrics_port}"]}, EVERY
     )
     try:
 
