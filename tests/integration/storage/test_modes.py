@@ -144,8 +144,12 @@ def test_db_info_command_names_the_mode(fresh_db: str, storage_mode: str) -> Non
 @pytest.mark.storage_modes("timescale")
 def test_day_rows_written_after_their_month_note_it_stale(fresh_db: str) -> None:
     """A day row of a past month is noted stale once per transaction; the current month not."""
-    today = datetime.now(UTC).date()
     with psycopg.connect(fresh_db) as conn:
+        # today as the trigger sees it: the UTC date of this transaction's start (a date read
+        # from the test's clock could fall in the month before at midnight on the 1st)
+        row = conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date").fetchone()
+        assert row is not None
+        today = row[0]
         for day in (date(2026, 3, 5), date(2026, 3, 6), today):
             conn.execute(
                 "INSERT INTO meter_day_energy (meter_id, day, energy_wh, intervals) "
