@@ -72,7 +72,7 @@ async def test_readings_arrive_over_tls(
         assert await asyncio.to_thread(agent.publisher.connected.wait, 10)
         await agent.poll_once(T0)
         assert await agent.drain(seconds=20)
-        await asyncio.sleep(0.5)
+        await recorder.until(lambda: recorder.readings() >= 2, "both readings")
     finally:
         await agent.close()
         recorder.stop()
