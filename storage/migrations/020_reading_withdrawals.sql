@@ -34,21 +34,25 @@ COMMENT ON TABLE reading_withdrawals IS
     'Manual readings withdrawn by their representative or staff (append-only): who, when, why, '
     'the value withdrawn and the value put in its place at the same instant, if any.';
 
+-- One branch, one row per stored reading (its latest withdrawal decides: none, the reading;
+-- one with a replacement, the replacement's value; one without, no row), so a query's
+-- "ORDER BY ts DESC LIMIT 1" still walks the readings index in order (a UNION ALL of
+-- replacements made the planner sort every earlier reading of the meter: 4x slower).
 CREATE VIEW readings_in_force AS
-SELECT r.meter_id, r.ts, r.energy_wh, r.source, r.source_id, r.seq, r.received_at, r.unit_id,
-       r.scale_factor, r.raw_words, r.register_modulus_wh, r.event, r.flags, r.content_hash,
-       r.ingested_at
+SELECT r.meter_id, r.ts, coalesce(w.replacement_wh, r.energy_wh) AS energy_wh, r.source,
+       coalesce(w.withdrawn_by, r.source_id) AS source_id, r.seq,
+       coalesce(w.withdrawn_at, r.received_at) AS received_at, r.unit_id, r.scale_factor,
+       r.raw_words, r.register_modulus_wh, r.event, r.flags,
+       coalesce('withdrawal:' || w.withdrawal_id, r.content_hash) AS content_hash,
+       coalesce(w.recorded_at, r.ingested_at) AS ingested_at
 FROM readings r
-WHERE NOT EXISTS (SELECT 1 FROM reading_withdrawals w
-                  WHERE w.meter_id = r.meter_id AND w.ts = r.ts)
-UNION ALL
-SELECT r.meter_id, r.ts, w.replacement_wh, r.source, w.withdrawn_by, r.seq, w.withdrawn_at,
-       r.unit_id, r.scale_factor, r.raw_words, r.register_modulus_wh, r.event, r.flags,
-       'withdrawal:' || w.withdrawal_id, w.recorded_at
-FROM (SELECT DISTINCT ON (meter_id, ts) *
-      FROM reading_withdrawals ORDER BY meter_id, ts, withdrawal_id DESC) w
-JOIN readings r ON r.meter_id = w.meter_id AND r.ts = w.ts
-WHERE w.replacement_wh IS NOT NULL;
+LEFT JOIN LATERAL (
+    SELECT x.withdrawal_id, x.replacement_wh, x.withdrawn_by, x.withdrawn_at, x.recorded_at
+    FROM reading_withdrawals x
+    WHERE x.meter_id = r.meter_id AND x.ts = r.ts
+    ORDER BY x.withdrawal_id DESC LIMIT 1
+) w ON true
+WHERE w.withdrawal_id IS NULL OR w.replacement_wh IS NOT NULL;
 COMMENT ON VIEW readings_in_force IS
     'The readings every consumer counts: those no withdrawal names, and the latest value put '
     'in place of a withdrawn one (source_id: who corrected it, received_at: when).';
