@@ -21,6 +21,10 @@ from tests.integration.web.support import PASSWORD
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / ".local" / "artifacts" / "web"
 DESKTOP = (1100, 1400)
+# How long finding an element waits for it (the page may still be rendering: the app answers
+# from this test process, slow on a loaded machine). A check that something is NOT on the page
+# uses `absent`, which does not wait.
+FIND_WAIT_S = 20
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +40,7 @@ def module_driver() -> Iterator[WebDriver]:
     ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.implicitly_wait(5)
+    driver.implicitly_wait(FIND_WAIT_S)
     try:
         yield driver
     finally:
@@ -67,7 +71,17 @@ def click_through(driver: WebDriver, element: WebElement) -> None:
     between finding and reading it."""
     old_page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 10).until(lambda _: gone(old_page))
+    WebDriverWait(driver, 30).until(lambda _: gone(old_page))
+
+
+def absent(driver: WebDriver, by: str, value: str) -> bool:
+    """Whether the page shows no such element, asked at once (an implicit wait would spend
+    its whole wait on every absence). Check it after something of the same page was found."""
+    driver.implicitly_wait(0)
+    try:
+        return driver.find_elements(by, value) == []
+    finally:
+        driver.implicitly_wait(FIND_WAIT_S)
 
 
 def gone(element: WebElement) -> bool:

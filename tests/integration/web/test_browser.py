@@ -16,7 +16,14 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from storage import certification_store
-from tests.integration.web.browser import click_through, fill, shot, sign_in, sign_out
+from tests.integration.web.browser import (
+    absent,
+    click_through,
+    fill,
+    shot,
+    sign_in,
+    sign_out,
+)
 from tests.integration.web.support import (
     ADMIN,
     OUTSIDE_WINDOW,
@@ -77,7 +84,7 @@ def test_representative_reports_and_is_refused_outside_the_window(
         "The next one opens on Thursday 26 November 2026"
         in browser.find_element(By.ID, "window").text
     )
-    assert browser.find_elements(By.ID, "report-form") == []  # no form while it is closed
+    assert absent(browser, By.ID, "report-form")  # no form while it is closed
     shot(browser, "rep-report-window-closed")
 
 
@@ -138,7 +145,7 @@ def test_admin_exports_a_quarter_and_downloads_the_gis_file(
     shot(browser, "admin-gis-exported")
     browser.find_element(By.ID, "download-2026Q3").click()  # a download: the page stays
     target = tmp_path / "gis-2026Q3.csv"
-    WebDriverWait(browser, 10).until(lambda _: target.exists())
+    WebDriverWait(browser, 30).until(lambda _: target.exists())
     assert target.read_text() == "NON1,07/2026,1.000\nNON1,08/2026,1.235\nNON1,09/2026,0.812\n"
     browser.find_element(By.ID, "export_quarter").send_keys("2026Q3")
     click_through(browser, browser.find_element(By.ID, "export-quarter"))
