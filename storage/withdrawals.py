@@ -79,14 +79,6 @@ def in_force(conn: psycopg.Connection[Any], meter_id: str, ts: datetime) -> InFo
     return None if row is None else InForce(row[0], row[1], int(row[2]), *row[3:])
 
 
-def original_source_id(conn: psycopg.Connection[Any], meter_id: str, ts: datetime) -> str | None:
-    """Who entered the stored reading at (meter, ts) (its source_id), if there is one."""
-    row = conn.execute(
-        "SELECT source_id FROM readings WHERE meter_id = %s AND ts = %s", (meter_id, ts)
-    ).fetchone()
-    return None if row is None else str(row[0])
-
-
 def neighbours(
     conn: psycopg.Connection[Any], meter_id: str, ts: datetime
 ) -> tuple[datetime | None, datetime | None]:

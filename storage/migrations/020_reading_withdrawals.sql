@@ -104,3 +104,14 @@ GRANT EXECUTE ON FUNCTION pts_withdraw_manual_reading(text, timestamptz, bigint,
 
 GRANT SELECT ON reading_withdrawals TO pts_stream, pts_web, pts_certify;
 GRANT SELECT ON readings_in_force TO pts_stream, pts_intake, pts_web, pts_certify;
+
+-- Analysts see withdrawals beside the raw readings (analyst_readings stays raw: append-only).
+CREATE VIEW analyst_reading_withdrawals AS
+SELECT w.withdrawal_id, w.meter_id, m.system_id, w.ts, w.ts AT TIME ZONE s.timezone AS local_ts,
+       w.withdrawn_wh, w.replacement_wh, w.month, w.reason, w.withdrawn_by, w.withdrawn_at
+FROM reading_withdrawals w
+JOIN meters m USING (meter_id)
+JOIN systems s USING (system_id);
+COMMENT ON VIEW analyst_reading_withdrawals IS
+    'Manual readings withdrawn (and the value put in their place, if any): who, when, why.';
+GRANT SELECT ON analyst_reading_withdrawals TO pts_analyst;

@@ -324,3 +324,10 @@ def test_the_web_login_withdraws_only_through_the_function(
     assert made is not None
     with psycopg.connect(seeded_db) as conn:
         assert conn.execute("SELECT count(*) FROM reading_withdrawals").fetchone() == (1,)
+    analyst = roles.on(seeded_db, login("pts_analyst"))
+    with psycopg.connect(analyst) as conn:
+        seen = conn.execute(
+            "SELECT system_id, local_ts, withdrawn_wh, replacement_wh, reason "
+            "FROM analyst_reading_withdrawals"
+        ).fetchall()
+    assert seen == [("S1", datetime(2026, 11, 1), TYPO_WH, None, "typo")]
