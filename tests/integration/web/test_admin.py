@@ -82,7 +82,7 @@ def test_only_admins_invite(client: TestClient) -> None:
         data={"account_id": "eve", "role": "admin", "csrf_token": csrf_of(page.text)},
     )
     assert refused.status_code == 403
-    assert "only an admin may create accounts" in refused.text
+    assert "Only an admin may create accounts." in refused.text
 
 
 def test_admin_approves_a_rec_owner_change(client: TestClient, seeded_db: str) -> None:
