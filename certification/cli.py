@@ -39,6 +39,7 @@ from certification.workflows.load_registry import load_registry
 from certification.workflows.record_audit import record_audit
 from certification.workflows.submit_report import submit_manual_report
 from certification.workflows.trace_certificates import certification_report
+from certification.workflows.withdraw_reading import withdraw_manual_reading
 from pts.settings import get_settings, read_secret, service_database_url
 
 _T = TypeVar("_T")
@@ -326,6 +327,58 @@ def submit(
         )
     reading = done.reading
     click.echo(f"accepted {reading.meter_id} {reading.energy_wh} Wh at {done.local_ts.isoformat()}")
+
+
+@report.command("withdraw")
+@as_option
+@click.option("--meter", "meter_id", required=True)
+@click.option(
+    "--at",
+    "at_text",
+    required=True,
+    help="the reading's time: 2027-01-05T09:30 (local) or with its offset (as listed)",
+)
+@click.option("--reason", required=True, help="why the reading is withdrawn")
+@click.option(
+    "--corrected-register-wh",
+    type=int,
+    default=None,
+    help="put this register value (Wh) in its place: a correction",
+)
+@now_option
+@click.pass_context
+def withdraw(
+    ctx: click.Context,
+    account_id: str,
+    meter_id: str,
+    at_text: str,
+    reason: str,
+    corrected_register_wh: int | None,
+    now_text: str | None,
+) -> None:
+    """Withdraw (or correct) a manual reading entered by mistake: the Representative who
+    entered it, or staff, while its month's window is open (docs/reporting.md)."""
+    now = _now(now_text)
+    at = _run(lambda: parse_read_at(at_text))
+    with _connection(ctx) as conn:
+        who = _acting(ctx, conn, account_id, "report withdraw")
+        done = _run(
+            lambda: withdraw_manual_reading(
+                conn,
+                who.account_id,
+                meter_id,
+                at,
+                reason,
+                now,
+                corrected_register_wh,
+                _manual_max(ctx),
+            )
+        )
+    now_holds = "nothing" if done.replacement_wh is None else f"{done.replacement_wh} Wh"
+    click.echo(
+        f"withdrawn {done.meter_id} {done.withdrawn_wh} Wh at {done.local_ts.isoformat()} "
+        f"(filed {done.month}); in its place: {now_holds}"
+    )
 
 
 @click.group()
