@@ -2,11 +2,15 @@
 with their reason code (schemas.reasons) and payload, and re-driven once their cause is fixed.
 
 Idempotent: a dead letter from Kafka is keyed by its source (topic, partition, offset,
-ordinal), so a redelivered message adds nothing.
+ordinal), so a redelivered record adds nothing. One problem, one row (migration 022): while a
+dead letter waits, the same refusal (origin, reason code, payload digest) from another
+position — the same message put on Kafka twice — is recorded as a copy of it in
+`dead_letter_copies`, so it is counted and re-driven once.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +25,22 @@ INSERT INTO dead_letters (reason_code, reason, payload, ordinal, source_topic, s
                           source_offset, payload_sha256, payload_bytes, origin)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT DO NOTHING
+RETURNING id
+"""
+# a refusal not recorded as a row: a copy of the waiting dead letter with its digest, unless it
+# is that letter's own position again (a redelivered record)
+_COPY = """
+INSERT INTO dead_letter_copies (dead_letter_id, ordinal, source_topic, source_partition,
+                                source_offset)
+SELECT d.id, %(ordinal)s, %(topic)s, %(partition)s, %(offset)s
+FROM dead_letters d
+WHERE d.origin = %(origin)s AND d.reason_code = %(code)s AND d.payload_digest = %(digest)s
+  AND d.redriven_at IS NULL AND d.origin <> 'redrive'
+  AND d.source_topic IS DISTINCT FROM 'redrive' AND %(topic)s::text IS DISTINCT FROM 'redrive'
+  AND (%(offset)s::bigint IS NULL
+       OR (d.source_topic, d.source_partition, d.source_offset, d.ordinal)
+          IS DISTINCT FROM (%(topic)s, %(partition)s, %(offset)s, %(ordinal)s))
+ON CONFLICT DO NOTHING
 """
 
 
@@ -32,11 +52,15 @@ async def record_dead_letters(
     offset: int | None,
     origin: str = "stream",
 ) -> None:
-    """Store rejects; a redelivered Kafka message (same topic/partition/offset) adds nothing.
+    """Store rejects; a redelivered Kafka message (same topic/partition/offset) adds nothing,
+    a copy of a waiting dead letter from another position is linked to it (module docstring).
 
     A reason is stored printable and bounded: NUL (which PostgreSQL text cannot hold) is
     written as \\x00 and it is cut at MAX_REASON_CHARS.
     """
+    rows = list(rows)
+    if not rows:
+        return
     async with aconn.cursor() as cur:
         await cur.executemany(
             _DEAD_LETTER,
@@ -55,7 +79,28 @@ async def record_dead_letters(
                 )
                 for code, reason, payload, n, sha256, size in rows
             ],
+            returning=True,
         )
+        stored = []
+        while True:
+            stored.append(await cur.fetchone() is not None)
+            if not cur.nextset():
+                break
+        copies = [
+            {
+                "ordinal": n,
+                "topic": topic,
+                "partition": partition,
+                "offset": offset,
+                "origin": origin,
+                "code": code,
+                "digest": sha256 or hashlib.sha256(payload).hexdigest(),
+            }
+            for (code, _, payload, n, sha256, _), new in zip(rows, stored, strict=True)
+            if not new
+        ]
+        if copies:
+            await cur.executemany(_COPY, copies)
 
 
 def printable_reason(reason: str) -> str:

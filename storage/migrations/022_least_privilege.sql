@@ -92,3 +92,57 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Copies of a dead letter. Dead letters from Kafka are keyed by their position (002), so a
+-- message that reached Kafka twice (a bridge redelivered it after a crash) became two rows:
+-- two problems to an operator, two re-drives. A refusal is now one problem per (origin,
+-- reason code, payload digest) while it waits: a copy from another position is recorded in
+-- dead_letter_copies with a link to the first, and re-driving the first settles both. A
+-- distinct message has another payload (its batch id at least), so it stays a row of its
+-- own; a copy arriving after the first was re-driven is a new row, as is every refusal met
+-- while re-driving (source_topic 'redrive': the letter being re-driven still waits then).
+ALTER TABLE dead_letters ADD COLUMN payload_digest text
+    GENERATED ALWAYS AS (coalesce(payload_sha256, encode(sha256(payload), 'hex'))) STORED;
+
+CREATE TABLE dead_letter_copies (
+    dead_letter_id   bigint      NOT NULL REFERENCES dead_letters (id),
+    received_at      timestamptz NOT NULL DEFAULT now(),
+    ordinal          integer     NOT NULL DEFAULT 0,
+    source_topic     text,
+    source_partition integer,
+    source_offset    bigint
+);
+CREATE UNIQUE INDEX dead_letter_copies_source_key ON dead_letter_copies
+    (source_topic, source_partition, source_offset, ordinal) WHERE source_offset IS NOT NULL;
+CREATE INDEX dead_letter_copies_first_idx ON dead_letter_copies (dead_letter_id);
+COMMENT ON TABLE dead_letter_copies IS
+    'Where else a waiting dead letter''s message arrived (same origin, reason code and payload '
+    'digest): one problem, one re-drive.';
+GRANT SELECT, INSERT ON dead_letter_copies TO pts_stream;
+GRANT SELECT ON dead_letter_copies TO pts_intake, pts_web, pts_certify;
+
+-- copies already stored as rows of their own: linked to the first, and no longer waiting
+WITH ranked AS (
+    SELECT id, min(id) OVER (PARTITION BY origin, reason_code, payload_digest) AS first
+    FROM dead_letters
+    WHERE redriven_at IS NULL AND origin <> 'redrive'
+      AND source_topic IS DISTINCT FROM 'redrive'
+), linked AS (
+    INSERT INTO dead_letter_copies (dead_letter_id, received_at, ordinal, source_topic,
+                                    source_partition, source_offset)
+    SELECT r.first, d.received_at, d.ordinal, d.source_topic, d.source_partition,
+           d.source_offset
+    FROM ranked r JOIN dead_letters d USING (id) WHERE r.id <> r.first
+)
+UPDATE dead_letters d SET redriven_at = now(), redrive_result = 'copy of ' || r.first
+FROM ranked r WHERE d.id = r.id AND r.id <> r.first;
+
+CREATE UNIQUE INDEX dead_letters_problem_key ON dead_letters (origin, reason_code, payload_digest)
+    WHERE redriven_at IS NULL AND origin <> 'redrive' AND source_topic IS DISTINCT FROM 'redrive';
+
+CREATE OR REPLACE VIEW analyst_dead_letters AS
+SELECT id, received_at, reason_code, reason, source_topic, source_partition, source_offset,
+       ordinal, length(payload) AS payload_bytes, redriven_at, redrive_result, origin,
+       coalesce(payload_bytes, length(payload)) AS original_bytes, payload_sha256,
+       1 + (SELECT count(*) FROM dead_letter_copies c WHERE c.dead_letter_id = d.id) AS copies
+FROM dead_letters d;
