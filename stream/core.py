@@ -19,7 +19,7 @@ from datetime import datetime
 
 from schemas.envelope import encode_batch
 from schemas.reading import Reading, ReadingBatch
-from stream.decode import decode_batch
+from stream.decode import decode_batch, salvage
 from stream.directory import MeterDirectory
 from stream.errors import ReasonCode, RejectedError
 from stream.signatures import BatchReceipt, BatchVerifier, KeySource
@@ -67,6 +67,15 @@ def bounded_reject(code: ReasonCode, reason: str, payload: bytes, limit: int) ->
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Salvaged:
+    """A batch some of whose readings were malformed: the valid ones, and a reject for each
+    malformed one (stream.decode.salvage)."""
+
+    batch: ReadingBatch
+    rejects: list[Reject]
+
+
 @dataclass(slots=True)
 class Triage:
     """What the core made of one message."""
@@ -96,9 +105,10 @@ class Core:
             list(stages) if stages is not None else default_pipeline(directory, self.limits)
         )
 
-    def decode(self, payload: bytes) -> ReadingBatch | Reject:
+    def decode(self, payload: bytes) -> ReadingBatch | Salvaged | Reject:
         """The batch of a message, or the reject of the whole message (size checked first,
-        then the JSON with pydantic, whose parser refuses nesting deeper than 200 levels)."""
+        then the JSON with pydantic, whose parser refuses nesting deeper than 200 levels);
+        a batch refused for malformed readings only keeps its valid ones (Salvaged)."""
         limit = self.limits.max_message_bytes
         if len(payload) > limit:
             return bounded_reject(
@@ -111,19 +121,29 @@ class Core:
         try:
             return decode_batch(payload)
         except RejectedError as exc:
+            if exc.code in (ReasonCode.SCHEMA_INVALID, ReasonCode.NEGATIVE_REGISTER):
+                found = salvage(payload)
+                if found is not None:
+                    batch, bad = found
+                    return Salvaged(
+                        batch, [Reject(b.code, b.reason, b.payload, b.meter_id) for b in bad]
+                    )
             return Reject(exc.code, exc.reason, payload)
 
     def triage(
         self,
-        message: bytes | ReadingBatch | Reject,
+        message: bytes | ReadingBatch | Salvaged | Reject,
         *,
         key: bytes | None = None,
         now: datetime | None = None,
     ) -> Triage:
         """Run every reading of a message through the stages (first refusal wins)."""
-        batch = self.decode(message) if isinstance(message, bytes) else message  # a Reject stays
-        if isinstance(batch, Reject):
-            return Triage(rejects=[batch])
+        decoded = self.decode(message) if isinstance(message, bytes) else message
+        if isinstance(decoded, Reject):  # a Reject stays
+            return Triage(rejects=[decoded])
+        batch, malformed = (
+            (decoded.batch, decoded.rejects) if isinstance(decoded, Salvaged) else (decoded, [])
+        )
         receipt = None
         if self._verify is not None:
             verification = self._verify(batch, now if now is not None else batch.sent_at)
@@ -141,6 +161,7 @@ class Core:
             stages.append(NotAfter(now, self.limits.future))
         stages.append(Dedupe())
         out = Triage(receipt=receipt, batch_key=(batch.source_id, batch.batch_id))
+        out.rejects += malformed
         for reading in batch.readings:
             try:
                 decision = run_pipeline(stages, reading)

@@ -36,7 +36,7 @@ import psycopg
 import structlog
 
 from schemas.reading import ReadingBatch
-from stream.core import Core, Reject, Triage
+from stream.core import Core, Reject, Salvaged, Triage
 from stream.errors import StoreUnavailableError
 from stream.key_ring import RegistryKeys
 from stream.metrics import WorkerMetrics
@@ -140,7 +140,9 @@ class Processor:
         decoded = [
             self.core.decode(m.value) if isinstance(m.value, bytes) else m.value for m in messages
         ]
-        batches = [b for b in decoded if not isinstance(b, Reject)]
+        batches = [
+            b.batch if isinstance(b, Salvaged) else b for b in decoded if not isinstance(b, Reject)
+        ]
         await self.directory.refresh_for(aconn, {r.meter_id for b in batches for r in b.readings})
         named = {b.signature.key_id for b in batches if b.signature is not None}
         for key_id in [None, *sorted(named)]:  # reload when old, or when a key is not held

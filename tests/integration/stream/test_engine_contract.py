@@ -163,7 +163,8 @@ async def test_conflicting_redelivery_is_recorded_and_changes_no_total(engine: E
 
 async def test_bad_input_goes_to_dead_letters_and_good_input_still_lands(engine: Engine) -> None:
     """Malformed JSON, wrong types (twice), negative register, unknown meter, foreign
-    provider, future: each dead-lettered with its reason and origin; the good batch lands."""
+    provider, future: each dead-lettered with its reason and origin; the good batch lands,
+    and so does the good reading of each batch with one malformed reading."""
     s = solar_series("G1", START, MAR, seed=1)
     wrong_energy = json.loads(batch_bytes(s.readings[8:10]))
     wrong_energy["readings"][0]["energy_wh"] = "lots"
@@ -205,7 +206,7 @@ async def test_bad_input_goes_to_dead_letters_and_good_input_still_lands(engine:
     assert reasons["malformed_json"][1] == b"{not json"
     assert "'NOPE' is not registered" in reasons["unknown_meter"][0]
     schema = sorted(d[4] for d in dead if d[0] == "schema_invalid")
-    assert ["readings.0.energy_wh" in schema[0], "readings.0.ts" in schema[1]] == [True, True]
+    assert ["readings[0].energy_wh" in schema[0], "readings[0].ts" in schema[1]] == [True, True]
     assert counts.refused == {
         "malformed_json": 1,
         "schema_invalid": 2,
@@ -214,8 +215,8 @@ async def test_bad_input_goes_to_dead_letters_and_good_input_still_lands(engine:
         "provider_mismatch": 1,
         "future_timestamp": 1,
     }
-    assert (counts.new, counts.duplicate, counts.conflict) == (8, 0, 0)
-    assert stored == (8,)
+    assert (counts.new, counts.duplicate, counts.conflict) == (8 + 3, 0, 0)
+    assert stored == (8 + 3,)
 
 
 async def test_power_tolerance_setting_decides_what_is_implausible(engine: Engine) -> None:

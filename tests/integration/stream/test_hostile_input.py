@@ -72,3 +72,37 @@ async def test_a_batch_claiming_a_manual_source_is_refused(fresh_db: str, source
         [("M1", 2_000, "das")],
         [("provider_mismatch",)],
     )
+
+
+async def test_one_bad_reading_refuses_only_itself(fresh_db: str) -> None:
+    """A batch of five readings, two of them malformed (a negative register, a meter id no
+    registry can hold): the three good ones are stored, each bad one is a dead letter with
+    its own reason and its own JSON as payload."""
+    with psycopg.connect(fresh_db) as conn:
+        register_fleet(conn, ["M1"], provider="das-a")
+    readings = [reading("M1", 15 * i, 1_000 + i, "das", "das-a") for i in range(5)]
+    readings[1]["energy_wh"] = -5
+    readings[3]["meter_id"] = "M\u202e1"
+    async with await InProcessEngine.connect(fresh_db, clock=lambda: NOW) as engine:
+        outcome = await engine.submit(message(readings))
+    with psycopg.connect(fresh_db) as conn:
+        letters = conn.execute(
+            "SELECT reason_code, reason, convert_from(payload, 'UTF8')::jsonb ->> 'seq' "
+            "FROM dead_letters ORDER BY ordinal"
+        ).fetchall()
+    assert (outcome.new, len(outcome.rejects)) == (3, 2)
+    assert [wh for _, wh, _ in stored(fresh_db)] == [1_000, 1_002, 1_004]
+    assert letters == [
+        (
+            "negative_register",
+            "not a valid reading: readings[1].energy_wh: Input should be greater than or "
+            "equal to 0",
+            "15",
+        ),
+        (
+            "schema_invalid",
+            "not a valid reading: readings[3].meter_id: String should match pattern "
+            "'^[A-Za-z0-9][A-Za-z0-9._-]*$'",
+            "45",
+        ),
+    ]
