@@ -63,8 +63,9 @@ def _schema(reason: str) -> EnvelopeError:
     return EnvelopeError(ReasonCode.SCHEMA_INVALID, reason)
 
 
-def _decode(payload: bytes) -> tuple[EnvelopeHead, list[str], list[str]]:
-    """The envelope, each reading's meter id, and the distinct meter ids in order."""
+def _decode(payload: bytes) -> tuple[EnvelopeHead, list[str], list[str], list[int]]:
+    """The envelope, each reading's meter id, the distinct valid meter ids in order, and the
+    places of readings whose meter id is not one (refused alone, unless all are)."""
     try:
         envelope = peek_envelope(payload)
     except EnvelopeDecodeError as exc:
@@ -85,12 +86,17 @@ def _decode(payload: bytes) -> tuple[EnvelopeHead, list[str], list[str]]:
             f"from {envelope.source}:{envelope.source_id}; send one batch per source"
         )
     meters = [h.meter_id for h in heads]
-    distinct = list(dict.fromkeys(meters))
-    for meter_id in distinct:
-        if not is_id(meter_id):
-            index = meters.index(meter_id)
-            raise _schema(f"readings[{index}].meter_id {meter_id!r} is not a meter id")
-    return envelope, meters, distinct
+    bad = [i for i, meter_id in enumerate(meters) if not is_id(meter_id)]
+    if len(bad) == len(meters):
+        raise _bad_meter_ids(meters, bad)
+    distinct = list(dict.fromkeys(m for i, m in enumerate(meters) if not bad or i not in bad))
+    return envelope, meters, distinct, bad
+
+
+def _bad_meter_ids(meters: list[str], bad: list[int]) -> EnvelopeError:
+    index = bad[0]
+    more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+    return _schema(f"readings[{index}].meter_id {meters[index]!r} is not a meter id{more}")
 
 
 def _check_topic(
@@ -133,12 +139,22 @@ def record_bytes(record: Outgoing) -> int:
 
 
 def _split(
-    payload: bytes, meters: list[str], topic_header: tuple[str, bytes], max_value_bytes: int
-) -> list[Outgoing]:
+    payload: bytes,
+    meters: list[str],
+    topic_header: tuple[str, bytes],
+    max_value_bytes: int,
+    bad: frozenset[int] = frozenset(),
+) -> tuple[list[Outgoing], bytes | None]:
+    """One record per meter (more where one does not fit), and the envelope of the readings
+    at `bad` places (None without any)."""
     envelope: RawEnvelope = split_envelope(payload)
     by_meter: dict[str, list[msgspec.Raw]] = {}
-    for meter_id, raw in zip(meters, envelope.readings, strict=True):
-        by_meter.setdefault(meter_id, []).append(raw)
+    refused: list[msgspec.Raw] = []
+    for index, (meter_id, raw) in enumerate(zip(meters, envelope.readings, strict=True)):
+        if index in bad:
+            refused.append(raw)
+        else:
+            by_meter.setdefault(meter_id, []).append(raw)
     overhead = (
         len(encode_raw_envelope(envelope, []))
         + len(topic_header[0])
@@ -150,7 +166,7 @@ def _split(
         for chunk in _chunks(raws, max(max_value_bytes - overhead, 1)):
             value = encode_raw_envelope(envelope, chunk)
             out.append(Outgoing(meter_id.encode(), value, (topic_header,), len(chunk)))
-    return out
+    return out, encode_raw_envelope(envelope, refused) if refused else None
 
 
 def dead_letter(
@@ -205,11 +221,13 @@ def route_message(
                 "readings per message",
             )
         address = scheme.parse(topic)
-        envelope, meters, distinct = _decode(payload)
+        envelope, meters, distinct, bad = _decode(payload)
+        if bad and (envelope.signed or address.meter_id is not None):
+            raise _bad_meter_ids(meters, bad)  # a signed batch stands or falls whole
         _check_topic(address, envelope, meters, distinct)
         topic_header = ("mqtt_topic", topic.encode())
         single = Outgoing(distinct[0].encode(), payload, (topic_header,), len(meters))
-        if len(distinct) == 1 and record_bytes(single) <= max_value_bytes:
+        if not bad and len(distinct) == 1 and record_bytes(single) <= max_value_bytes:
             return [single]
         if envelope.signed:
             raise EnvelopeError(
@@ -217,13 +235,16 @@ def route_message(
                 "a signed batch cannot be split (its signature covers all of it): sign one "
                 "meter per batch, few enough readings to fit a Kafka record",
             )
-        records = _split(payload, meters, topic_header, max_value_bytes)
+        records, refused = _split(payload, meters, topic_header, max_value_bytes, frozenset(bad))
         if any(record_bytes(r) > max_value_bytes for r in records):
             raise EnvelopeError(
                 ReasonCode.TOO_LARGE,
                 f"a reading of this message cannot fit a {max_value_bytes}-byte record; send "
                 "readings without extra fields",
             )
+        if refused is not None:  # only the readings of bad meter ids are refused
+            letter = dead_letter(_bad_meter_ids(meters, bad), topic, refused, None, max_value_bytes)
+            return [*records, letter]
         return records
     except EnvelopeError as exc:
         meter = address.meter_id if address else None

@@ -98,11 +98,22 @@ def test_empty_readings_dead_lettered() -> None:
 
 
 def test_bad_meter_id_dead_lettered() -> None:
-    """A reading whose meter_id is not a meter id is refused."""
+    """A reading whose meter_id is not a meter id is refused, alone: the batch's other
+    readings are forwarded; a batch of nothing but such readings is refused whole."""
     data = json.loads(batch_json(make_batch(["m-1"])))
     data["readings"][1]["meter_id"] = "bad/id"
     outs = route_message(SCHEME, "pts/v1/gw-1/_multi/readings", json.dumps(data).encode())
-    assert _reason(outs, "schema_invalid") == "readings[1].meter_id 'bad/id' is not a meter id"
+    assert [(o.key, o.readings, o.dead_letter) for o in outs] == [
+        (b"m-1", 1, False),
+        (None, 0, True),
+    ]
+    assert _reason(outs[1:], "schema_invalid") == "readings[1].meter_id 'bad/id' is not a meter id"
+    assert [r["meter_id"] for r in json.loads(outs[1].value)["readings"]] == ["bad/id"]
+    data["readings"][0]["meter_id"] = "bad/too"
+    outs = route_message(SCHEME, "pts/v1/gw-1/_multi/readings", json.dumps(data).encode())
+    assert _reason(outs, "schema_invalid") == (
+        "readings[0].meter_id 'bad/too' is not a meter id (and 1 more)"
+    )
 
 
 def test_reading_of_other_source_dead_lettered() -> None:
