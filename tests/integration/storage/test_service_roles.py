@@ -9,7 +9,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from storage.energy_store import monthly_totals
 from storage.writer import COLUMNS, reading_to_row, write_readings
 from tests.integration.certification.test_cli import REGISTRY_YAML
 from tests.integration.web.support import (
+    ADMIN,
     IN_WINDOW,
     REP,
     Clock,
@@ -44,6 +45,7 @@ from tests.support import (
     MAR,
     START,
     batch_bytes,
+    daily_batches,
     hourly_batches,
     register_fleet,
     solar_series,
@@ -584,3 +586,44 @@ def test_the_stream_login_stores_no_manual_reading(fresh_db: str, login: Login) 
     ]
     got = _allowed(url, [s.format(s=src) for src in Source for s in statements])
     assert got == ["INSERT readings", "INSERT reading_conflicts"] * 2
+
+
+async def test_web_role_closes_a_month_the_stream_role_stored(
+    fresh_db: str, login: Login, clock: Clock
+) -> None:
+    """The real paths on their own logins after 022: the stream's login stores a DAS
+    system's September (its energy rows included), then the web's login closes September
+    for every system from the admin page; the close counts exactly what the stream stored."""
+    from stream.inprocess import InProcessEngine
+
+    seed(fresh_db)  # S3 / M3 reports automatically through provider sunny
+    first, last = datetime(2026, 8, 31, 4, tzinfo=UTC), datetime(2026, 10, 1, 8, tzinfo=UTC)
+    series = solar_series(
+        "M3", first, last, step=timedelta(hours=1), seed=5, modulus=None, source_id="sunny"
+    )
+    stream_url = on(fresh_db, login("pts_stream"))
+    async with await InProcessEngine.connect(stream_url, clock=lambda: IN_WINDOW) as engine:
+        for batch in daily_batches(series):
+            await engine.submit(batch_bytes(batch, source_id="sunny"))
+    app = make_app(
+        psycopg.conninfo.make_conninfo(fresh_db, dbname="no_such_database"),
+        clock,
+        web_database_url=on(fresh_db, login("pts_web")),
+    )
+    with TestClient(app, follow_redirects=False) as client:
+        sign_in(client, ADMIN)
+        page = client.get("/admin")
+        closed = client.post(
+            "/admin/month-close", data={"month": "2026-09", "csrf_token": csrf_of(page.text)}
+        )
+    with psycopg.connect(fresh_db) as conn:
+        month = monthly_totals(conn)[("M3", "2026-09")]
+        close = conn.execute(
+            "SELECT energy_wh FROM month_closes WHERE system_id = 'S3' AND month = '2026-09'"
+        ).fetchone()
+    sept = (datetime(2026, 9, 1, 4, tzinfo=UTC), datetime(2026, 10, 1, 4, tzinfo=UTC))
+    assert (closed.status_code, closed.headers["location"].split("&")[0]) == (
+        303,
+        "/admin?closed=2026-09",
+    )
+    assert (month, close) == (series.truth(*sept), (series.truth(*sept),))
