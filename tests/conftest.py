@@ -20,6 +20,17 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from hypothesis import settings
+
+# Hypothesis, suite-wide: no per-example deadline (200 ms by default: an example slowed by a
+# loaded machine failed as DeadlineExceeded or Flaky, a verdict on the machine, not the code),
+# and the same examples on every run (derandomized, as tests/fuzz: a landing must not depend
+# on which examples a run happened to draw). PTS_FUZZ_RANDOM=1 explores new ones. A test's own
+# @settings override these per setting.
+settings.register_profile(
+    "pts", deadline=None, derandomize=os.environ.get("PTS_FUZZ_RANDOM") is None
+)
+settings.load_profile("pts")
 
 PG_URL = os.environ.get("PTS_TEST_DATABASE_URL", "postgresql://pts@127.0.0.1:15432/pts")
 MQTT_HOST = "127.0.0.1"

@@ -224,14 +224,15 @@ async def test_values_no_register_holds_are_422_at_once(
     client: httpx.AsyncClient, sink: FakeSink, value: str, unit: str
 ) -> None:
     """1e20 Wh, 1e999999 kWh, a 5,000-digit number and 2^63 Wh: 422 value_out_of_range
-    within a second (the old code answered 200 and crashed the worker, or froze for 34 s)."""
+    at once (the old code answered 200 and crashed the worker, or froze for 34 s; the bound
+    is 10 s so that a loaded machine's slow answer is not taken for the freeze)."""
     body = (
         b'{"systems": [{"systemId": "S-1", "meterValue": %s, "unit": "%s", "meterDate": '
         b'"2026-11-30T23:45"}]}' % (value.encode(), unit.encode())
     )
     started = time.monotonic()
     status, answer = await post_json(client, body)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10.0
     assert status == 422
     assert "above" in answer["systems"][0]["messages"][0]
     [dead] = sink.records
