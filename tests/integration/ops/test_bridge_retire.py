@@ -65,7 +65,7 @@ async def test_a_stopped_bridge_share_reaches_kafka_and_its_session_ends(
         forgotten = pts(["bridge", "forget-session", a.client_id], env)
         await asyncio.to_thread(publisher.publish_all, messages(root, 300, 50))
         publisher.close()
-        records = await consume(kafka_target.bootstrap, kafka_target.readings_topic, 350, 30)
+        records = await consume(kafka_target.bootstrap, kafka_target.readings_topic, 350, 90)
         assert b.stop() == 0
     finally:
         for bridge in (a, b):
