@@ -98,8 +98,9 @@ async def consume(
     return records
 
 
-async def wait_for(event: threading.Event, timeout_s: float = 10.0) -> None:
-    assert await asyncio.to_thread(event.wait, timeout_s), "timed out"
+async def wait_for(event: threading.Event, timeout_s: float = 30.0) -> None:
+    """Wait for a thread's event (a bridge's `subscribed`: its SUBACK) without blocking."""
+    assert await asyncio.to_thread(event.wait, timeout_s), f"not set within {timeout_s} s"
 
 
 def free_port() -> int:
@@ -186,7 +187,7 @@ def events(log: Path, event: str) -> list[dict[str, object]]:
     return found
 
 
-def wait_event(log: Path, event: str, count: int, timeout_s: float = 20) -> None:
+def wait_event(log: Path, event: str, count: int, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while len(events(log, event)) < count:
         assert time.monotonic() < deadline, f"no {event} in {log.read_text()[-2000:]}"

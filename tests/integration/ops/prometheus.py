@@ -64,7 +64,7 @@ class OwnPrometheus:
             for r in data
         }
 
-    def wait_for(self, expr: str, expected: dict[str, float], timeout_s: float = 30) -> None:
+    def wait_for(self, expr: str, expected: dict[str, float], timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
         last: dict[str, float] | Exception = {}
         while time.monotonic() < deadline:
