@@ -39,7 +39,7 @@ imports:  ## the import contracts in .importlinter (layers, pure cores, no cycle
 check: lint typecheck imports  ## lint, type-check and check the import layers
 
 test:  ## the whole test suite against the real services (make services-up first)
-	$(VPY) -m pytest $(PYTEST_ARGS)
+	$(VPY) -m pytest --durations=30 $(PYTEST_ARGS)
 
 test-all:  ## install, start the services, lint, type-check, run every test, stop the services
 	$(MAKE) install
