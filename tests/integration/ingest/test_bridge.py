@@ -53,7 +53,7 @@ async def test_batches_arrive_keyed_by_meter(
         publisher.publish_all([*messages[:100], *bad, *messages[100:], tail])
         publisher.close()
         records = await consume(kafka_bootstrap, target.readings_topic, 201)
-        dead = await consume(kafka_bootstrap, target.dead_letter_topic, 2, timeout_s=5)
+        dead = await consume(kafka_bootstrap, target.dead_letter_topic, 2, timeout_s=60)
         stop.set()
         stats = await task
     await sink.stop()

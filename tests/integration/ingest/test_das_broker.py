@@ -164,7 +164,7 @@ async def test_provider_broker_bridged_into_kafka(
         )
         publisher.close()
         records = await consume(kafka_bootstrap, target.readings_topic, 2)
-        dead = await consume(kafka_bootstrap, target.dead_letter_topic, 1, timeout_s=5)
+        dead = await consume(kafka_bootstrap, target.dead_letter_topic, 1, timeout_s=60)
         stop.set()
         await task
     finally:
