@@ -206,7 +206,7 @@ async def test_bridge_worker_and_status_run_over_sasl_ssl(
         publisher = Publisher(host, port)
         publisher.publish_all(messages)
         publisher.close()
-        bridged = await consume(kafka_bootstrap, raw, 12, timeout_s=30)
+        bridged = await consume(kafka_bootstrap, raw, 12, timeout_s=60)
     finally:
         bridge.terminate()
         bridge.wait(30)

@@ -93,7 +93,7 @@ async def test_report_into_kafka(
         revoked = await client.post(
             "/api/v1/das/reports", json={"systems": []}, headers={"X-API-Key": spare}
         )
-    records = await consume(kafka_bootstrap, kafka_target.readings_topic, 2, timeout_s=10)
+    records = await consume(kafka_bootstrap, kafka_target.readings_topic, 2, timeout_s=60)
     assert resp.status_code == 200
     assert [(s["systemId"], s["success"], s["recordsInserted"]) for s in body["systems"]] == [
         ("S-a-1", True, 1),
@@ -139,7 +139,7 @@ async def test_a_five_thousand_row_backfill_is_stored_in_records_that_fit(
                 "/api/v1/das/reports", json={"systems": rows}, headers={"X-API-Key": key}
             )
     body = resp.json()
-    records = await consume(kafka_bootstrap, kafka_target.readings_topic, 2, timeout_s=15)
+    records = await consume(kafka_bootstrap, kafka_target.readings_topic, 2, timeout_s=60)
     assert resp.status_code == 200, body
     assert body["systems"][0]["recordsInserted"] == 5_000
     assert len(records) >= 2
