@@ -151,10 +151,10 @@ def served(app: FastAPI) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
+            raise RuntimeError(f"uvicorn did not start on port {port} within 60 s")
         time.sleep(0.05)
     try:
         yield f"http://127.0.0.1:{port}"
