@@ -104,6 +104,10 @@ async def test_sigkill_and_restart_lose_nothing(
             "every reading served after the restart",
         )
     finally:
+        for proc in (locals().get("first"), locals().get("second")):
+            if isinstance(proc, subprocess.Popen) and proc.poll() is None:
+                proc.kill()  # a wait above failed: no gateway outlives the test
+                proc.wait(10)
         log.close()
         recorder.stop()
         await fleet.stop()
