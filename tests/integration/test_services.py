@@ -31,7 +31,7 @@ def _connect(host: str, port: int, user: str, password: str) -> ReasonCode:
     client.connect(host, port)
     client.loop_start()
     try:
-        for _ in range(50):
+        for _ in range(300):  # up to 30 s: a loaded machine's CONNACK
             if outcome:
                 break
             time.sleep(0.1)
