@@ -51,7 +51,7 @@ class Recorder:
         self.client.on_message = self._on_message
         self.client.connect(host, port)
         self.client.loop_start()
-        assert self._ready.wait(10), "recorder could not subscribe"
+        assert self._ready.wait(30), "recorder could not subscribe within 30 s"
 
     def _on_connect(
         self, client: mqtt.Client, userdata: object, flags: object, rc: object, props: object

@@ -56,7 +56,7 @@ class Publisher:
         self.client.on_connect = lambda *a: self.connected.set()
         self.client.connect(host, port)
         self.client.loop_start()
-        assert self.connected.wait(10), "publisher did not connect"
+        assert self.connected.wait(30), "publisher did not connect within 30 s"
 
     def publish_all(self, messages: Iterable[tuple[str, bytes]]) -> list[mqtt.MQTTMessageInfo]:
         infos = [self.client.publish(topic, payload, qos=1) for topic, payload in messages]
