@@ -93,7 +93,7 @@ async def test_month_through_every_stage_equals_ground_truth(
     agent.publisher.start()
     ticks = int((end - start) / timedelta(hours=1)) + 1
     try:
-        assert await asyncio.to_thread(agent.publisher.connected.wait, 10)
+        assert await asyncio.to_thread(agent.publisher.connected.wait, 30)
         await asyncio.to_thread(wait_event, tmp_path / "bridge.log", "mqtt_subscribed", 1, 60)
         for index in range(ticks):
             tick = start + timedelta(hours=index)

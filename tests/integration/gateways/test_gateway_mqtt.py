@@ -49,7 +49,7 @@ async def test_fifty_meters_two_days_nothing_missing(
     agent = GatewayAgent(gateway_config(fleet, port, tmp_path / "spool.db"), clock)
     agent.publisher.start()
     try:
-        assert await asyncio.to_thread(agent.publisher.connected.wait, 10)
+        assert await asyncio.to_thread(agent.publisher.connected.wait, 30)
         await run_ticks(agent, clock, 2 * 288, T0)
         assert await agent.drain(seconds=60)
         everything = readings_of(fleet)
@@ -81,7 +81,7 @@ async def test_broker_outage_loses_nothing(tmp_path: Path) -> None:
     agent = GatewayAgent(gateway_config(fleet, broker.port, tmp_path / "spool.db"), clock)
     agent.publisher.start()
     try:
-        assert await asyncio.to_thread(agent.publisher.connected.wait, 10)
+        assert await asyncio.to_thread(agent.publisher.connected.wait, 30)
         await run_ticks(agent, clock, 24, T0)
         assert await agent.drain(seconds=20)
         broker.stop()
@@ -177,7 +177,7 @@ async def test_nothing_leaves_the_spool_until_someone_took_it(tmp_path: Path) ->
     agent.publisher.start()
     recorder = None
     try:
-        assert await asyncio.to_thread(agent.publisher.connected.wait, 10)
+        assert await asyncio.to_thread(agent.publisher.connected.wait, 30)
         with capture_logs() as logs:
             await run_ticks(agent, clock, 4, T0)
             assert not await agent.drain(seconds=2)  # nobody takes them

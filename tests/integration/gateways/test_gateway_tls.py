@@ -69,7 +69,7 @@ async def test_readings_arrive_over_tls(
     agent = GatewayAgent(config, clock)
     agent.publisher.start()
     try:
-        assert await asyncio.to_thread(agent.publisher.connected.wait, 10)
+        assert await asyncio.to_thread(agent.publisher.connected.wait, 30)
         await agent.poll_once(T0)
         assert await agent.drain(seconds=20)
         await recorder.until(lambda: recorder.readings() >= 2, "both readings")

@@ -64,7 +64,7 @@ async def test_prometheus_scrapes_what_the_gateway_did(
     reader = Recorder("127.0.0.1", port, "pts/v1/gw-test/+/readings")
     agent.publisher.start()
     try:
-        assert await asyncio.to_thread(agent.publisher.connected.wait, 10)
+        assert await asyncio.to_thread(agent.publisher.connected.wait, 30)
         for i in range(12):
             tick = T0 + timedelta(minutes=5 * i)
             clock.set(tick)
