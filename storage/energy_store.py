@@ -1,23 +1,28 @@
 """SQL for derived energy: neighbours of new readings, interval, day and month rows.
 
-The stream's writers are async (psycopg 3); the rollup statements also have sync twins
-(`*_sync`, the same SQL) for the writers that run on a sync connection inside their own
-transaction: manual reports, `pts db load`. All are idempotent: day rows are upserted with
-their recomputed value, month rows re-summed from their days. Dead letters are
+Each statement is written once, as a step (`Execute`, `CopyUnlessStored`, `Points`) or a
+short generator of steps that is sent each step's answer and returns what it means
+(`neighbours`, `day_parts`, `upsert_intervals`, ...). Whoever composes them into work
+(stream.rollup_refresh's `refresh_steps`) hands the generator to one of two runners that
+only execute what they are handed: `run` on a sync connection (manual reports, `pts db
+load`, inside the caller's transaction), `run_async` on the stream's async one, the pattern
+of storage.writer. All statements are idempotent: day rows are upserted with their
+recomputed value, month rows re-summed from their days. Dead letters are
 storage.dead_letter_store's, sequence anomalies storage.sequence_store's, the meter directory
 storage.directory_store's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
-from storage.reading_points import Span
+from storage import reading_points
+from storage.reading_points import PointRow, Span
 from storage.writer import copy_unless_stored, copy_unless_stored_async
 
 # (day, energy_wh, intervals, flags)
@@ -100,21 +105,100 @@ ON CONFLICT (meter_id, month) DO UPDATE SET energy_wh = EXCLUDED.energy_wh,
 """
 
 
+# -- steps: what the runners execute -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Execute:
+    """Run a statement; answered with its rows when `fetch`, else None."""
+
+    sql: str
+    params: Any = None
+    fetch: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CopyUnlessStored:
+    """Binary-COPY rows in a savepoint (storage.writer.copy_unless_stored); answered False,
+    with nothing written, when some row's unique key is stored already."""
+
+    sql: str
+    types: Sequence[str]
+    rows: Iterable[Sequence[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Points:
+    """Read the stored points of `spans` (storage.reading_points: the readings in each span
+    plus the one before and after, unbounded); answered with them per meter."""
+
+    spans: Sequence[Span]
+
+
+Step = Execute | CopyUnlessStored | Points
+T = TypeVar("T")
+Steps = Generator[Step, Any, T]
+
+
+def run(conn: psycopg.Connection[Any], steps: Steps[T]) -> T:
+    """Execute `steps` on a sync connection, in the caller's transaction; return their
+    result."""
+    answer: Any = None
+    while True:
+        try:
+            step = steps.send(answer)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        if isinstance(step, Execute):
+            cur = conn.execute(step.sql, step.params)
+            answer = cur.fetchall() if step.fetch else None
+        elif isinstance(step, CopyUnlessStored):
+            answer = copy_unless_stored(conn, step.sql, step.types, step.rows)
+        else:
+            answer = reading_points.points(conn, step.spans)
+
+
+async def run_async(aconn: psycopg.AsyncConnection[Any], steps: Steps[T]) -> T:
+    """`run` on an async connection."""
+    answer: Any = None
+    while True:
+        try:
+            step = steps.send(answer)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        if isinstance(step, Execute):
+            cur = await aconn.execute(step.sql, step.params)
+            answer = await cur.fetchall() if step.fetch else None
+        elif isinstance(step, CopyUnlessStored):
+            answer = await copy_unless_stored_async(aconn, step.sql, step.types, step.rows)
+        else:
+            answer = await reading_points.points_async(aconn, step.spans)
+
+
+# -- the statements, once ----------------------------------------------------------------------
+
+
 def _spans(spans: Sequence[Span]) -> dict[str, list[Any]]:
     return {"m": [s[0] for s in spans], "lo": [s[1] for s in spans], "hi": [s[2] for s in spans]}
 
 
-async def lock_meters(aconn: psycopg.AsyncConnection[Any], meter_ids: Iterable[str]) -> None:
+def lock_meters(meter_ids: Iterable[str]) -> Steps[None]:
     """Serialise recomputation per meter until the transaction ends (sorted: no deadlock)."""
-    await aconn.execute(_LOCK_METERS, (sorted(set(meter_ids)),))
+    yield Execute(_LOCK_METERS, (sorted(set(meter_ids)),))
 
 
-async def neighbours(
-    aconn: psycopg.AsyncConnection[Any], spans: Sequence[Span]
-) -> dict[str, tuple[datetime | None, datetime | None]]:
+def neighbours(spans: Sequence[Span]) -> Steps[dict[str, tuple[datetime | None, datetime | None]]]:
     """Per meter, the stored reading instants just before `lo` and just after `hi`."""
-    cur = await aconn.execute(_NEIGHBOURS, _spans(spans))
-    return {r[0]: (r[1], r[2]) for r in await cur.fetchall()}
+    rows = yield Execute(_NEIGHBOURS, _spans(spans), fetch=True)
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def points(spans: Sequence[Span]) -> Steps[dict[str, list[PointRow]]]:
+    """The stored points of `spans` (the `Points` step)."""
+    found: dict[str, list[PointRow]] = yield Points(spans)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +212,14 @@ class DayParts:
     crossing: list[IntervalRowTuple]
 
 
-async def day_parts(
-    aconn: psycopg.AsyncConnection[Any], days: Sequence[tuple[str, date, datetime, datetime]]
-) -> dict[tuple[str, date], DayParts]:
+def day_parts(
+    days: Sequence[tuple[str, date, datetime, datetime]],
+) -> Steps[dict[tuple[str, date], DayParts]]:
     """Per (meter_id, day, day start, next day start): the day's parts (see DayParts)."""
     if not days:
         return {}
-    cur = await aconn.execute(_DAY_PARTS, _day_params(days))
-    return _day_parts_of(await cur.fetchall())
+    rows = yield Execute(_DAY_PARTS, _day_params(days), fetch=True)
+    return _day_parts_of(rows)
 
 
 def _day_params(days: Sequence[tuple[str, date, datetime, datetime]]) -> dict[str, list[Any]]:
@@ -160,22 +244,11 @@ def _day_parts_of(rows: Sequence[Any]) -> dict[tuple[str, date], DayParts]:
     return out
 
 
-async def _upsert_unnested(
-    aconn: psycopg.AsyncConnection[Any],
-    sql: str,
-    names: Sequence[str],
-    rows: Sequence[tuple[str, tuple[Any, ...]]],
-) -> None:
-    """Run an `unnest` upsert: `m` is the meter ids, `names` name the tuple's columns, one
-    array each; the last column is a list of flags, sent comma-joined."""
-    if not rows:
-        return
-    await aconn.execute(sql, _unnested(names, rows))
-
-
 def _unnested(
     names: Sequence[str], rows: Sequence[tuple[str, tuple[Any, ...]]]
 ) -> dict[str, list[Any]]:
+    """The parameters of an `unnest` upsert: `m` is the meter ids, `names` name the tuple's
+    columns, one array each; the last column is a list of flags, sent comma-joined."""
     columns = list(zip(*(r for _, r in rows), strict=True))
     params: dict[str, list[Any]] = {"m": [m for m, _ in rows]}
     params |= {name: list(col) for name, col in zip(names[:-1], columns, strict=False)}
@@ -183,9 +256,7 @@ def _unnested(
     return params
 
 
-async def upsert_intervals(
-    aconn: psycopg.AsyncConnection[Any], rows: Sequence[tuple[str, IntervalRowTuple]]
-) -> None:
+def upsert_intervals(rows: Sequence[tuple[str, IntervalRowTuple]]) -> Steps[None]:
     """Upsert (meter_id, interval) rows keyed by (meter_id, interval_end): a late reading
     between two stored ones re-splits the interval it lands in (the later part keeps the key).
 
@@ -195,11 +266,9 @@ async def upsert_intervals(
     """
     if not rows:
         return
-    copied = await copy_unless_stored_async(
-        aconn, _COPY_INTERVALS, _INTERVAL_TYPES, _interval_copy_rows(rows)
-    )
+    copied = yield CopyUnlessStored(_COPY_INTERVALS, _INTERVAL_TYPES, _interval_copy_rows(rows))
     if not copied:  # some interval is stored already: re-split through the upsert
-        await _upsert_unnested(aconn, _UPSERT_INTERVALS, ("starts", "ends", "whs", "flags"), rows)
+        yield Execute(_UPSERT_INTERVALS, _unnested(("starts", "ends", "whs", "flags"), rows))
 
 
 def _interval_copy_rows(
@@ -208,74 +277,55 @@ def _interval_copy_rows(
     return ((meter_id, start, end, wh, list(flags)) for meter_id, (start, end, wh, flags) in rows)
 
 
-async def upsert_days(
-    aconn: psycopg.AsyncConnection[Any], rows: Sequence[tuple[str, DayRowTuple]]
-) -> None:
+def upsert_days(rows: Sequence[tuple[str, DayRowTuple]]) -> Steps[None]:
     """Upsert recomputed (meter_id, day) rows."""
-    await _upsert_unnested(aconn, _UPSERT_DAYS, ("days", "whs", "ns", "flags"), rows)
+    if rows:
+        yield Execute(_UPSERT_DAYS, _unnested(("days", "whs", "ns", "flags"), rows))
 
 
-async def refresh_months(
-    aconn: psycopg.AsyncConnection[Any], months: Iterable[tuple[str, date]]
-) -> None:
+def refresh_months(months: Iterable[tuple[str, date]]) -> Steps[None]:
     """Recompute (meter_id, month) rows as the sum of their day rows."""
     pairs = sorted(set(months))
-    if not pairs:
-        return
-    await aconn.execute(_REFRESH_MONTHS, _month_params(pairs))
+    if pairs:
+        yield Execute(
+            _REFRESH_MONTHS, {"m": [m for m, _ in pairs], "months": [d for _, d in pairs]}
+        )
 
 
-def _month_params(pairs: Sequence[tuple[str, date]]) -> dict[str, list[Any]]:
-    return {"m": [m for m, _ in pairs], "months": [d for _, d in pairs]}
-
-
-# -- sync twins of the rollup statements (same SQL, same order; see stream.rollup_refresh) --
+# -- one statement on a sync connection, for sync code outside the refresh (a withdrawal's
+#    recomputation, certification.workflows.withdraw_reading): the steps above, run --------
 
 
 def lock_meters_sync(conn: psycopg.Connection[Any], meter_ids: Iterable[str]) -> None:
-    """`lock_meters` on a sync connection."""
-    conn.execute(_LOCK_METERS, (sorted(set(meter_ids)),))
+    run(conn, lock_meters(meter_ids))
 
 
 def neighbours_sync(
     conn: psycopg.Connection[Any], spans: Sequence[Span]
 ) -> dict[str, tuple[datetime | None, datetime | None]]:
-    """`neighbours` on a sync connection."""
-    return {r[0]: (r[1], r[2]) for r in conn.execute(_NEIGHBOURS, _spans(spans)).fetchall()}
+    return run(conn, neighbours(spans))
 
 
 def day_parts_sync(
     conn: psycopg.Connection[Any], days: Sequence[tuple[str, date, datetime, datetime]]
 ) -> dict[tuple[str, date], DayParts]:
-    """`day_parts` on a sync connection."""
-    if not days:
-        return {}
-    return _day_parts_of(conn.execute(_DAY_PARTS, _day_params(days)).fetchall())
+    return run(conn, day_parts(days))
 
 
 def upsert_intervals_sync(
     conn: psycopg.Connection[Any], rows: Sequence[tuple[str, IntervalRowTuple]]
 ) -> None:
-    """`upsert_intervals` on a sync connection."""
-    if not rows:
-        return
-    if not copy_unless_stored(conn, _COPY_INTERVALS, _INTERVAL_TYPES, _interval_copy_rows(rows)):
-        conn.execute(_UPSERT_INTERVALS, _unnested(("starts", "ends", "whs", "flags"), rows))
+    run(conn, upsert_intervals(rows))
 
 
 def upsert_days_sync(
     conn: psycopg.Connection[Any], rows: Sequence[tuple[str, DayRowTuple]]
 ) -> None:
-    """`upsert_days` on a sync connection."""
-    if rows:
-        conn.execute(_UPSERT_DAYS, _unnested(("days", "whs", "ns", "flags"), rows))
+    run(conn, upsert_days(rows))
 
 
 def refresh_months_sync(conn: psycopg.Connection[Any], months: Iterable[tuple[str, date]]) -> None:
-    """`refresh_months` on a sync connection."""
-    pairs = sorted(set(months))
-    if pairs:
-        conn.execute(_REFRESH_MONTHS, _month_params(pairs))
+    run(conn, refresh_months(months))
 
 
 def monthly_totals(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], int]:

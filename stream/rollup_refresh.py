@@ -1,10 +1,11 @@
 """Keeping the rollups current when readings are written: the recomputation of interval, day
 and month rows, its planning steps pure, shared by every writer of readings.
 
-The stream runs them on its async connection (`refresh_rollups_async`, from stream.persist);
-writers that run inside a sync transaction (manual reports, `pts db load`) store readings
-with `write_with_rollups`, which runs them with `refresh_rollups`: the same steps and the
-same SQL (storage.energy_store's `*_sync` twins) in the same order:
+The steps are written once, in `refresh_steps`, a generator of storage.energy_store steps
+(the pattern of storage.writer): the stream runs it on its async connection
+(`refresh_rollups_async`, from stream.persist); writers that run inside a sync transaction
+(manual reports, `pts db load`) store readings with `write_with_rollups`, which runs it with
+`refresh_rollups`. The two runners only execute what the generator hands them:
 
 1. `spans_of`: per meter with new readings (and known to the directory), the span they cover;
 2. lock those meters (advisory, sorted); find each span's stored neighbours;
@@ -29,7 +30,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from schemas.reading import Reading
-from storage import directory_store, energy_store, reading_points
+from storage import directory_store, energy_store
 from storage.energy_store import DayParts, DayRowTuple, IntervalRowTuple
 from storage.reading_points import PointRow, Span
 from storage.writer import WriteResult, write_readings
@@ -116,6 +117,26 @@ def months_of_rows(rows: Sequence[tuple[str, DayRowTuple]]) -> list[tuple[str, d
     return [(m, d.replace(day=1)) for m, (d, *_) in rows]
 
 
+def refresh_steps(
+    directory: MeterDirectory,
+    new_readings: Sequence[Reading],
+    power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE,
+) -> energy_store.Steps[None]:
+    """The recomputation's statements for readings just written, in order (the module
+    docstring gives the steps): seven statements whatever the number of meters."""
+    spans = spans_of(directory, new_readings)
+    if not spans:
+        return
+    yield from energy_store.lock_meters([m for m, _, _ in spans])
+    edges = edges_of(spans, (yield from energy_store.neighbours(spans)))
+    stored = yield from energy_store.points(point_spans(spans, edges))
+    plan = plan_intervals(directory, spans, edges, stored, power_tolerance)
+    yield from energy_store.upsert_intervals(plan.interval_rows)
+    rows = day_rows((yield from energy_store.day_parts(plan.wanted_days)), plan.zones)
+    yield from energy_store.upsert_days(rows)
+    yield from energy_store.refresh_months(months_of_rows(rows))
+
+
 def refresh_rollups(
     conn: psycopg.Connection[Any],
     new_readings: Sequence[Reading],
@@ -123,22 +144,12 @@ def refresh_rollups(
     power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE,
 ) -> None:
     """Bring the interval, day and month rollups up to date with readings just written on
-    `conn`, inside its transaction (the module docstring gives the steps). Without a
-    `directory`, the registry facts of the meters concerned are read on `conn`."""
+    `conn`, inside its transaction (`refresh_steps`, run). Without a `directory`, the
+    registry facts of the meters concerned are read on `conn`."""
     if directory is None:
         ids = {r.meter_id for r in new_readings}
         directory = StaticDirectory(meter_infos(directory_store.directory_rows_sync(conn, ids)))
-    spans = spans_of(directory, new_readings)
-    if not spans:
-        return
-    energy_store.lock_meters_sync(conn, [m for m, _, _ in spans])
-    edges = edges_of(spans, energy_store.neighbours_sync(conn, spans))
-    stored = reading_points.points(conn, point_spans(spans, edges))
-    plan = plan_intervals(directory, spans, edges, stored, power_tolerance)
-    energy_store.upsert_intervals_sync(conn, plan.interval_rows)
-    rows = day_rows(energy_store.day_parts_sync(conn, plan.wanted_days), plan.zones)
-    energy_store.upsert_days_sync(conn, rows)
-    energy_store.refresh_months_sync(conn, months_of_rows(rows))
+    energy_store.run(conn, refresh_steps(directory, new_readings, power_tolerance))
 
 
 def write_with_rollups(
@@ -162,16 +173,5 @@ async def refresh_rollups_async(
     power_tolerance: Decimal = DEFAULT_POWER_TOLERANCE,
 ) -> None:
     """`refresh_rollups` on the stream's async connection (stream.persist runs it inside
-    its transaction): the same steps, in the same order. Seven statements whatever the number
-    of meters."""
-    spans = spans_of(directory, new_readings)
-    if not spans:
-        return
-    await energy_store.lock_meters(aconn, [m for m, _, _ in spans])
-    edges = edges_of(spans, await energy_store.neighbours(aconn, spans))
-    stored = await reading_points.points_async(aconn, point_spans(spans, edges))
-    plan = plan_intervals(directory, spans, edges, stored, power_tolerance)
-    await energy_store.upsert_intervals(aconn, plan.interval_rows)
-    rows = day_rows(await energy_store.day_parts(aconn, plan.wanted_days), plan.zones)
-    await energy_store.upsert_days(aconn, rows)
-    await energy_store.refresh_months(aconn, months_of_rows(rows))
+    its transaction): the same steps, run by the async runner."""
+    await energy_store.run_async(aconn, refresh_steps(directory, new_readings, power_tolerance))
