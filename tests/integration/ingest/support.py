@@ -126,7 +126,7 @@ class OwnMosquitto:
     def _script(self, command: str) -> None:
         env = {**os.environ, "PTS_LOCAL_DIR": str(self.local_dir), "PTS_MQTT_PORT": str(self.port),
                "PTS_MQTTS_PORT": str(self.tls_port)}  # fmt: skip
-        subprocess.run(["bash", str(MOSQUITTO_SH), command], env=env, check=True, timeout=30)
+        subprocess.run(["bash", str(MOSQUITTO_SH), command], env=env, check=True, timeout=120)
 
     def start(self, accounts: bool = True) -> None:
         """Start it; with `accounts`, make the test suite's own accounts on it."""

@@ -71,7 +71,7 @@ def test_unit_passes_systemd_analyze_verify_without_a_warning(unit: Path, tmp_pa
         [analyze, "verify", str(copy)],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=120,
         check=False,
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
