@@ -45,6 +45,7 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
+from functools import partial  # noqa: E402
 from typing import Any  # noqa: E402
 from unittest.mock import patch  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
@@ -271,7 +272,7 @@ def main() -> None:
         for label, fn in tasks:
             for mode in order:
                 conn = conns[mode]
-                result = timed(lambda c=conn, f=fn: f(c))
+                result = timed(partial(fn, conn))
                 figures.setdefault((label, mode), []).append(result)
                 print(
                     f"  round {n + 1} {mode:<9} {label}: {result[0]:.2f} s "
