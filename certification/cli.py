@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +33,7 @@ from certification.workflows.change_requests import (
     request_rec_owner_change,
 )
 from certification.workflows.close_month import close_month
+from certification.workflows.correct_capacity import correct_capacity
 from certification.workflows.export_quarter import export_quarter
 from certification.workflows.load_as_admin import load_as_admin
 from certification.workflows.load_registry import load_registry
@@ -181,6 +182,44 @@ def registry_load(
         loader = _acting(ctx, conn, account_id, "registry load")
         counts = _run(lambda: load_as_admin(conn, loader, data, _manual_max(ctx), now))
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@registry.command("capacity")
+@click.argument("system_id", metavar="SYSTEM")
+@click.argument("kw_text", metavar="KW_DC")
+@click.option("--since", "since_text", required=True, help="the day it took effect (YYYY-MM-DD)")
+@click.option("--reason", required=True, help="what shows the capacity (e.g. as-built record)")
+@admin_as_option
+@now_option
+@click.pass_context
+def registry_capacity(
+    ctx: click.Context,
+    system_id: str,
+    kw_text: str,
+    since_text: str,
+    reason: str,
+    account_id: str | None,
+    now_text: str | None,
+) -> None:
+    """Correct a system's recorded DC capacity from a day on, closed months included (an
+    admin's act, with a reason). A registry load's capacity change takes effect from its day
+    only; this is for a capacity the registry had wrong (docs/certification.md)."""
+    try:
+        kw = Decimal(kw_text)
+        since = date.fromisoformat(since_text)
+    except (InvalidOperation, ValueError):
+        _run(
+            lambda: _refuse(
+                "bad_capacity",
+                f"give the capacity in kW DC (e.g. 5 or 7.2) and --since as YYYY-MM-DD, not "
+                f"{kw_text!r} and {since_text!r}",
+            )
+        )
+        raise AssertionError from None  # not reached: _run exits
+    with _connection(ctx) as conn:
+        admin = _acting(ctx, conn, account_id, "registry capacity")
+        _run(lambda: correct_capacity(conn, admin, system_id, kw, since, reason, _now(now_text)))
+    click.echo(f"{system_id}: {kw_text} kW DC from {since.isoformat()} (by {admin.account_id})")
 
 
 @registry.command("request-rec-owner")

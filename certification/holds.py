@@ -11,7 +11,8 @@ A held month is released once, by one of:
 - an amendment (certification.amendments): the amended energy is certified;
 - an explicit "accept as reported" by an admin with a reason: the energy as closed (its
   metered part) is certified; never above what the system can produce in the month (the
-  over_capacity bound at the registry's capacity: correct an outdated capacity, or amend).
+  over_capacity bound at the capacity in force in the month: correct a wrong capacity with
+  `pts registry capacity`, or amend).
 Either way the ledger then mints for the month and it enters the next NEPOOL GIS export.
 """
 
@@ -70,7 +71,8 @@ def accept_as_reported(
 ) -> Release:
     """Release a held month with its energy as closed, or a refusal that says why. `most_wh`:
     the most the system can produce in the month (month close's over_capacity bound, at the
-    registry's capacity today): above it, accepting would mint energy close calls impossible."""
+    capacity in force in the month): above it, accepting would mint energy close calls
+    impossible."""
     require_admin(account, "accept a held month as reported")
     if not reason.strip():
         raise Refused(
@@ -90,8 +92,9 @@ def accept_as_reported(
             "accept_implausible",
             f"{month} of {system_id}: {certified_wh} Wh is more than the system can produce in "
             f"the month ({most_wh:.0f} Wh: capacity × hours × the over-capacity factor), and "
-            "accepting it would mint it; correct the registry's capacity if it is outdated, "
-            "or amend the month with the energy the meter supports",
+            "accepting it would mint it; if the capacity recorded for the month is wrong, "
+            "correct it (`pts registry capacity SYSTEM KW --since DAY --reason ...`), or amend "
+            "the month with the energy the meter supports",
         )
     return Release(
         system_id,

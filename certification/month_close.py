@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from certification.capacity_history import CapacityHistory, capacity_bound
 from certification.errors import Refused
 from certification.holds import HOLDING_FINDINGS
 from certification.window import window_for
@@ -143,6 +144,8 @@ class MeterMonth:
     # how the energy was derived: interval flags (rollover, reset, ...), plus interpolated /
     # estimated when the month's boundary was split inside an interval
     flags: set[str] = field(default_factory=set)
+    # the capacity (kW DC) its power limit was at: the largest in force in the hours counted
+    power_kw_dc: Decimal | None = None
 
 
 def active_meters(meters: Sequence[Meter], month: str) -> list[Meter]:
@@ -165,11 +168,17 @@ def estimate_wh(capacity_kw_dc: Decimal, month: str, history_wh: Sequence[int] =
 
 
 def most_plausible_wh(
-    capacity_kw_dc: Decimal, month: str, timezone: str, thresholds: Thresholds = Thresholds()
+    capacity_kw_dc: Decimal | CapacityHistory,
+    month: str,
+    timezone: str,
+    thresholds: Thresholds = Thresholds(),
 ) -> Decimal:
     """The most energy a system can produce in a local month before its output is erratic
-    (over_capacity): capacity × the month's hours × the maximum capacity factor."""
+    (over_capacity): capacity × the month's hours × the maximum capacity factor; with a
+    capacity history, the capacity in force hour by hour (certification.capacity_history)."""
     start, end = month_bounds(month, ZoneInfo(timezone))
+    if isinstance(capacity_kw_dc, CapacityHistory):
+        return capacity_kw_dc.bound(start, end, thresholds.max_capacity_factor)[0]
     hours = Decimal((end - start).total_seconds()) / 3600
     return capacity_kw_dc * 1000 * hours * thresholds.max_capacity_factor
 
@@ -185,12 +194,16 @@ def meter_month(
     since: datetime | None = None,
     manual: bool = False,
     meters: int = 1,
+    capacity: CapacityHistory | None = None,
 ) -> MeterMonth:
     """The meter's month. `since` is where the previous close stopped counting (its `end_at`):
     when that is before the month's start (the last report came before month end), counting
     resumes there, so no energy falls between two closes and none is counted twice.
     `meters`: how many meters the system has in the month; a silent one is estimated at its
-    share (the registry has no capacity per meter: capacity and history split evenly)."""
+    share (the registry has no capacity per meter: capacity and history split evenly).
+    `capacity`: the system's capacity over time; when given, the capacity in force bounds
+    the month (certification.capacity_history: the energy bound over the hours counted, the
+    power limit and the rest at the largest capacity in force), not `capacity_kw_dc`."""
     tz = ZoneInfo(timezone)
     # in UTC: Python subtracts two datetimes sharing a tzinfo by wall clock (DST ignored)
     # (a copy only for a point in another zone: profiled, the copies were a fifth of close)
@@ -204,15 +217,19 @@ def meter_month(
     # with one tzinfo object compare without calling utcoffset (profiled: a fifth of close)
     utc = points[0].ts.tzinfo if points else UTC
     start, end = start.astimezone(utc), end.astimezone(utc)
+    counted_from = since.astimezone(utc) if since is not None and since < start else start
+    pieces = [(counted_from, end, capacity_kw_dc)]
+    if capacity is not None:
+        pieces = capacity.pieces(counted_from, end)
+        capacity_kw_dc = max(kw for _, _, kw in pieces)
     limit = PowerLimit(capacity_kw_dc, thresholds.power_tolerance)
     parts = intervals(points, limit)
-    counted_from = since.astimezone(utc) if since is not None and since < start else start
     days = daily_energy(parts, tz, (first_day, last_day))  # the month's own days
     energy = counted_energy(parts, counted_from, end)
     stamps = [p.ts for p in points]
     inside = bisect_left(stamps, end) - bisect_left(stamps, start)
     covered = bool(parts) and parts[0].start <= counted_from and parts[-1].end >= end
-    result = MeterMonth(meter_id, energy, inside, covered, end_at=since)
+    result = MeterMonth(meter_id, energy, inside, covered, end_at=since, power_kw_dc=capacity_kw_dc)
     if not parts or not any(i.end > counted_from and i.start < end for i in parts):
         share_kw = capacity_kw_dc / meters
         result.energy_wh = estimate_wh(share_kw, month, [h // meters for h in history_wh])
@@ -231,14 +248,12 @@ def meter_month(
         )
         return result
     result.end_at = min(end, parts[-1].end)
-    hours = Decimal((end - counted_from).total_seconds()) / 3600
-    most = capacity_kw_dc * 1000 * hours * thresholds.max_capacity_factor
+    most, bound = capacity_bound(pieces, thresholds.max_capacity_factor)
     if energy > most:
         result.findings.append(
             Finding(
                 "over_capacity",
-                f"{energy} Wh is above {capacity_kw_dc} kW × {hours} h × "
-                f"{thresholds.max_capacity_factor} = {most:.0f} Wh",
+                f"{energy} Wh is above {bound} × {thresholds.max_capacity_factor} = {most:.0f} Wh",
             )
         )
     if energy == 0:
@@ -332,19 +347,31 @@ def meter_month(
         else:
             detail = f"no reading after {parts[-1].end.isoformat()}"
         result.findings.append(Finding("gap", detail))
-    register = (
-        None if replaced else _plain_register_delta(points, stamps, counted_from, result.end_at)
-    )
-    if register is not None and abs(Decimal(register - energy)) > (
-        thresholds.register_tolerance * energy
-    ):
-        result.findings.append(
-            Finding(
-                "register_mismatch",
-                f"interval sum {energy} Wh differs from the register difference {register} Wh "
-                f"by more than {thresholds.register_tolerance:%}",
+    if not replaced:
+        register = _plain_register_delta(points, stamps, counted_from, result.end_at)
+        if register is not None and abs(Decimal(register - energy)) > (
+            thresholds.register_tolerance * energy
+        ):
+            result.findings.append(
+                Finding(
+                    "register_mismatch",
+                    f"interval sum {energy} Wh differs from the register difference "
+                    f"{register} Wh by more than {thresholds.register_tolerance:%}",
+                )
             )
-        )
+    else:  # a meter swap: each meter's segment against its own register
+        for lo, hi, summed, register in _segment_registers(
+            points, parts, counted_from, result.end_at
+        ):
+            if abs(Decimal(register - summed)) > thresholds.register_tolerance * summed:
+                result.findings.append(
+                    Finding(
+                        "register_mismatch",
+                        f"meter segment {lo.isoformat()} → {hi.isoformat()}: interval sum "
+                        f"{summed} Wh differs from the register difference {register} Wh by "
+                        f"more than {thresholds.register_tolerance:%}",
+                    )
+                )
     night = _night_energy(month_parts, tz)
     if night > capacity_kw_dc * thresholds.night_wh_per_kw:
         result.findings.append(
@@ -359,6 +386,7 @@ def system_over_capacity(
     end: datetime,
     capacity_kw_dc: Decimal,
     thresholds: Thresholds = Thresholds(),
+    capacity: CapacityHistory | None = None,
 ) -> Finding | None:
     """over_capacity of a system's meters together: each meter is checked against the
     system's capacity (the registry has none per meter), so two meters each under the bound
@@ -369,15 +397,51 @@ def system_over_capacity(
     if len(metered) < 2 or any(f.code == "over_capacity" for m in metered for f in m.findings):
         return None
     energy = sum(m.energy_wh for m in metered)
-    hours = Decimal((end - counted_from).total_seconds()) / 3600
-    most = capacity_kw_dc * 1000 * hours * thresholds.max_capacity_factor
+    pieces = (
+        [(counted_from, end, capacity_kw_dc)]
+        if capacity is None
+        else capacity.pieces(counted_from, end)
+    )
+    most, bound = capacity_bound(pieces, thresholds.max_capacity_factor, plain=True)
     if energy <= most:
         return None
     return Finding(
         "over_capacity",
-        f"the system's meters together: {energy} Wh is above "
-        f"{capacity_kw_dc.normalize():f} kW × {hours} h × {thresholds.max_capacity_factor} = "
-        f"{most:.0f} Wh",
+        f"the system's meters together: {energy} Wh is above {bound} × "
+        f"{thresholds.max_capacity_factor} = {most:.0f} Wh",
+    )
+
+
+def resumed_over_capacity(
+    month: str,
+    first_month: str,
+    resumed_from: datetime,
+    certified_wh: int,
+    earlier_wh: int,
+    capacity: CapacityHistory,
+    thresholds: Thresholds = Thresholds(),
+) -> Finding | None:
+    """over_capacity of a system's meters over the window a resuming meter is counted in.
+
+    A meter silent in earlier months (estimated there) is counted again from where it
+    stopped (`resumed_from`, in `first_month`), so this month's `certified_wh` holds its
+    energy of those months; the other meters' energy of them was certified by those months'
+    closes (`earlier_wh`). Together they are what the system registered from the start of
+    `first_month` to the end of `month`, bounded by the capacity in force over those hours.
+    Without this, each silent month certified the other meters up to the whole system's
+    bound and the resuming month compared only its own share of them."""
+    tz = ZoneInfo(capacity.timezone)
+    start, _ = month_bounds(first_month, tz)
+    _, end = month_bounds(month, tz)
+    most, bound = capacity.bound(start, end, thresholds.max_capacity_factor)
+    total = certified_wh + earlier_wh
+    if total <= most:
+        return None
+    return Finding(
+        "over_capacity",
+        f"the system's meters from {first_month} to {month} (a meter counted again from "
+        f"{resumed_from.isoformat()}): {total} Wh ({earlier_wh} Wh certified by earlier "
+        f"closes) is above {bound} × {thresholds.max_capacity_factor} = {most:.0f} Wh",
     )
 
 
@@ -459,6 +523,29 @@ def _plain_register_delta(
     delta = high - low
     modulus = ordered[-1].modulus_wh
     return delta % modulus if delta < 0 and modulus else delta
+
+
+def _segment_registers(
+    points: list[RegisterPoint], parts: list[Interval], start: datetime, end: datetime
+) -> list[tuple[datetime, datetime, int, int]]:
+    """(from, to, interval sum, register difference) of each meter segment of a swap month
+    within [start, end]: a new segment begins at each OPENING reading (the new meter), so
+    the old meter is read up to its last reading (its closing read) and the new one from its
+    opening read; the interval across the swap (counted 0) belongs to neither."""
+    bounds = [0, *(k for k, p in enumerate(points) if k and p.event is ReadingEvent.OPENING)]
+    out = []
+    for first, after in zip(bounds, [*bounds[1:], len(points)], strict=True):
+        segment = points[first:after]
+        lo, hi = max(start, segment[0].ts), min(end, segment[-1].ts)
+        if lo >= hi:
+            continue
+        stamps = [p.ts for p in segment]
+        register = _plain_register_delta(segment, stamps, lo, hi)
+        if register is None:
+            continue
+        inside = [i for i in parts if segment[0].ts <= i.start and i.end <= segment[-1].ts]
+        out.append((lo, hi, counted_energy(inside, lo, hi), register))
+    return out
 
 
 def _raw_register(ordered: list[RegisterPoint], stamps: list[datetime], at: datetime) -> int | None:

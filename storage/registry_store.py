@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import psycopg
@@ -80,3 +82,45 @@ def list_meters(conn: psycopg.Connection[Any], system_id: str | None = None) -> 
 
 def list_providers(conn: psycopg.Connection[Any]) -> list[DasProvider]:
     return _load(conn, DasProvider, "", ())
+
+
+def capacity_steps(
+    conn: psycopg.Connection[Any], system_ids: list[str]
+) -> dict[str, list[tuple[date, Decimal]]]:
+    """system_id → its capacities (effective day, kW DC) in day order (migration 021)."""
+    rows = conn.execute(
+        "SELECT system_id, effective_from, capacity_kw_dc FROM system_capacities "
+        "WHERE system_id = ANY(%s) ORDER BY system_id, effective_from",
+        (system_ids,),
+    ).fetchall()
+    out: dict[str, list[tuple[date, Decimal]]] = {}
+    for system_id, day, kw in rows:
+        out.setdefault(system_id, []).append((day, Decimal(kw)))
+    return out
+
+
+def correct_capacity(
+    conn: psycopg.Connection[Any],
+    system_id: str,
+    since: date,
+    capacity_kw_dc: Decimal,
+    by: str,
+    reason: str,
+) -> None:
+    """Record that the system's capacity was `capacity_kw_dc` from `since` on (a correction:
+    closed months included), with who and why; when no later capacity is recorded it is
+    also the system's capacity today."""
+    conn.execute(
+        "INSERT INTO system_capacities (system_id, effective_from, capacity_kw_dc, "
+        "recorded_by, reason) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (system_id, "
+        "effective_from) DO UPDATE SET capacity_kw_dc = EXCLUDED.capacity_kw_dc, "
+        "recorded_at = now(), recorded_by = EXCLUDED.recorded_by, reason = EXCLUDED.reason",
+        (system_id, since, capacity_kw_dc, by, reason),
+    )
+    conn.execute("SELECT set_config('pts.capacity_corrected', 'on', true)")
+    conn.execute(
+        "UPDATE systems SET capacity_kw_dc = %s WHERE system_id = %s AND NOT EXISTS (SELECT 1 "
+        "FROM system_capacities WHERE system_id = %s AND effective_from > %s)",
+        (capacity_kw_dc, system_id, system_id, since),
+    )
+    conn.execute("SELECT set_config('pts.capacity_corrected', 'off', true)")

@@ -5,6 +5,7 @@ certified energy in the ledger; the month then enters the next NEPOOL GIS export
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -15,9 +16,11 @@ from certification.holds import Release, accept_as_reported
 from certification.month_close import Thresholds, most_plausible_wh
 from certification.roles import Account
 from certification.srec import mint, mwh_of
+from certification.workflows._common import capacities_of
 from schemas.registry import System
 from storage import certification_store as store
 from storage import registry_store
+from storage.ledger_lock import lock_ledger
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +37,7 @@ def accept_month(
     """Release a held system-month with its energy as closed, and mint it; refused above
     what the system can produce in the month (month close's over_capacity bound)."""
     with conn.transaction():
+        lock_ledger(conn)  # one ledger writer at a time (two admins at once)
         system = registry_store.get_system(conn, system_id)
         closed = store.month_close(conn, system_id, month)
         if system is None or closed is None:
@@ -50,8 +54,11 @@ def accept_month(
                 "(an amendment stating the same energy confirms it)",
             )
         released = store.release_of(conn, system_id, month) is not None
-        most = most_plausible_wh(
-            system.capacity_kw_dc, month, system.timezone, thresholds or Thresholds()
+        most = most_plausible_wh(  # at the capacity in force in the month (021)
+            capacities_of(conn, [system])[system_id],
+            month,
+            system.timezone,
+            thresholds or Thresholds(),
         )
         release = accept_as_reported(
             admin,
@@ -98,6 +105,14 @@ def credit_month(
     booked = mwh_of(energy_wh) - store.credited_mwh(conn, system.system_id, month)
     if (not system.rec_terms_accepted or not system.gis_unit_id) and booked >= 0:
         return 0  # no new credit; a take-back of what was credited is booked all the same
+    return book_mwh(conn, system, month, booked, entry)
+
+
+def book_mwh(
+    conn: psycopg.Connection[Any], system: System, month: str, booked: Decimal, entry: str
+) -> int:
+    """Book `booked` MWh (negative: a take-back) for a system-month in the ledger, to the
+    month's REC Owner at the month's factor (see credit_month); the certificates minted."""
     # a month keeps the REC Owner and the factor it was first credited at: a take-back
     # returns exactly what was credited, to whom it was credited, whatever the registry
     # says today; each owner's fraction carries on its own

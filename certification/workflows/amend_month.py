@@ -21,11 +21,13 @@ from certification.errors import Refused
 from certification.holds import ReleaseKind
 from certification.month_close import Thresholds, most_plausible_wh
 from certification.roles import Account
-from certification.workflows._common import amendments_of
+from certification.srec import mwh_of
+from certification.workflows._common import amendments_of, capacities_of
 from certification.workflows.accept_month import credit_month
 from schemas.registry import System
 from storage import certification_store as store
 from storage import registry_store
+from storage.ledger_lock import lock_ledger
 from stream.calendar import month_bounds
 
 log = structlog.get_logger(__name__)
@@ -45,13 +47,17 @@ def amend(
     """Restate a closed month's energy; append-only, with a ledger adjustment. Refused above
     what the system can produce in the month (month close's over_capacity bound)."""
     with conn.transaction():
+        lock_ledger(conn)  # one ledger writer at a time (two admins at once)
         closed = store.month_close(conn, system_id, month)
         earlier = [a for a in amendments_of(conn, system_id) if a.month == month]
         system = registry_store.get_system(conn, system_id)
         most = None
         if system is not None:
-            most = most_plausible_wh(
-                system.capacity_kw_dc, month, system.timezone, thresholds or Thresholds()
+            most = most_plausible_wh(  # at the capacity in force in the month (021)
+                capacities_of(conn, [system])[system_id],
+                month,
+                system.timezone,
+                thresholds or Thresholds(),
             )
         proposed = amend_rules.propose(
             admin,
@@ -130,7 +136,10 @@ def _creditable_uncredited(
         return False
     if closed.estimated or closed.held_by:
         return False
-    return all(entry.month != month for entry in store.ledger_of(conn, system.system_id))
+    # never credited, or all its credit taken back (REC terms withdrawn before its export)
+    return (
+        store.credited_mwh(conn, system.system_id, month) == 0 and mwh_of(closed.certified_wh) != 0
+    )
 
 
 def _trued_up_by(closes: list[store.ClosedMonthRow], month: str, timezone: str) -> str | None:

@@ -25,6 +25,7 @@ import structlog
 
 from certification import audits
 from certification.amendments import stated_wh
+from certification.capacity_history import CapacityHistory
 from certification.errors import MonthLockedError, Refused
 from certification.holds import holding_codes
 from certification.month_close import (
@@ -33,16 +34,18 @@ from certification.month_close import (
     Thresholds,
     active_meters,
     meter_month,
+    resumed_over_capacity,
     system_over_capacity,
 )
 from certification.roles import Account, require_admin
 from certification.srec import mint, mwh_of
 from certification.window import require_closable
-from certification.workflows._common import amendments_of, register_point
+from certification.workflows._common import amendments_of, capacities_of, register_point
 from certification.workflows.late_readings import check_closed_months
 from schemas.registry import Meter, ReportingMethod, System
 from storage import certification_store as store
 from storage import reading_points, registry_store
+from storage.ledger_lock import lock_ledger
 from stream.calendar import month_bounds
 from stream.energy import RegisterPoint
 
@@ -116,6 +119,7 @@ class _Open:
     earlier: list[store.ClosedMonthRow]  # its closed months before this one
     ends: dict[str, datetime]  # meter_id → where the previous close stopped counting it
     meters: list[Meter]  # the meters active in the month
+    capacity: CapacityHistory | None = None  # the system's capacity over time (021)
 
     def starts(self, month: str) -> dict[str, tuple[datetime, datetime]]:
         """meter_id → the instants its readings are read between: from the month's start
@@ -248,6 +252,7 @@ def close_month(
     report = CloseReport(month)
     _, month_end = month_bounds(month, ZoneInfo("UTC"))
     with conn.transaction():
+        lock_ledger(conn)  # one ledger writer at a time (two admins at once)
         closed = store.closed_months(conn, month)
         systems = registry_store.list_systems(conn)
         if system_id is not None:
@@ -273,6 +278,9 @@ def close_month(
                 for s in todo[first : first + BATCH_SYSTEMS]
                 if (o := _open(conn, s, month, now, month_end)) is not None
             ]
+            capacities = capacities_of(conn, [o.system for o in opened])
+            for o in opened:
+                o.capacity = capacities[o.system.system_id]
             points = _points(conn, opened, month)
             late = check_closed_months(
                 conn, [(o.system, o.earlier) for o in opened], f"late:{month}", thresholds, now
@@ -320,6 +328,7 @@ def _close_system(
             since=ends.get(m.meter_id),
             manual=manual,
             meters=len(o.meters),
+            capacity=o.capacity,
         )
         for m in o.meters
     ] or [
@@ -331,6 +340,7 @@ def _close_system(
             system.capacity_kw_dc,
             thresholds,
             history,
+            capacity=o.capacity,
         )
     ]
     _add_audit_findings(conn, meters, month, system.timezone)
@@ -341,6 +351,7 @@ def _close_system(
         end,
         system.capacity_kw_dc,
         thresholds,
+        o.capacity,
     )
     amendments = amendments_of(conn, system.system_id)
     amended = {
@@ -351,6 +362,7 @@ def _close_system(
     energy = sum(m.energy_wh for m in meters) - deducted
     certified = sum(m.energy_wh for m in meters if not m.estimated) - deducted
     estimated = any(m.estimated for m in meters)
+    resumed = _resumed_over_capacity(o, meters, month, certified, thresholds, together)
     result = SystemMonth(
         system,
         month,
@@ -359,7 +371,10 @@ def _close_system(
         meters,
         contacts.get(system.owner_id, ("", "")),
         certified_wh=certified,
-        system_findings=true_ups + ([together] if together else []) + list(extra),
+        system_findings=true_ups
+        + ([together] if together else [])
+        + ([resumed] if resumed else [])
+        + list(extra),
     )
     result.held_by = holding_codes((c for c, _ in result.findings), thresholds.holding)
     store.save_close(
@@ -369,7 +384,10 @@ def _close_system(
         energy,
         estimated,
         [{"code": c, "message": msg} for c, msg in result.findings],
-        [_meter_json(m, (system.capacity_kw_dc, thresholds.power_tolerance)) for m in meters],
+        [
+            _meter_json(m, (m.power_kw_dc or system.capacity_kw_dc, thresholds.power_tolerance))
+            for m in meters
+        ],
         admin.account_id,
         now,
         certified,
@@ -395,6 +413,36 @@ def _close_system(
         )
         result.minted, result.carry_out = minted.minted, minted.carry_out
     return result
+
+
+def _resumed_over_capacity(
+    o: _Open,
+    meters: list[MeterMonth],
+    month: str,
+    certified: int,
+    thresholds: Thresholds,
+    together: Finding | None,
+) -> Finding | None:
+    """over_capacity over the window of a meter counted again after silent months, the
+    other meters' energy certified by those months included (month_close
+    .resumed_over_capacity); None for a system of one meter (its own bound is exact) or when
+    over_capacity was found already."""
+    start, _ = month_bounds(month, ZoneInfo(o.system.timezone))
+    resumed = [
+        o.ends[m.meter_id]
+        for m in meters
+        if not m.estimated and m.meter_id in o.ends and o.ends[m.meter_id] < start
+    ]
+    if not resumed or len(meters) < 2 or together is not None or o.capacity is None:
+        return None
+    if any(f.code == "over_capacity" for m in meters for f in m.findings):
+        return None
+    since = min(resumed)
+    first_month = since.astimezone(ZoneInfo(o.system.timezone)).strftime("%Y-%m")
+    earlier = sum(r.certified_wh for r in o.earlier if first_month <= r.month < month)
+    return resumed_over_capacity(
+        month, first_month, since, certified, earlier, o.capacity, thresholds
+    )
 
 
 def _add_audit_findings(

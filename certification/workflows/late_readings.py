@@ -22,10 +22,11 @@ import structlog
 
 from certification.late_readings import MeterSpan, closed_spans, late_finding, recount_wh
 from certification.month_close import Finding, Thresholds
-from certification.workflows._common import register_point
+from certification.workflows._common import capacities_of, register_point
 from certification.workflows.accept_month import credit_month
 from schemas.registry import System
 from storage import certification_store as store
+from storage import reading_counts
 from storage.reading_points import month_points
 
 log = structlog.get_logger(__name__)
@@ -42,12 +43,15 @@ def check_closed_months(
     differently today; each such month is held after its close and its credit taken back.
     `checked_by`: `late:<closing month>` or `late:<quarter>` (the ledger entry's name)."""
     baselines = store.late_baselines(conn, [s.system_id for s, _ in systems])
+    capacities = capacities_of(conn, [s for s, _ in systems])
     spans: list[tuple[System, MeterSpan, bool]] = []
     for system, closes in systems:
         known = {(k[1], k[2]): v for k, v in baselines.items() if k[0] == system.system_id}
         for span in closed_spans([(c.month, c.meters) for c in closes], system.timezone, known):
             spans.append((system, span, (span.month, span.meter_id) in known))
-    counts = store.count_readings_in(conn, [(s.meter_id, s.first, s.last) for _, s, _ in spans])
+    counts = reading_counts.count_in_spans(
+        conn, [(s.meter_id, s.first, s.last) for _, s, _ in spans]
+    )
     # (system_id, month) → [(span, readings now, energy now)] of the spans that changed count
     recounted: dict[tuple[str, str], list[tuple[MeterSpan, int, int]]] = {}
     checked: dict[tuple[str, str], bool] = {}  # the month's baseline is an earlier check's
@@ -60,7 +64,9 @@ def check_closed_months(
             continue
         rows = month_points(conn, [span.meter_id], span.lo, span.hi)[span.meter_id]
         points = [register_point(r) for r in rows]
-        now_wh = recount_wh(points, span.lo, span.hi, system.capacity_kw_dc, thresholds, span.limit)
+        # the close's power limit; a close made before it stored one: the capacity in force
+        kw = capacities[system.system_id].peak_kw(span.lo, span.hi)
+        now_wh = recount_wh(points, span.lo, span.hi, kw, thresholds, span.limit)
         recounted.setdefault(key, []).append((span, count, now_wh))
     by_id = {s.system_id: s for s, _ in systems}
     found: dict[str, list[Finding]] = {}

@@ -37,6 +37,10 @@ def load_registry(
     accounts, approved = document.accounts, document.approved
     problems: list[str] = []
     with conn.transaction():
+        if now is not None:  # a capacity changed takes effect from this load's day (021)
+            conn.execute(
+                "SELECT set_config('pts.capacity_changed_at', %s, true)", (now.isoformat(),)
+            )
         known_approved = {k: AccuracyClass(v) for k, v in store.approved_models(conn).items()}
         approved_all = {**known_approved, **approved}
         by_provider = {p.provider_id: p for p in registry_store.list_providers(conn)}

@@ -22,11 +22,12 @@ from certification.month_close import Thresholds
 from certification.registry_rules import required_accuracy
 from certification.roles import Account
 from certification.window import in_zone
-from certification.workflows._common import register_point
+from certification.workflows._common import capacities_of, register_point
 from certification.workflows.accept_month import credit_month
 from schemas.registry import System
 from storage import certification_store as store
 from storage import registry_store
+from storage.ledger_lock import lock_ledger
 from storage.reading_points import points_until
 from stream.energy import PowerLimit
 
@@ -49,6 +50,7 @@ def record_audit(
     counts it: the system's power limit (`thresholds.power_tolerance`) decides wraps."""
     audits.record(admin, meter_id, ts, register_wh, evidence)  # who may, and what it needs
     with conn.transaction():
+        lock_ledger(conn)  # one ledger writer at a time (two admins at once)
         meter = registry_store.get_meter(conn, meter_id)
         if meter is None:
             raise Refused("unknown_meter", f"no meter {meter_id!r} is registered")
@@ -57,9 +59,15 @@ def record_audit(
         ts = in_zone(ts, system.timezone)
         register_wh = meter.primary_wh(register_wh)
         reading = audits.record(admin, meter_id, ts, register_wh, evidence)
-        tolerance = required_accuracy(system.capacity_kw_dc, system.reporting_method)
+        # the capacity in force when the audit reading was taken (migration 021)
+        capacity = capacities_of(conn, [system])[system.system_id]
+        tolerance = required_accuracy(capacity.at(ts), system.reporting_method)
         points = [register_point(row) for row in points_until(conn, meter_id, ts)]
-        limit = PowerLimit(system.capacity_kw_dc, (thresholds or Thresholds()).power_tolerance)
+        peak = capacity.peak_kw(points[0].ts, ts) if points and points[0].ts < ts else None
+        limit = PowerLimit(
+            capacity.at(ts) if peak is None else peak,
+            (thresholds or Thresholds()).power_tolerance,
+        )
         result = audits.compare(reading, points, tolerance, limit)
         audit_id = store.add_audit(
             conn,

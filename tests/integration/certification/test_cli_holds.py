@@ -42,8 +42,9 @@ def reading(ts: datetime, wh: int) -> Reading:
 
 def test_close_shows_the_hold_and_accept_releases_it(fresh_db: str, tmp_path: Path) -> None:
     """400 kWh in July from 1 kW DC is over capacity: held, nothing minted; accepting it as
-    reported is refused until the registry's capacity is corrected (5 kW), then it mints 0
-    certificates and carries 0.4 (recorded with who and why)."""
+    reported is refused, also after a registry load of 5 kW (it takes effect from its day, not
+    in closed July), until staff correct the capacity from June 1 (`pts registry capacity`):
+    then it mints 0 certificates and carries 0.4 (recorded with who and why)."""
     registry_file = tmp_path / "registry.yaml"
     registry_file.write_text(REGISTRY_YAML)
     bootstrap_admin(fresh_db, "staff-1")
@@ -60,8 +61,13 @@ def test_close_shows_the_hold_and_accept_releases_it(fresh_db: str, tmp_path: Pa
     no_reason = run(fresh_db, "month", "accept", "S1", "2026-07", "--as", "staff-1", *now)
     outdated = run(fresh_db, "month", "accept", "S1", "2026-07", "--as", "staff-1",
                    "--reason", "panels replaced in June: 1 kW is outdated", *now)  # fmt: skip
+    # a registry load's new capacity takes effect from its day, never in closed July
     registry_file.write_text(REGISTRY_YAML.replace('capacity_kw_dc: "1"', 'capacity_kw_dc: "5"'))
-    assert run(fresh_db, "registry", "load", str(registry_file), "--as", "staff-1")[0] == 0
+    assert run(fresh_db, "registry", "load", str(registry_file), "--as", "staff-1", *now)[0] == 0
+    reloaded = run(fresh_db, "month", "accept", "S1", "2026-07", "--as", "staff-1",
+                   "--reason", "panels replaced in June: 1 kW is outdated", *now)  # fmt: skip
+    corrected = run(fresh_db, "registry", "capacity", "S1", "5", "--since", "2026-06-01",
+                    "--reason", "as-built: 5 kW since June", "--as", "staff-1", *now)  # fmt: skip
     accepted = run(fresh_db, "month", "accept", "S1", "2026-07", "--as", "staff-1",
                    "--reason", "panels replaced in June: 1 kW is outdated", *now)  # fmt: skip
     twice = run(fresh_db, "month", "accept", "S1", "2026-07", "--as", "staff-1",
@@ -83,6 +89,9 @@ def test_close_shows_the_hold_and_accept_releases_it(fresh_db: str, tmp_path: Pa
     # once the registry says 5 kW (panels replaced) it is accepted
     assert outdated[0] == 2
     assert "refused: accept_implausible:" in outdated[2]
+    assert reloaded[0] == 2
+    assert "refused: accept_implausible:" in reloaded[2]
+    assert corrected[:2] == (0, "S1: 5 kW DC from 2026-06-01 (by staff-1)\n")
     assert accepted[:2] == (0, "S1 2026-07 accepted as reported by staff-1: 400000 Wh certified\n")
     assert twice[0] == 2
     assert "refused: month_released:" in twice[2]
