@@ -3,8 +3,9 @@
 Energy is derived from register differences, so whoever derives it for a window needs the
 readings inside the window plus the one just before and the one just after it (however far
 away). The stream's rollups (per new span), month close (per month) and audits (up to an
-instant) all read their points here, from `readings_in_force` (migration 020: a withdrawn
-manual reading is not counted; a corrected one counts with its corrected value).
+instant) all read their points here, as `readings_in_force` has them (migration 020: a
+withdrawn manual reading is not counted; a corrected one counts with its corrected value);
+meters no withdrawal names are read from `readings` directly (the same rows, planned faster).
 
 The before/after look-ups are first bounded to REACH around the window: a bound lets
 PostgreSQL prune the partitions/chunks outside it at plan time (an unbounded "latest reading
@@ -43,20 +44,35 @@ _POINTS = f"""
 SELECT q.m, p.* FROM unnest(%(m)s::text[], %(lo)s::timestamptz[], %(hi)s::timestamptz[])
      AS q(m, lo, hi)
 CROSS JOIN LATERAL (
-    (SELECT {_COLUMNS} FROM readings_in_force
+    (SELECT {_COLUMNS} FROM {{source}}
       WHERE meter_id = q.m AND ts < q.lo {{before}} ORDER BY ts DESC LIMIT 1)
     UNION ALL
-    (SELECT {_COLUMNS} FROM readings_in_force
+    (SELECT {_COLUMNS} FROM {{source}}
       WHERE meter_id = q.m AND ts >= q.lo AND ts <= q.hi)
     UNION ALL
-    (SELECT {_COLUMNS} FROM readings_in_force
+    (SELECT {_COLUMNS} FROM {{source}}
       WHERE meter_id = q.m AND ts > q.hi {{after}} ORDER BY ts LIMIT 1)
 ) p
 """
-_WITHIN_REACH = _POINTS.format(
-    before="AND ts >= q.lo - %(reach)s::interval", after="AND ts <= q.hi + %(reach)s::interval"
-)
-_UNBOUNDED = _POINTS.format(before="", after="")
+_BOUNDED = {
+    "before": "AND ts >= q.lo - %(reach)s::interval",
+    "after": "AND ts <= q.hi + %(reach)s::interval",
+}
+# A meter no withdrawal names reads `readings` itself: the same rows as the view, and through
+# the view TimescaleDB plans every chunk (2-3x slower, docs/timescale.md). Only the meters
+# with a withdrawal (manual ones, a few) pay for the view.
+_SOURCES = ("readings", "readings_in_force")
+_WITHIN_REACH = {src: _POINTS.format(source=src, **_BOUNDED) for src in _SOURCES}
+_UNBOUNDED = {src: _POINTS.format(source=src, before="", after="") for src in _SOURCES}
+_WITHDRAWN = "SELECT DISTINCT meter_id FROM reading_withdrawals WHERE meter_id = ANY(%s)"
+
+
+def _by_source(spans: Sequence[Span], withdrawn: set[str]) -> dict[str, list[Span]]:
+    """The spans to read from `readings` and those to read through the view, non-empty."""
+    split: dict[str, list[Span]] = {src: [] for src in _SOURCES}
+    for span in spans:
+        split["readings_in_force" if span[0] in withdrawn else "readings"].append(span)
+    return {src: part for src, part in split.items() if part}
 
 
 def _params(spans: Sequence[Span], reach: timedelta = REACH) -> dict[str, Any]:
@@ -97,23 +113,33 @@ def points(
     worth it for old windows (month close), not for the newest readings (the stream's)."""
     if not spans:
         return {}
-    if reach is None:
-        return _collect(spans, conn.execute(_UNBOUNDED, _params(spans)).fetchall())
-    found = _collect(spans, conn.execute(_WITHIN_REACH, _params(spans, reach)).fetchall())
-    far = _unbracketed(spans, found)
-    if far:  # nothing within reach on a side: the unbounded look-up (new or silent meters)
-        found.update(_collect(far, conn.execute(_UNBOUNDED, _params(far)).fetchall()))
+    withdrawn = {r[0] for r in conn.execute(_WITHDRAWN, ([s[0] for s in spans],)).fetchall()}
+    found: dict[str, list[PointRow]] = {}
+    for src, part in _by_source(spans, withdrawn).items():
+        if reach is None:
+            found.update(_collect(part, conn.execute(_UNBOUNDED[src], _params(part)).fetchall()))
+            continue
+        near = _collect(part, conn.execute(_WITHIN_REACH[src], _params(part, reach)).fetchall())
+        far = _unbracketed(part, near)
+        if far:  # nothing within reach on a side: the unbounded look-up (new or silent meters)
+            near.update(_collect(far, conn.execute(_UNBOUNDED[src], _params(far)).fetchall()))
+        found.update(near)
     return found
 
 
 async def points_async(
     aconn: psycopg.AsyncConnection[Any], spans: Sequence[Span]
 ) -> dict[str, list[PointRow]]:
-    """`points` on an async connection (the stream's: unbounded, one query)."""
+    """`points` on an async connection (the stream's: unbounded)."""
     if not spans:
         return {}
-    cur = await aconn.execute(_UNBOUNDED, _params(spans))
-    return _collect(spans, await cur.fetchall())
+    cur = await aconn.execute(_WITHDRAWN, ([s[0] for s in spans],))
+    withdrawn = {r[0] for r in await cur.fetchall()}
+    found: dict[str, list[PointRow]] = {}
+    for src, part in _by_source(spans, withdrawn).items():
+        cur = await aconn.execute(_UNBOUNDED[src], _params(part))
+        found.update(_collect(part, await cur.fetchall()))
+    return found
 
 
 def month_points(
