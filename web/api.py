@@ -295,6 +295,14 @@ def window(request: Request, conn: Conn, caller: Caller, system_id: str) -> Wind
     )
 
 
+def _visible_meter(conn: Conn, caller: Caller, system_id: str, meter_id: str) -> None:
+    """Refuses unless the caller sees `system_id` and `meter_id` is one of its meters."""
+    system = views.visible_system(conn, caller.account, system_id)
+    meter = registry_store.get_meter(conn, meter_id)
+    if meter is None or meter.system_id != system.system_id:
+        raise Refused("unknown_meter", f"system {system_id} has no meter {meter_id!r}")
+
+
 @router.post(
     "/systems/{system_id}/manual-reports",
     response_model=ReadingOut,
@@ -310,10 +318,7 @@ def manual_report(
     request.state.write_target = system_id
     if body.read_at.tzinfo is None:
         raise Refused("invalid_request", "read_at needs a UTC offset")
-    system = views.visible_system(conn, caller.account, system_id)
-    meter = registry_store.get_meter(conn, body.meter_id)
-    if meter is None or meter.system_id != system.system_id:
-        raise Refused("unknown_meter", f"system {system_id} has no meter {body.meter_id!r}")
+    _visible_meter(conn, caller, system_id, body.meter_id)
     reading = submit_manual_report(
         conn,
         caller.account.account_id,
@@ -346,10 +351,7 @@ def withdrawal(
     request.state.write_target = system_id
     if body.ts.tzinfo is None:
         raise Refused("invalid_request", "ts needs a UTC offset")
-    system = views.visible_system(conn, caller.account, system_id)
-    meter = registry_store.get_meter(conn, body.meter_id)
-    if meter is None or meter.system_id != system.system_id:
-        raise Refused("unknown_meter", f"system {system_id} has no meter {body.meter_id!r}")
+    _visible_meter(conn, caller, system_id, body.meter_id)
     done = withdraw_manual_reading(
         conn,
         caller.account.account_id,
